@@ -1,0 +1,85 @@
+"""The fast path: a whole split as one uint8 tensor, served in batches by indexing.
+
+No per-sample Python: each batch is one gather (``images[index]``) and a few tensor
+operations for the transform. The uint8 data is 4x smaller than float32, so even all of
+Fashion-MNIST (47 MB) sits comfortably in memory, or on the GPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from torchbasics.data.image_data import ImageData
+from torchbasics.data.transforms import Transform
+
+
+class TensorBatchLoader:
+    """Iterate over ``(images, labels)`` batches of an in-memory split.
+
+    The order of epoch ``e`` depends only on ``seed`` and ``e`` (see :meth:`set_epoch`),
+    so a resumed run sees exactly the batches an uninterrupted one would have.
+
+    Args:
+        data: the split.
+        batch_size: images per batch.
+        shuffle: a new random order every epoch; else the stored order.
+        seed: seeds the shuffle.
+        drop_last: skip the final, smaller batch.
+        transform: batch-wise transform of ``(B, C, H, W)`` uint8 -> model input;
+            ``None`` yields the uint8 images as they are.
+        device: where batches are produced; the data is moved there once.
+    """
+
+    def __init__(
+        self,
+        data: ImageData,
+        *,
+        batch_size: int = 256,
+        shuffle: bool = False,
+        seed: int = 0,
+        drop_last: bool = False,
+        transform: Transform | None = None,
+        device: torch.device | str = "cpu",
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.device = torch.device(device)
+        self.images = data.images.to(self.device)  # (N, C, H, W) uint8
+        self.labels = data.labels.to(self.device)  # (N,) int64
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.transform = transform
+        self.epoch = 0
+
+    @property
+    def num_samples(self) -> int:
+        """Images per epoch (before dropping the last batch)."""
+        return len(self.labels)
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.num_samples, self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order the next iteration follows."""
+        self.epoch = epoch
+
+    def order(self) -> torch.Tensor:
+        """The sample order of the current epoch, shape ``(N,)``."""
+        if not self.shuffle:
+            return torch.arange(self.num_samples)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(self.num_samples, generator=generator)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.order().to(self.device)
+        for batch in range(len(self)):
+            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+            images = self.images[index]  # (B, C, H, W) uint8
+            if self.transform is not None:
+                images = self.transform(images)
+            yield images, self.labels[index]

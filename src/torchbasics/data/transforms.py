@@ -1,0 +1,127 @@
+"""Image transforms that work on one image ``(C, H, W)`` or a whole batch ``(N, C, H, W)``.
+
+The same objects serve the classic per-sample ``Dataset`` and the fast batch loader; on a
+batch they run as a handful of tensor operations, with no Python loop over images.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Compose:
+    """Apply transforms in order."""
+
+    def __init__(self, transforms: Sequence[Transform]):
+        self.transforms = list(transforms)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        for transform in self.transforms:
+            images = transform(images)
+        return images
+
+    def __repr__(self) -> str:
+        return f"Compose({self.transforms})"
+
+
+class ToFloat:
+    """uint8 pixels 0..255 -> float32 on [0, 1]."""
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return images.float().div_(255.0)
+
+    def __repr__(self) -> str:
+        return "ToFloat()"
+
+
+class Normalize:
+    """Subtract the per-channel mean and divide by the std, so inputs are roughly N(0, 1)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        if len(mean) != len(std) or any(s <= 0 for s in std):
+            raise ValueError(f"need one positive std per mean, got mean={mean} std={std}")
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        # Shape (C, 1, 1) broadcasts over (C, H, W) and (N, C, H, W) alike.
+        mean = torch.tensor(self.mean, dtype=images.dtype, device=images.device)[:, None, None]
+        std = torch.tensor(self.std, dtype=images.dtype, device=images.device)[:, None, None]
+        return (images - mean) / std
+
+    def __repr__(self) -> str:
+        return f"Normalize(mean={self.mean}, std={self.std})"
+
+
+class RandomAffine:
+    """Random small rotation, scaling and shift, drawn independently for every image.
+
+    Built on ``affine_grid`` + ``grid_sample``: one call warps the whole batch. Expects
+    float images; the background (outside the image) is filled with ``fill``.
+
+    Args:
+        degrees: rotations are uniform in ``[-degrees, degrees]``.
+        translate: shifts are uniform in ``[-translate, translate]`` of the image size.
+        scale: zoom factors uniform in ``[scale[0], scale[1]]``.
+        fill: value for pixels moved in from outside (0 for black before normalizing).
+        generator: seeded source of randomness, for reproducible runs.
+    """
+
+    def __init__(
+        self,
+        degrees: float = 10.0,
+        translate: float = 0.1,
+        scale: tuple[float, float] = (0.9, 1.1),
+        fill: float = 0.0,
+        generator: torch.Generator | None = None,
+    ):
+        self.degrees = degrees
+        self.translate = translate
+        self.scale = scale
+        self.fill = fill
+        self.generator = generator
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        single = images.ndim == 3
+        batch = images.unsqueeze(0) if single else images  # (N, C, H, W)
+        n = batch.shape[0]
+        draws = torch.rand(n, 4, generator=self.generator).to(batch.device)  # (N, 4) on [0, 1)
+        angle = (draws[:, 0] * 2 - 1) * math.radians(self.degrees)
+        zoom = self.scale[0] + draws[:, 1] * (self.scale[1] - self.scale[0])
+        # affine_grid works in normalized coordinates [-1, 1], so a shift of t image
+        # widths is 2t there.
+        shift = (draws[:, 2:] * 2 - 1) * self.translate * 2  # (N, 2)
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        theta = torch.stack(
+            [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+        )  # (N, 2, 3): maps output coordinates to input coordinates
+        grid = F.affine_grid(theta.to(batch.dtype), list(batch.shape), align_corners=False)
+        warped = F.grid_sample(
+            batch - self.fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        ) + self.fill
+        return warped[0] if single else warped
+
+    def __repr__(self) -> str:
+        return (f"RandomAffine(degrees={self.degrees}, translate={self.translate}, "
+                f"scale={self.scale})")
+
+
+def standard_transform(
+    mean: Sequence[float],
+    std: Sequence[float],
+    *,
+    augment: bool = False,
+    generator: torch.Generator | None = None,
+) -> Compose:
+    """uint8 pixels -> normalized floats, with random affine augmentation when ``augment``."""
+    steps: list[Transform] = [ToFloat()]
+    if augment:
+        steps.append(RandomAffine(generator=generator))
+    steps.append(Normalize(mean, std))
+    return Compose(steps)

@@ -1,0 +1,40 @@
+"""The package's own error type: every bad input ends up here, never as a wrong result."""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class TorchbasicsError(Exception):
+    """Bad input or an unmet precondition, with what went wrong, where, and how to fix it.
+
+    The CLI prints ``str(error)`` as one line and exits with code 2.
+
+    Args:
+        what: what is wrong, e.g. ``"bad magic number 0x00000000"``.
+        where: the file, flag or setting concerned (a path is fine).
+        fix: how to put it right, e.g. ``"re-download with `torchbasics data download mnist`"``.
+    """
+
+    def __init__(self, what: str, *, where: str | PathLike | None = None, fix: str | None = None):
+        self.what = what
+        self.where = None if where is None else str(where)
+        self.fix = fix
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """The one-line message: ``where: what. fix``."""
+        text = f"{self.where}: {self.what}" if self.where else self.what
+        if self.fix:
+            text = f"{text.rstrip('.')}. {self.fix[:1].upper()}{self.fix[1:]}"
+        return text
+
+
+def closest(name: str, choices: list[str]) -> str:
+    """A hint naming the valid choice closest to ``name`` (or listing them all)."""
+    import difflib
+
+    near = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    listed = ", ".join(choices)
+    return f"did you mean '{near[0]}'? (choices: {listed})" if near else f"choices: {listed}"
