@@ -1,0 +1,46 @@
+"""Test helpers: small synthetic IDX data sets, and real data when it is on the search path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from torchbasics.data.idx import write_idx
+from torchbasics.data.locate import find_dataset
+from torchbasics.data.registry import get_dataset
+
+
+def make_idx_dataset(
+    directory: Path, *, train: int = 200, test: int = 60, size: int = 28, seed: int = 0,
+    num_classes: int = 10,
+) -> Path:
+    """Write an MNIST-named IDX data set whose class is visible in the pixels.
+
+    Each class lights a different horizontal band, plus noise, so that even a linear
+    model learns it: useful to check that training really lowers the error.
+    """
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    band = max(size // num_classes, 1)
+    for prefix, count in (("train", train), ("t10k", test)):
+        labels = (np.arange(count) % num_classes).astype(np.uint8)
+        rng.shuffle(labels)
+        images = rng.integers(0, 60, size=(count, size, size), dtype=np.uint8)
+        for index, label in enumerate(labels):
+            images[index, label * band:(label + 1) * band, :] = 255
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return directory
+
+
+def real_data_dir(name: str) -> Path:
+    """The folder holding a real data set, or skip the test saying how to provide it."""
+    located = find_dataset(get_dataset(name))
+    if located is None:
+        pytest.skip(
+            f"{name} not found on the search path: set TORCHBASICS_DATA to a folder holding "
+            f"it (CI uses ../shared/data for MNIST-10k and apt's dataset-fashion-mnist)"
+        )
+    return located.directory
