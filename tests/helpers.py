@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,8 @@ def real_data_dir(name: str) -> Path:
     """The folder holding a real data set, or skip the test saying how to provide it."""
     located = find_dataset(get_dataset(name))
     if located is None:
+        if os.environ.get("TORCHBASICS_REQUIRE_DATA") == "1":  # set by .ci/run
+            pytest.fail(f"{name} not found on the search path, and TORCHBASICS_REQUIRE_DATA=1")
         pytest.skip(
             f"{name} not found on the search path: set TORCHBASICS_DATA to a folder holding "
             f"it (CI uses ../shared/data for MNIST-10k and apt's dataset-fashion-mnist)"
