@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -11,6 +12,9 @@ from typing import IO
 
 from torchbasics.errors import TorchbasicsError
 
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG, errno.EACCES,
+                   errno.EPERM}
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
@@ -18,6 +22,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
 
     If the body raises (or the process dies), ``path`` is left as it was and the temporary
     file is removed (or, after a hard kill, left as an obviously named ``.tmp`` file).
+    Storage failures (disk full, read-only, permission) become a :class:`TorchbasicsError`;
+    any other exception from the body propagates unchanged.
 
     Args:
         path: the final file.
@@ -44,7 +50,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        if isinstance(exc, OSError):
+        # Only storage failures become "could not write"; other OSErrors raised by the
+        # body (a network timeout while streaming a download, say) keep their meaning.
+        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
             raise TorchbasicsError(
                 f"could not write the file ({exc.strerror or exc})", where=path,
                 fix="check free disk space and permissions",

@@ -62,6 +62,15 @@ class DatasetSpec:
         """How many classes (0 for regression data)."""
         return len(self.class_names)
 
+    def raw_md5s(self) -> dict[str, str]:
+        """File name -> md5 of its decompressed content (identifies the data, any gzip)."""
+        return {
+            name: md5
+            for split in self.splits.values()
+            for name, md5 in ((split.images, split.images_raw_md5),
+                              (split.labels, split.labels_raw_md5))
+        }
+
     def files(self) -> list[tuple[str, str]]:
         """Every (file name, md5) of the data set, train split first."""
         return [
