@@ -74,3 +74,21 @@ def test_module_entry_point_and_help():
     result = subprocess.run([sys.executable, "-m", "torchbasics", "data", "show", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--out" in result.stdout and "TORCHBASICS_DATA" in result.stdout
+
+
+def test_export_then_show_from_the_list_file(idx_dir, tmp_path, capsys):
+    out = tmp_path / "exported"
+    assert main(["data", "export", "mnist", "--data-dir", str(idx_dir), "--out", str(out)]) == 0
+    assert (out / "test.txt").is_file() and len(list(out.glob("*/*.png"))) == 60
+    assert main(["data", "export", "mnist", "--data-dir", str(idx_dir), "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["data", "show", "mnist", "--data-dir", str(idx_dir), "--split", "test",
+                 "--list", str(out / "test.txt"), "--out", str(tmp_path / "g.png")]) == 0
+    assert "saved 60 images" in capsys.readouterr().out
+
+
+def test_show_with_a_bad_id_list_names_the_line(idx_dir, tmp_path, capsys):
+    (tmp_path / "ids.txt").write_text("3\n999\n")
+    assert main(["data", "show", "mnist", "--data-dir", str(idx_dir), "--split", "test",
+                 "--list", str(tmp_path / "ids.txt")]) == 2
+    assert "ids.txt:2" in capsys.readouterr().err

@@ -141,7 +141,7 @@ def run_show(args: argparse.Namespace) -> int:
     located = _locate(args)
     data = load_located(located, args.split)
     if args.list is not None:
-        from torchbasics.data.listfile import load_list
+        from torchbasics.data.image_files import load_list
 
         data = load_list(args.list, data)
     generator = torch.Generator().manual_seed(args.seed)
@@ -161,7 +161,8 @@ def run_export(args: argparse.Namespace) -> int:
     from torchbasics.data.sources import load_located
 
     data = load_located(_locate(args), args.split)
-    list_path = export_split(data, args.out, list_name=f"{args.split}.txt", overwrite=args.force)
+    list_path = export_split(data, args.out, list_name=f"{args.split}.txt", overwrite=args.force,
+                             progress=sys.stderr.isatty())
     print(f"wrote {len(data):,} PNG files to {args.out}; list file: {list_path}")
     return 0
 
