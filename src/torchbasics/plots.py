@@ -9,12 +9,16 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from torchbasics.errors import TorchbasicsError
 from torchbasics.files import atomic_write
 
 
@@ -72,3 +76,171 @@ def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 120) -> None
     figure.savefig(buffer, format=suffix, dpi=dpi, bbox_inches="tight")
     with atomic_write(path) as handle:
         handle.write(buffer.getvalue())
+
+
+def loss_curves(metrics: pd.DataFrame, title: str | None = None) -> Figure:
+    """Loss and error (%) against epoch, train vs validation, side by side.
+
+    The epoch of lowest validation error is marked with a dot and its value. A run without
+    errors (regression: the error columns are empty) gets the loss panel only.
+
+    Args:
+        metrics: one row per epoch with the columns of ``metrics.csv`` (see
+            :func:`torchbasics.evaluation.read_metrics`); errors are fractions.
+        title: figure title.
+    """
+    epoch = _column(metrics, "epoch")
+    errors = not np.isnan(_column(metrics, "val_error")).all()
+    figure = Figure(figsize=(11, 4) if errors else (5.5, 4))
+    axes = figure.subplots(1, 2 if errors else 1, squeeze=False)[0]
+    _train_vs_validation(axes[0], metrics, "loss", "loss")
+    if errors:
+        _train_vs_validation(axes[1], metrics, "error", "error (%)", scale=100)
+        _mark_lowest(axes[1], epoch, 100 * _column(metrics, "val_error"),
+                     100 * _column(metrics, "train_error"))
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def confusion_matrix_figure(
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    title: str | None = None,
+    normalize: bool = False,
+) -> Figure:
+    """A heatmap of a confusion matrix, each cell annotated: rows true, columns predicted.
+
+    Args:
+        matrix: ``(K, K)`` counts, as :func:`torchbasics.evaluation.confusion` returns.
+        class_names: the K names, labelling both axes.
+        title: figure title.
+        normalize: show each row as percentages of its true class instead of counts
+            (what recall per class looks like).
+    """
+    # seaborn imports pyplot and takes ~1 s: only pay for it when a heatmap is drawn.
+    import seaborn as sns
+
+    counts = np.asarray(matrix)
+    size = len(class_names)
+    if counts.shape != (size, size):
+        raise TorchbasicsError(f"confusion matrix of shape {counts.shape} for {size} class names",
+                               fix="pass one class name per row of the matrix")
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        values = 100 * counts / np.maximum(totals, 1)  # a class never seen keeps a row of 0
+        fmt, label = "{:.1f}", "% of true class"
+    else:
+        integral = np.array_equal(counts, np.round(counts))
+        values, fmt, label = counts, "{:.0f}" if integral else "{:.1f}", "count"
+    # Empty cells stay blank: the few real confusions stand out from a sea of zeros.
+    text = np.where(counts == 0, "", np.vectorize(fmt.format, otypes=[str])(values))
+    side = 2.0 + 0.6 * size  # ~0.6 inch a cell: room for four-digit counts
+    figure = Figure(figsize=(side + 1.2, side))
+    ax = figure.subplots()
+    sns.heatmap(values, ax=ax, annot=text, fmt="", cmap="Blues", square=True, linewidths=0.5,
+                linecolor="0.92", xticklabels=list(class_names), yticklabels=list(class_names),
+                annot_kws={"fontsize": 8}, cbar_kws={"label": label, "shrink": 0.8})
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    # Long names ("T-shirt/top") slant under their column instead of overlapping.
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    if title:
+        ax.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def validation_curves(curves: Mapping[str, pd.DataFrame], title: str | None = None) -> Figure:
+    """Validation error (%) against epoch, one line per model, to compare models.
+
+    The y axis is logarithmic when the errors span a factor of 5 or more (15 % down to
+    0.5 %, say), so the differences between good models stay visible.
+
+    Args:
+        curves: model name -> its metrics (with ``epoch`` and ``val_error`` columns).
+        title: figure title.
+    """
+    if not curves:
+        raise TorchbasicsError("no curves to compare", fix="pass at least one model's metrics")
+    figure = Figure(figsize=(7.5, 4.5))
+    ax = figure.subplots()
+    everything = []
+    for name, metrics in curves.items():
+        epoch, error = _column(metrics, "epoch"), 100 * _column(metrics, "val_error")
+        if np.isnan(error).all():
+            raise TorchbasicsError("no validation error recorded", where=name,
+                                   fix="compare classification runs only")
+        best = int(np.nanargmin(error))
+        (line,) = ax.plot(epoch, error, marker=".", label=f"{name}  (lowest {error[best]:.2f} %)")
+        ax.plot(epoch[best], error[best], "o", color=line.get_color(), markersize=8, zorder=3)
+        everything.append(error)
+    _percent_axis(ax, np.concatenate(everything))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation error (%)")
+    ax.grid(True, which="major", alpha=0.4)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def _column(metrics: pd.DataFrame, name: str) -> np.ndarray:
+    """One column as float64 (``None`` becomes NaN), or an error naming what is missing."""
+    if name not in metrics:
+        raise TorchbasicsError(f"metrics have no column {name!r} (columns: "
+                               f"{', '.join(map(str, metrics.columns))})",
+                               fix="read them with torchbasics.evaluation.read_metrics")
+    if len(metrics) == 0:
+        raise TorchbasicsError("metrics have no epochs", fix="train for at least one epoch")
+    return pd.to_numeric(metrics[name], errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _train_vs_validation(ax: Axes, metrics: pd.DataFrame, what: str, label: str,
+                         scale: float = 1.0) -> None:
+    """Train and validation ``what`` (loss or error) against epoch on ``ax``."""
+    epoch = _column(metrics, "epoch")
+    ax.plot(epoch, scale * _column(metrics, f"train_{what}"), marker=".", label="train")
+    ax.plot(epoch, scale * _column(metrics, f"val_{what}"), marker=".", label="validation")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(label)
+    ax.grid(True, alpha=0.4)
+    ax.legend()
+
+
+def _mark_lowest(ax: Axes, epoch: np.ndarray, error: np.ndarray, train: np.ndarray) -> None:
+    """A dot on the lowest validation error and a label with its value.
+
+    The validation curve lies above its minimum, so the label goes just below the dot
+    (making room there if needed), unless the train curve runs close below it: then above.
+    Near either end it leans inwards so it stays inside the panel.
+    """
+    best = int(np.nanargmin(error))
+    ax.plot(epoch[best], error[best], "o", color="C1", markersize=9, zorder=3)
+    low, high = ax.get_ylim()
+    room = 0.15 * (high - low)  # ~ the label's height plus its offset
+    below = not (0 <= error[best] - train[best] < room)  # NaN compares False: below
+    if below and error[best] - low < room:
+        ax.set_ylim(error[best] - room, high)
+    where = best / max(1, len(epoch) - 1)
+    ha = "left" if where < 0.2 else "right" if where > 0.8 else "center"
+    ax.annotate(f"lowest {error[best]:.2f} %", xy=(epoch[best], error[best]),
+                xytext=(0, -12 if below else 12), textcoords="offset points",
+                ha=ha, va="top" if below else "bottom", color="C1", fontweight="bold",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9},
+                zorder=4)
+
+
+def _percent_axis(ax: Axes, values: np.ndarray) -> None:
+    """Percent tick labels; logarithmic (ticks 1-2-5) when the values span a factor of 5."""
+    low, high = np.nanmin(values), np.nanmax(values)
+    if low > 0 and high / low >= 5:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g} %"))

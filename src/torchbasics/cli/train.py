@@ -1,0 +1,123 @@
+"""``torchbasics train`` and ``torchbasics models``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_FROM_RECIPE = "default: the model's recipe, see `torchbasics models`"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add ``train`` and ``models`` to the top-level parser."""
+    models = commands.add_parser(
+        "models", help="list the models with parameter counts and training recipes",
+        description="List the registered models with their parameter counts (for 28x28 "
+        "grayscale input, 10 classes) and the recipe `train` uses by default.",
+    )
+    models.set_defaults(handler=run_models)
+
+    parser = commands.add_parser(
+        "train", help="train an image classifier and write a run directory",
+        description="Train a model on a data set. The run directory gets config.json, "
+        "metrics.csv, best.pt, last.pt, loss_curves.png, summary.json and report.md. "
+        "Every setting not given comes from the model's recipe (`torchbasics models`).",
+    )
+    parser.add_argument("--dataset", default="mnist", help="data set (default: mnist)")
+    parser.add_argument("--model", default="cnn", help="model name (default: cnn)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory to create")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an existing run directory (default: refuse)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last.pt")
+    group = parser.add_argument_group("model settings (only for the models that take them)")
+    group.add_argument("--hidden", type=int, help="MLP hidden units (default: 512)")
+    group.add_argument("--width", type=int,
+                       help="convnet channels of the first block (default: 32)")
+    group.add_argument("--channels", type=int, help="cnn convolution channels (default: 32)")
+    group.add_argument("--dropout", type=float, help="dropout probability")
+    group = parser.add_argument_group("optimization")
+    group.add_argument("--epochs", type=int, help=DEFAULT_FROM_RECIPE)
+    group.add_argument("--batch-size", type=int, help=DEFAULT_FROM_RECIPE)
+    group.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], help=DEFAULT_FROM_RECIPE)
+    group.add_argument("--lr", type=float, help=f"peak learning rate ({DEFAULT_FROM_RECIPE})")
+    group.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    group.add_argument("--weight-decay", type=float, help=DEFAULT_FROM_RECIPE)
+    group.add_argument("--schedule", choices=["onecycle", "cosine", "constant"],
+                       help=DEFAULT_FROM_RECIPE)
+    group.add_argument("--label-smoothing", type=float, help=DEFAULT_FROM_RECIPE)
+    group.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                       help="random shifts/rotations/zoom of training images "
+                       f"({DEFAULT_FROM_RECIPE})")
+    group.add_argument("--early-stopping", type=int, default=0, metavar="EPOCHS",
+                       help="stop after this many epochs without a new best (default: 0, off)")
+    group = parser.add_argument_group("data")
+    group.add_argument("--data-dir", type=Path, help="folder searched first for the data set")
+    group.add_argument("--val-fraction", type=float, default=0.1,
+                       help="share of the training set held out, stratified (default: 0.1)")
+    group.add_argument("--train-list", type=Path, help="list file of training IDs/paths")
+    group.add_argument("--val-list", type=Path, help="list file of validation IDs/paths")
+    group = parser.add_argument_group("run")
+    group.add_argument("--seed", type=int, default=0,
+                       help="seed for everything random (default: 0)")
+    group.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    group.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                       help="auto uses bf16 where the hardware is fast at it (default: auto)")
+    group.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    parser.set_defaults(handler=run_train)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The :class:`TrainConfig` the flags describe."""
+    from torchbasics.training.config import TrainConfig
+
+    settings = {name: getattr(args, name) for name in ("hidden", "width", "channels", "dropout")
+                if getattr(args, name) is not None}
+    return TrainConfig(
+        dataset=args.dataset, model=args.model, model_settings=settings, epochs=args.epochs,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+        weight_decay=args.weight_decay, schedule=args.schedule,
+        label_smoothing=args.label_smoothing, augment=args.augment,
+        val_fraction=args.val_fraction, seed=args.seed, device=args.device,
+        precision=args.precision, early_stopping=args.early_stopping,
+        data_dir=None if args.data_dir is None else str(args.data_dir),
+        train_list=None if args.train_list is None else str(args.train_list),
+        val_list=None if args.val_list is None else str(args.val_list),
+    )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, print one line per epoch, and say where the results are."""
+    from torchbasics.reports import percent
+    from torchbasics.training.run import train
+
+    def log(line: str) -> None:
+        if not args.quiet:
+            print(line, flush=True)
+
+    summary = train(config_from_args(args), args.out, force=args.force, resume=args.resume,
+                    progress=sys.stderr.isatty() and not args.quiet, log=log)
+    print(f"final train error {percent(summary['final_train_error'])}, "
+          f"final validation error {percent(summary['final_val_error'])}, "
+          f"lowest validation error {percent(summary['lowest_val_error'])} "
+          f"(epoch {summary['lowest_val_error_epoch']}); {summary['train_seconds']:.0f} s")
+    print(f"run directory: {args.out} (report.md, loss_curves.png, best.pt); "
+          f"next: torchbasics evaluate {args.out}")
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """Print the model table."""
+    from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
+    from torchbasics.training.config import RECIPES
+
+    print(f"{'model':<14}{'parameters':>12}  {'recipe':<44}  description")
+    for name in list_models():
+        parameters = count_parameters(create_model(name, (1, 28, 28), 10))
+        recipe = RECIPES.get(name, {})
+        brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}, "
+                 f"{recipe.get('epochs', '?')} epochs, batch {recipe.get('batch_size', '?')}"
+                 + (", augment" if recipe.get("augment") else ""))
+        print(f"{name:<14}{parameters:>12,}  {brief:<44}  {get_model_entry(name).description}")
+    return 0

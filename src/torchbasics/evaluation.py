@@ -1,0 +1,154 @@
+"""Evaluation metrics: error rate, confusion matrix, per-class report, confident mistakes.
+
+Numbers only (no matplotlib): the figures that show them live in :mod:`torchbasics.plots`.
+Labels and predictions may be tensors, NumPy arrays or lists of class indices.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import classification_report, confusion_matrix
+
+from torchbasics.errors import TorchbasicsError
+
+# The columns of a run's metrics.csv (one row per epoch; errors are fractions 0..1).
+METRIC_COLUMNS = (
+    "epoch", "train_loss", "train_error", "val_loss", "val_error", "lr", "seconds",
+    "images_per_second",
+)
+
+ClassIndices = torch.Tensor | np.ndarray | Sequence[int]
+
+
+def _indices(values: ClassIndices, name: str) -> np.ndarray:
+    """``values`` as a 1-D int64 NumPy array (tensors are moved to the CPU first)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise TorchbasicsError(f"{name} must be one class index per sample, got shape "
+                               f"{array.shape}", fix="pass a 1-D sequence of class indices")
+    return array.astype(np.int64)
+
+
+def _pair(labels: ClassIndices, predictions: ClassIndices) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and predictions as equally long, non-empty int64 arrays."""
+    true, predicted = _indices(labels, "labels"), _indices(predictions, "predictions")
+    if len(true) != len(predicted):
+        raise TorchbasicsError(f"{len(true)} labels but {len(predicted)} predictions",
+                               fix="pass one prediction per label")
+    if len(true) == 0:
+        raise TorchbasicsError("no samples to evaluate", fix="pass at least one label")
+    return true, predicted
+
+
+def _check_range(values: np.ndarray, num_classes: int) -> None:
+    """Refuse class indices outside ``0..num_classes-1`` (sklearn would silently drop them)."""
+    bad = values[(values < 0) | (values >= num_classes)]
+    if len(bad):
+        raise TorchbasicsError(f"class index {int(bad[0])} is outside 0..{num_classes - 1}",
+                               fix="check num_classes (or the class names) against the data")
+
+
+def error_rate(labels: ClassIndices, predictions: ClassIndices) -> float:
+    """The fraction of samples whose prediction differs from the label (0..1)."""
+    true, predicted = _pair(labels, predictions)
+    return float(np.mean(true != predicted))
+
+
+def confusion(labels: ClassIndices, predictions: ClassIndices, num_classes: int) -> np.ndarray:
+    """The ``(K, K)`` int64 confusion matrix: rows are true classes, columns predicted ones.
+
+    Every class gets its row and column, even one that never occurs.
+    """
+    true, predicted = _pair(labels, predictions)
+    _check_range(true, num_classes)
+    _check_range(predicted, num_classes)
+    matrix = confusion_matrix(true, predicted, labels=list(range(num_classes)))
+    return matrix.astype(np.int64)
+
+
+def per_class_report(
+    labels: ClassIndices, predictions: ClassIndices, class_names: Sequence[str]
+) -> dict[str, Any]:
+    """Precision, recall, F1 and support per class (keyed by name), plus accuracy and averages.
+
+    A class that is never predicted has precision 0 (not a warning).
+    """
+    return _report(labels, predictions, class_names, output_dict=True)
+
+
+def format_report(
+    labels: ClassIndices, predictions: ClassIndices, class_names: Sequence[str], digits: int = 3
+) -> str:
+    """:func:`per_class_report` as the aligned text table scikit-learn prints."""
+    return _report(labels, predictions, class_names, output_dict=False, digits=digits)
+
+
+def _report(labels: ClassIndices, predictions: ClassIndices, class_names: Sequence[str],
+            **options: Any) -> Any:
+    true, predicted = _pair(labels, predictions)
+    _check_range(true, len(class_names))
+    _check_range(predicted, len(class_names))
+    return classification_report(true, predicted, labels=list(range(len(class_names))),
+                                 target_names=list(class_names), zero_division=0, **options)
+
+
+def most_confident_mistakes(probabilities: torch.Tensor, labels: torch.Tensor, k: int
+                            ) -> torch.Tensor:
+    """Indices of the wrong predictions made with the highest probability, most confident first.
+
+    Args:
+        probabilities: ``(N, K)`` class probabilities (logits rank the same way).
+        labels: ``(N,)`` true classes.
+        k: how many to return at most (fewer when there are fewer mistakes).
+
+    Returns:
+        ``(min(k, mistakes),)`` int64 indices into the N samples.
+    """
+    if probabilities.ndim != 2 or labels.shape != probabilities.shape[:1]:
+        raise TorchbasicsError(f"probabilities {tuple(probabilities.shape)} and labels "
+                               f"{tuple(labels.shape)} do not match",
+                               fix="pass (N, K) probabilities and (N,) labels")
+    if k < 0:
+        raise TorchbasicsError(f"k must be 0 or more, got {k}")
+    confidence, predicted = probabilities.max(dim=1)  # (N,), (N,)
+    wrong = (predicted != labels.to(predicted.device)).nonzero().flatten()  # (M,)
+    # A stable sort keeps equally confident mistakes in sample order: reproducible figures.
+    order = torch.sort(confidence[wrong], descending=True, stable=True).indices
+    return wrong[order[:k]]
+
+
+def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a run's ``metrics.csv``, checking it has every column and at least one epoch.
+
+    Errors are NaN for tasks without one (regression).
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise TorchbasicsError("file not found", where=path,
+                               fix="is this a run directory made by `torchbasics train`?") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise TorchbasicsError(f"not a readable CSV file ({exc})", where=path) from exc
+    missing = [column for column in METRIC_COLUMNS if column not in frame.columns]
+    if missing:
+        raise TorchbasicsError(f"missing columns: {', '.join(missing)}", where=path,
+                               fix=f"metrics.csv needs the columns {','.join(METRIC_COLUMNS)}")
+    if frame.empty:
+        raise TorchbasicsError("no epochs recorded", where=path,
+                               fix="train for at least one epoch")
+    for column in METRIC_COLUMNS:
+        try:
+            frame[column] = pd.to_numeric(frame[column])
+        except (ValueError, TypeError) as exc:
+            raise TorchbasicsError(f"column {column} is not numeric ({exc})", where=path) from exc
+    return frame

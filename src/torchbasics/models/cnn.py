@@ -1,0 +1,50 @@
+"""Convolutional networks: the seed's small CNN, and a stronger one with batch norm."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from torchbasics.models._registry import register_model
+
+
+@register_model("cnn", "the seed's small CNN: Conv -> ReLU -> MaxPool -> FC")
+def small_cnn(input_shape: tuple[int, ...], num_classes: int, channels: int = 32) -> nn.Module:
+    """One 5x5 convolution ('same' padding), ReLU, 2x2 max-pooling, one linear layer."""
+    in_channels, height, width = input_shape
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels, kernel_size=5, padding=2),  # (B, channels, H, W)
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # (B, channels, H/2, W/2)
+        nn.Flatten(),
+        nn.Linear(channels * (height // 2) * (width // 2), num_classes),
+    )
+
+
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Two 3x3 convolutions with batch norm and ReLU, then 2x2 max-pooling (halves H, W)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+@register_model("convnet", "stronger CNN: three conv blocks with batch norm, dropout")
+def convnet(
+    input_shape: tuple[int, ...], num_classes: int, width: int = 32, dropout: float = 0.25
+) -> nn.Module:
+    """VGG-style: blocks of width w, 2w, 4w (each halving the image), global pooling, FC."""
+    in_channels = input_shape[0]
+    return nn.Sequential(
+        conv_block(in_channels, width),  # (B, w, 14, 14) for 28x28 input
+        conv_block(width, 2 * width),  # (B, 2w, 7, 7)
+        conv_block(2 * width, 4 * width),  # (B, 4w, 3, 3)
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),  # (B, 4w)
+        nn.Dropout(dropout),
+        nn.Linear(4 * width, num_classes),
+    )

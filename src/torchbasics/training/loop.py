@@ -1,0 +1,233 @@
+"""The training loop, written out: forward -> loss -> backward -> optimizer step.
+
+``fit`` calls ``train_one_epoch`` and ``evaluate`` once per epoch and hands each epoch's
+record to an ``on_epoch_end`` hook (the run directory uses it to save files). Running
+sums stay on the device; reading them back (``.item()``) happens once per epoch, or every
+``PROGRESS_EVERY`` steps for the progress bar, never per step, so the CPU/GPU is never
+kept waiting on Python.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from torchbasics.device import autocast
+from torchbasics.errors import TorchbasicsError
+
+PROGRESS_EVERY = 25  # steps between progress-bar updates of the running loss
+
+
+class ClassificationTask:
+    """Cross-entropy on logits; a mistake is an arg-max that differs from the label."""
+
+    def __init__(self, label_smoothing: float = 0.0):
+        self.label_smoothing = label_smoothing
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of ``(B, K)`` logits against ``(B,)`` labels."""
+        return F.cross_entropy(outputs.float(), targets, label_smoothing=self.label_smoothing)
+
+    def mistakes(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """How many of the batch are misclassified (a 0-d tensor, left on the device)."""
+        return (outputs.argmax(dim=1) != targets).sum()
+
+
+class RegressionTask:
+    """Mean squared error; regression has no mistakes to count."""
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean squared error of ``(B, 1)`` outputs against ``(B, 1)`` targets."""
+        return F.mse_loss(outputs.float(), targets)
+
+    def mistakes(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        return None
+
+
+Task = ClassificationTask | RegressionTask
+
+
+@dataclass
+class EpochRecord:
+    """One row of ``metrics.csv``."""
+
+    epoch: int
+    train_loss: float
+    train_error: float | None
+    val_loss: float
+    val_error: float | None
+    lr: float
+    seconds: float
+    images_per_second: float
+
+
+class TrainingDiverged(TorchbasicsError):
+    """The loss became NaN or infinite."""
+
+
+def train_one_epoch(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    task: Task,
+    *,
+    device: torch.device,
+    precision: str = "fp32",
+    epoch: int = 1,
+    progress: bool = False,
+) -> dict[str, float | None]:
+    """One pass over the training batches, updating the weights after every batch.
+
+    Returns:
+        ``{"loss", "error", "samples", "seconds"}``: mean loss and error over the epoch,
+        measured on the batches as trained (dropout and augmentation on).
+    """
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    total_mistakes = torch.zeros((), device=device, dtype=torch.long)
+    first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
+    samples = 0
+    start = time.perf_counter()
+    bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch")
+    for step, (inputs, targets) in enumerate(bar):
+        inputs = inputs.to(device, non_blocking=True)
+        targets = targets.to(device, non_blocking=True)
+        with autocast(device, precision):
+            outputs = model(inputs)  # (B, K) logits, or (B, 1) for regression
+        loss = task.loss(outputs, targets)
+
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+
+        # Bookkeeping on the device: no host sync here.
+        batch_size = targets.shape[0]
+        total_loss += loss.detach() * batch_size
+        mistakes = task.mistakes(outputs.detach(), targets)
+        if mistakes is not None:
+            total_mistakes += mistakes
+        first_bad_step = torch.where(
+            (first_bad_step < 0) & ~torch.isfinite(loss.detach()), step, first_bad_step
+        )
+        samples += batch_size
+        if progress and step % PROGRESS_EVERY == 0:
+            bar.set_postfix(loss=f"{total_loss.item() / samples:.4f}")
+    seconds = time.perf_counter() - start
+    bad = int(first_bad_step)
+    if bad >= 0:
+        raise TrainingDiverged(
+            f"the loss became NaN or infinite at epoch {epoch}, step {bad + 1}",
+            fix="lower the learning rate (--lr), or use --precision fp32; "
+            "the last good checkpoint is kept",
+        )
+    has_error = isinstance(task, ClassificationTask)
+    return {
+        "loss": total_loss.item() / max(samples, 1),
+        "error": total_mistakes.item() / max(samples, 1) if has_error else None,
+        "samples": samples,
+        "seconds": seconds,
+    }
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    task: Task,
+    *,
+    device: torch.device,
+    precision: str = "fp32",
+) -> dict[str, float | None]:
+    """Mean loss and error over ``batches``, with the model in eval mode and no gradients."""
+    model.eval()
+    total_loss = torch.zeros((), device=device)
+    total_mistakes = torch.zeros((), device=device, dtype=torch.long)
+    samples = 0
+    for inputs, targets in batches:
+        inputs = inputs.to(device, non_blocking=True)
+        targets = targets.to(device, non_blocking=True)
+        with autocast(device, precision):
+            outputs = model(inputs)
+        total_loss += task.loss(outputs, targets) * targets.shape[0]
+        mistakes = task.mistakes(outputs, targets)
+        if mistakes is not None:
+            total_mistakes += mistakes
+        samples += targets.shape[0]
+    has_error = isinstance(task, ClassificationTask)
+    return {
+        "loss": total_loss.item() / max(samples, 1),
+        "error": total_mistakes.item() / max(samples, 1) if has_error else None,
+    }
+
+
+@torch.no_grad()
+def predict_probabilities(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    device: torch.device,
+    precision: str = "fp32",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax probabilities ``(N, K)`` and labels ``(N,)`` for every batch, on the CPU."""
+    model.eval()
+    probabilities, labels = [], []
+    for inputs, targets in batches:
+        with autocast(device, precision):
+            logits = model(inputs.to(device))
+        probabilities.append(torch.softmax(logits.float(), dim=1).cpu())
+        labels.append(targets.cpu())
+    return torch.cat(probabilities), torch.cat(labels)
+
+
+def fit(
+    model: nn.Module,
+    train_batches,
+    val_batches,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    task: Task,
+    *,
+    epochs: int,
+    device: torch.device,
+    precision: str = "fp32",
+    start_epoch: int = 1,
+    on_epoch_end: Callable[[EpochRecord], bool | None] | None = None,
+    progress: bool = False,
+) -> list[EpochRecord]:
+    """Train for epochs ``start_epoch..epochs``, evaluating on the validation batches after each.
+
+    ``train_batches`` may have ``set_epoch(epoch)`` (the torchbasics loaders do): it is
+    called first so each epoch's order depends only on the seed and the epoch number.
+    ``on_epoch_end(record)`` may return True to stop early.
+    """
+    history = []
+    for epoch in range(start_epoch, epochs + 1):
+        if hasattr(train_batches, "set_epoch"):
+            train_batches.set_epoch(epoch)
+        lr = optimizer.param_groups[0]["lr"]
+        trained = train_one_epoch(model, train_batches, optimizer, scheduler, task,
+                                  device=device, precision=precision, epoch=epoch,
+                                  progress=progress)
+        validated = evaluate(model, val_batches, task, device=device, precision=precision)
+        record = EpochRecord(
+            epoch=epoch, train_loss=trained["loss"], train_error=trained["error"],
+            val_loss=validated["loss"], val_error=validated["error"], lr=lr,
+            seconds=trained["seconds"],
+            images_per_second=trained["samples"] / max(trained["seconds"], 1e-9),
+        )
+        if not math.isfinite(record.val_loss):
+            raise TrainingDiverged(f"the validation loss became NaN or infinite at epoch {epoch}",
+                                   fix="lower the learning rate (--lr)")
+        history.append(record)
+        if on_epoch_end is not None and on_epoch_end(record):
+            break
+    return history

@@ -1,0 +1,190 @@
+"""Train an image classifier end to end: data, model, loop, checkpoints, run directory."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from torchbasics.data.image_data import ImageData
+from torchbasics.data.loaders import TensorBatchLoader
+from torchbasics.data.sources import load_split
+from torchbasics.data.splits import train_val_split
+from torchbasics.data.transforms import standard_transform
+from torchbasics.device import resolve_device, resolve_precision
+from torchbasics.models import count_parameters, create_model, get_model_entry
+from torchbasics.training import rundir
+from torchbasics.training.checkpoint import (
+    describe_model,
+    library_versions,
+    load_checkpoint,
+    save_checkpoint,
+)
+from torchbasics.training.config import TrainConfig, resolve
+from torchbasics.training.loop import ClassificationTask, EpochRecord, fit
+from torchbasics.training.optim import build_optimizer, build_scheduler
+
+EVAL_BATCH_SIZE = 1000
+
+
+@dataclass
+class Splits:
+    """The data a run trains and validates on (the test split is not loaded here)."""
+
+    train: ImageData
+    val: ImageData
+
+
+def load_train_val(config: TrainConfig) -> Splits:
+    """The training split, and validation carved from it (or given by list files)."""
+    full = load_split(config.dataset, "train", config.data_dir)
+    if config.train_list or config.val_list:
+        from torchbasics.data.image_files import load_list
+
+        if not (config.train_list and config.val_list):
+            from torchbasics.errors import TorchbasicsError
+
+            raise TorchbasicsError("--train-list and --val-list go together",
+                                   fix="give both, or neither for a stratified split")
+        return Splits(load_list(config.train_list, full), load_list(config.val_list, full))
+    train, val = train_val_split(full, config.val_fraction, config.seed)
+    return Splits(train, val)
+
+
+def train(
+    config: TrainConfig,
+    out: str | os.PathLike,
+    *,
+    force: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train ``config.model`` on ``config.dataset``, writing the run directory ``out``.
+
+    Returns:
+        The run summary (also in ``out/summary.json``).
+    """
+    get_model_entry(config.model)  # fail fast on a bad name, before loading any data
+    out = rundir.prepare_run_dir(out, force=force, resume=resume)
+    previous = load_checkpoint(out / "last.pt") if resume else None
+    if previous is not None:
+        config = TrainConfig.from_dict(previous["config"])
+    config = resolve(config)
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    torch.manual_seed(config.seed)
+
+    data = load_train_val(config)
+    model = create_model(config.model, data.train.image_shape, data.train.num_classes,
+                         **config.model_settings).to(device)
+    augment_rng = torch.Generator().manual_seed(config.seed + 1)
+    train_batches = TensorBatchLoader(
+        data.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+        drop_last=len(data.train) > config.batch_size, device=device,
+        transform=standard_transform(data.train.mean, data.train.std, augment=config.augment,
+                                     generator=augment_rng),
+    )
+    val_batches = TensorBatchLoader(data.val, batch_size=EVAL_BATCH_SIZE, device=device,
+                                    transform=standard_transform(data.val.mean, data.val.std))
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, config, len(train_batches))
+    task = ClassificationTask(config.label_smoothing)
+    description = describe_model(
+        config.model, config.model_settings, input_shape=data.train.image_shape,
+        class_names=data.train.class_names, dataset=config.dataset, mean=data.train.mean,
+        std=data.train.std,
+    )
+    parameters = count_parameters(model)
+
+    records: list[EpochRecord] = []
+    best_error = float("inf")
+    if previous is not None:
+        model.load_state_dict(previous["model_state"])
+        optimizer.load_state_dict(previous["optimizer_state"])
+        scheduler.load_state_dict(previous["scheduler_state"])
+        augment_rng.set_state(previous["augment_rng"])
+        torch.set_rng_state(previous["torch_rng"])
+        records = rundir.read_metrics_records(out / "metrics.csv")[: previous["epoch"]]
+        best_error = previous["best_val_error"]
+        log(f"resuming {out} after epoch {previous['epoch']}")
+    else:
+        rundir.write_json(out / "config.json", {
+            **config.to_dict(),
+            "device_used": str(device),
+            "precision_used": precision,
+            "parameters": parameters,
+            "train_images": len(data.train),
+            "val_images": len(data.val),
+            "data_source": data.train.source,
+            "versions": library_versions(),
+        })
+    log(f"training {config.model} ({parameters:,} parameters) on {config.dataset}: "
+        f"{len(data.train):,} train / {len(data.val):,} validation images, "
+        f"{config.epochs} epochs, {device} {precision}")
+
+    stale_epochs = 0
+    started = time.perf_counter()
+
+    def on_epoch_end(record: EpochRecord) -> bool:
+        nonlocal best_error, stale_epochs
+        records.append(record)
+        improved = record.val_error < best_error
+        best_error = min(best_error, record.val_error)
+        stale_epochs = 0 if improved else stale_epochs + 1
+        checkpoint = {
+            **description, "config": config.to_dict(), "model_state": model.state_dict(),
+            "optimizer_state": optimizer.state_dict(), "scheduler_state": scheduler.state_dict(),
+            "augment_rng": augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "epoch": record.epoch, "best_val_error": best_error, "val_error": record.val_error,
+        }
+        rundir.write_metrics(out / "metrics.csv", records)
+        if improved:
+            save_checkpoint(out / "best.pt", checkpoint)
+        save_checkpoint(out / "last.pt", checkpoint)
+        log(format_epoch(record, config.epochs) + ("  *" if improved else ""))
+        return bool(config.early_stopping) and stale_epochs >= config.early_stopping
+
+    fit(model, train_batches, val_batches, optimizer, scheduler, task, epochs=config.epochs,
+        device=device, precision=precision, start_epoch=len(records) + 1,
+        on_epoch_end=on_epoch_end, progress=progress)
+    seconds = time.perf_counter() - started + (previous or {}).get("train_seconds", 0.0)
+    summary = rundir.summarize(
+        records, model=config.model, dataset=config.dataset, parameters=parameters,
+        train_seconds=round(seconds, 2),
+        images_per_second=round(sum(r.images_per_second for r in records) / len(records)),
+    )
+    rundir.write_json(out / "summary.json", summary)
+    write_run_figures(out, records)
+    return summary
+
+
+def write_run_figures(out: Path, records: list[EpochRecord]) -> None:
+    """Loss curves PNG and report.md for the run so far."""
+    import dataclasses
+
+    import pandas as pd
+
+    from torchbasics.plots import loss_curves, save_figure
+    from torchbasics.reports import write_report
+
+    metrics = pd.DataFrame([dataclasses.asdict(r) for r in records])
+    save_figure(loss_curves(metrics), out / "loss_curves.png")
+    write_report(out)
+
+
+def format_epoch(record: EpochRecord, epochs: int) -> str:
+    """One log line per epoch."""
+    def error(value: float | None) -> str:
+        return "" if value is None else f" error {100 * value:5.2f}%"
+
+    width = len(str(epochs))
+    return (f"epoch {record.epoch:>{width}}/{epochs}  "
+            f"train loss {record.train_loss:.4f}{error(record.train_error)}  "
+            f"val loss {record.val_loss:.4f}{error(record.val_error)}  "
+            f"lr {record.lr:.2e}  {record.seconds:5.1f}s  {record.images_per_second:,.0f} img/s")

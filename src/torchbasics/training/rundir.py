@@ -1,0 +1,110 @@
+"""The run directory: what a training run leaves behind, each file written atomically.
+
+    config.json       every setting, library versions, device, data counts
+    metrics.csv       one row per epoch
+    best.pt, last.pt  checkpoints (lowest validation error; most recent epoch)
+    loss_curves.png   loss and error, train vs validation
+    summary.json      final train error, final/lowest validation error, test error, time
+    report.md         the summary with the plots
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from torchbasics.errors import TorchbasicsError
+from torchbasics.files import write_text
+from torchbasics.training.loop import EpochRecord
+
+RUN_FILES = (
+    "config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png", "summary.json",
+    "report.md", "confusion_matrix.png", "mistakes.png", "evaluation.json",
+)
+METRIC_COLUMNS = [field.name for field in dataclasses.fields(EpochRecord)]
+
+
+def prepare_run_dir(out: str | os.PathLike, *, force: bool = False, resume: bool = False) -> Path:
+    """Create ``out``, refusing to overwrite an earlier run unless ``force`` (or ``resume``)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise TorchbasicsError("exists and is not a folder", where=out, fix="choose another --out")
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    if resume:
+        if not (out / "last.pt").is_file():
+            raise TorchbasicsError("nothing to resume: no last.pt here", where=out,
+                                   fix="start a new run without --resume")
+        return out
+    if existing and not force:
+        raise TorchbasicsError(
+            f"already holds a run ({', '.join(existing)})", where=out,
+            fix="choose another --out, --resume it, or pass --force to overwrite it",
+        )
+    for name in existing:  # --force: remove only files a run writes, nothing else
+        (out / name).unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TorchbasicsError(f"cannot create the folder ({exc.strerror})", where=out,
+                               fix="choose a folder you can write to") from exc
+    return out
+
+
+def write_json(path: str | os.PathLike, values: dict[str, Any]) -> None:
+    """Write ``values`` as indented JSON, atomically."""
+    write_text(path, json.dumps(values, indent=2) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a JSON file of the run, with a clear error when missing or damaged."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TorchbasicsError("file not found", where=path,
+                               fix="is this a run directory made by `torchbasics train`?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TorchbasicsError(f"damaged JSON ({exc})", where=path) from exc
+
+
+def write_metrics(path: str | os.PathLike, records: list[EpochRecord]) -> None:
+    """Rewrite ``metrics.csv`` with every epoch so far (atomically, so never half a row)."""
+    frame = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=METRIC_COLUMNS)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, float_format="%.6g")
+    write_text(path, buffer.getvalue())
+
+
+def read_metrics_records(path: str | os.PathLike) -> list[EpochRecord]:
+    """The epochs recorded in ``metrics.csv`` (empty when the file does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    frame = pd.read_csv(path)
+    frame = frame.astype(object).where(frame.notna(), None)  # NaN (no error column) -> None
+    return [EpochRecord(**row) for row in frame[METRIC_COLUMNS].to_dict("records")]
+
+
+def summarize(records: list[EpochRecord], **extra: Any) -> dict[str, Any]:
+    """The figures a run is judged by: final train/validation error, lowest validation error."""
+    last = records[-1]
+    summary: dict[str, Any] = {
+        "epochs": last.epoch,
+        "final_train_loss": last.train_loss,
+        "final_val_loss": last.val_loss,
+    }
+    if last.val_error is not None:
+        best = min(records, key=lambda r: r.val_error)
+        summary |= {
+            "final_train_error": last.train_error,
+            "final_val_error": last.val_error,
+            "lowest_val_error": best.val_error,
+            "lowest_val_error_epoch": best.epoch,
+        }
+    return summary | extra

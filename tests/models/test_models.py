@@ -1,0 +1,65 @@
+"""Every registered model: right output shape, finite output, and one step lowers the loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from torchbasics.errors import TorchbasicsError
+from torchbasics.models import count_parameters, create_model, list_models
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_logits_have_one_column_per_class(name, shape):
+    model = create_model(name, shape, num_classes=7)
+    logits = model(torch.randn(4, *shape))
+    assert logits.shape == (4, 7) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(name):
+    torch.manual_seed(0)
+    model = create_model(name, (1, 28, 28), 10)
+    images, labels = torch.randn(32, 1, 28, 28), torch.arange(32) % 10
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    before = F.cross_entropy(model(images), labels).item()
+    for _ in range(5):
+        optimizer.zero_grad()
+        F.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+    assert F.cross_entropy(model(images), labels).item() < before
+
+
+def test_softmax_regression_is_one_linear_layer():
+    model = create_model("softmax", (1, 28, 28), 10)
+    assert count_parameters(model) == 28 * 28 * 10 + 10
+    linear = model[1]
+    images = torch.randn(3, 1, 28, 28)
+    torch.testing.assert_close(model(images), images.flatten(1) @ linear.weight.T + linear.bias)
+
+
+@pytest.mark.parametrize(("name", "activation"), [("mlp-sigmoid", torch.nn.Sigmoid),
+                                                  ("mlp-relu", torch.nn.ReLU)])
+def test_mlp_hidden_size_and_activation(name, activation):
+    model = create_model(name, (1, 28, 28), 10, hidden=64)
+    assert count_parameters(model) == 784 * 64 + 64 + 64 * 10 + 10
+    assert any(isinstance(layer, activation) for layer in model)
+
+
+def test_seed_cnn_is_conv_relu_pool_fc():
+    model = create_model("cnn", (1, 28, 28), 10)
+    kinds = [type(layer).__name__ for layer in model]
+    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
+
+
+def test_unknown_model_suggests_the_closest():
+    with pytest.raises(TorchbasicsError, match="Did you mean 'mlp-relu'"):
+        create_model("mlp_relu", (1, 28, 28), 10)
+
+
+def test_unknown_setting_is_refused_not_ignored():
+    with pytest.raises(TorchbasicsError, match="does not take these settings"):
+        create_model("cnn", (1, 28, 28), 10, hidden=5)

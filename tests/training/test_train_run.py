@@ -1,0 +1,112 @@
+"""Training end to end on a small synthetic data set: files, determinism, refusal, resume."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from torchbasics.cli import main
+from torchbasics.errors import TorchbasicsError
+from torchbasics.training.checkpoint import load_checkpoint, model_from_checkpoint
+from torchbasics.training.config import TrainConfig
+from torchbasics.training.run import train
+
+
+def _config(idx_dir, **overrides) -> TrainConfig:
+    settings = dict(dataset="mnist", model="softmax", epochs=3, batch_size=32, lr=0.05,
+                    val_fraction=0.2, data_dir=str(idx_dir), precision="fp32")
+    return TrainConfig(**(settings | overrides))
+
+
+def test_run_directory_holds_every_file(idx_dir, tmp_path):
+    summary = train(_config(idx_dir), tmp_path / "run", log=lambda line: None)
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png",
+                 "summary.json", "report.md"):
+        assert (run / name).is_file(), name
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert list(metrics["epoch"]) == [1, 2, 3]
+    assert summary["final_val_error"] == pytest.approx(metrics["val_error"].iloc[-1])
+    assert summary["lowest_val_error"] == pytest.approx(metrics["val_error"].min())
+    assert summary["final_train_error"] == pytest.approx(metrics["train_error"].iloc[-1])
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == "softmax" and config["versions"]["torch"] == torch.__version__
+    assert config["train_images"] == 160 and config["val_images"] == 40
+    assert "Lowest validation error" in (run / "report.md").read_text()
+
+
+def test_training_learns_the_synthetic_classes(idx_dir, tmp_path):
+    summary = train(_config(idx_dir, epochs=8), tmp_path / "run", log=lambda line: None)
+    assert summary["lowest_val_error"] < 0.2  # chance is 0.9
+
+
+def test_same_seed_same_numbers(idx_dir, tmp_path):
+    first = train(_config(idx_dir, model="cnn"), tmp_path / "a", log=lambda line: None)
+    second = train(_config(idx_dir, model="cnn"), tmp_path / "b", log=lambda line: None)
+    for key in ("final_train_loss", "final_val_loss", "final_val_error"):
+        assert first[key] == second[key]
+
+
+def test_checkpoint_describes_itself(idx_dir, tmp_path):
+    train(_config(idx_dir), tmp_path / "run", log=lambda line: None)
+    checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert checkpoint["model"] == "softmax" and checkpoint["input_shape"] == [1, 28, 28]
+    assert checkpoint["class_names"] == [str(d) for d in range(10)]
+    assert checkpoint["mean"] == [0.1307]
+    model = model_from_checkpoint(checkpoint)
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+def test_existing_run_is_not_overwritten_without_force(idx_dir, tmp_path):
+    train(_config(idx_dir, epochs=1), tmp_path / "run", log=lambda line: None)
+    with pytest.raises(TorchbasicsError, match="already holds a run"):
+        train(_config(idx_dir, epochs=1), tmp_path / "run", log=lambda line: None)
+    train(_config(idx_dir, epochs=1), tmp_path / "run", force=True, log=lambda line: None)
+
+
+def test_resume_after_an_interruption_gives_the_same_weights(idx_dir, tmp_path):
+    config = _config(idx_dir, model="mlp-relu", epochs=4, augment=True)
+    full = train(config, tmp_path / "full", log=lambda line: None)
+
+    def interrupt_after_epoch_2(line: str) -> None:
+        if line.startswith("epoch 2/4"):  # logged after epoch 2's checkpoints are saved
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "part", log=interrupt_after_epoch_2)
+    assert load_checkpoint(tmp_path / "part" / "last.pt")["epoch"] == 2
+    resumed = train(TrainConfig(), tmp_path / "part", resume=True, log=lambda line: None)
+    assert resumed["final_val_loss"] == full["final_val_loss"]
+    weights = load_checkpoint(tmp_path / "full" / "last.pt")["model_state"]
+    again = load_checkpoint(tmp_path / "part" / "last.pt")["model_state"]
+    assert all(torch.equal(weights[name], again[name]) for name in weights)
+    assert len(pd.read_csv(tmp_path / "part" / "metrics.csv")) == 4
+
+
+def test_cli_train_and_errors(idx_dir, tmp_path, capsys):
+    argv = ["train", "--model", "softmax", "--dataset", "mnist", "--data-dir", str(idx_dir),
+            "--epochs", "1", "--val-fraction", "0.2", "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    assert "lowest validation error" in capsys.readouterr().out
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main([*argv[:-2], "--model", "cnnn", "--out", str(tmp_path / "x")]) == 2
+    assert "Did you mean 'cnn'" in capsys.readouterr().err
+
+
+def test_metrics_columns_agree_between_writer_and_reader():
+    from torchbasics.evaluation import METRIC_COLUMNS as READ
+    from torchbasics.training.rundir import METRIC_COLUMNS as WRITTEN
+
+    assert list(READ) == list(WRITTEN)
+
+
+def test_epoch_line_without_error_column():
+    from torchbasics.training.loop import EpochRecord
+    from torchbasics.training.run import format_epoch
+
+    line = format_epoch(EpochRecord(1, 0.5, None, 0.6, None, 0.1, 1.0, 100.0), 3)
+    assert "train loss 0.5000  val loss 0.6000" in line and "error" not in line
