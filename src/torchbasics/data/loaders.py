@@ -79,7 +79,9 @@ class TensorBatchLoader:
         order = self.order().to(self.device)
         for batch in range(len(self)):
             index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            images = self.images[index]  # (B, C, H, W) uint8
+            # index_select is several times faster than fancy indexing (images[index]) for
+            # gathering whole rows on the CPU.
+            images = torch.index_select(self.images, 0, index)  # (B, C, H, W) uint8
             if self.transform is not None:
                 images = self.transform(images)
-            yield images, self.labels[index]
+            yield images, torch.index_select(self.labels, 0, index)
