@@ -257,3 +257,27 @@ def test_locate_downloads_missing_files_into_data_dir(server, spec, tmp_path, mo
     assert (located.directory, located.origin) == (data_dir, "downloaded")
     assert load_located(located, "test").images.shape[0] == 20
     assert len(server.requests) == 4
+
+
+def test_cli_download_from_a_given_mirror(server, spec, tmp_path, monkeypatch, capsys):
+    from torchbasics.cli import main
+    from torchbasics.data import registry
+
+    monkeypatch.setitem(registry.DATASETS, "mnist", spec)  # checksums of the served files
+    dest = tmp_path / "dest"
+    assert main(["data", "download", "mnist", "--data-dir", str(dest),
+                 "--mirror", server.mirror("403"), "--mirror", server.mirror("good")]) == 0
+    assert "all 4 files present and verified" in capsys.readouterr().out
+    assert _names(dest) == {name for name, _ in spec.files()}
+
+
+def test_cli_download_of_files_with_wrong_checksums_fails_cleanly(server, tmp_path, capsys):
+    from torchbasics.cli import main
+
+    # The real registry entry: the served synthetic files cannot match the official md5s.
+    dest = tmp_path / "dest"
+    assert main(["data", "download", "mnist", "--data-dir", str(dest),
+                 "--mirror", server.mirror("good")]) == 2
+    err = capsys.readouterr().err
+    assert "every mirror failed" in err and "md5 mismatch" in err and "Traceback" not in err
+    assert _names(dest) == set()
