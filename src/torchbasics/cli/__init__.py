@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from torchbasics import __version__
 from torchbasics.cli import data as data_commands
+from torchbasics.cli import evaluate as evaluate_commands
 from torchbasics.cli import train as train_commands
 from torchbasics.errors import TorchbasicsError
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_commands.register(commands)
     train_commands.register(commands)
+    evaluate_commands.register(commands)
     return parser
 
 

@@ -1,0 +1,118 @@
+"""Evaluate a trained run on the test split (or a list file): errors, per-class report, figures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from torchbasics.data.image_data import ImageData
+from torchbasics.data.loaders import TensorBatchLoader
+from torchbasics.data.sources import load_split
+from torchbasics.data.transforms import standard_transform
+from torchbasics.device import resolve_device, resolve_precision
+from torchbasics.errors import TorchbasicsError
+from torchbasics.evaluation import (
+    confusion,
+    error_rate,
+    format_report,
+    most_confident_mistakes,
+    per_class_report,
+)
+from torchbasics.training import rundir
+from torchbasics.training.checkpoint import load_checkpoint, model_from_checkpoint
+from torchbasics.training.loop import predict_probabilities
+from torchbasics.training.run import EVAL_BATCH_SIZE
+
+MISTAKES_SHOWN = 32
+
+
+def check_compatible(checkpoint: dict[str, Any], data: ImageData, where: str) -> None:
+    """Refuse data whose image shape or classes differ from what the model was trained on."""
+    if list(data.image_shape) != list(checkpoint["input_shape"]):
+        raise TorchbasicsError(
+            f"the model expects images of shape {tuple(checkpoint['input_shape'])}, the data "
+            f"has {data.image_shape}", where=where,
+        )
+    if list(data.class_names) != list(checkpoint["class_names"]):
+        raise TorchbasicsError(
+            f"the model was trained on {len(checkpoint['class_names'])} classes of "
+            f"'{checkpoint['dataset']}', not these {data.num_classes}", where=where,
+        )
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    *,
+    split: str = "test",
+    list_path: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    checkpoint_name: str = "best.pt",
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Evaluate ``run_dir/checkpoint_name`` and write its figures and ``evaluation.json``.
+
+    Evaluating the full test split also records ``test_error`` in ``summary.json``.
+
+    Returns:
+        error, accuracy, count, per-class report (text and dict), and what was evaluated.
+    """
+    run_dir = Path(run_dir)
+    checkpoint = load_checkpoint(run_dir / checkpoint_name)
+    config = checkpoint.get("config", {})  # the training settings, stored in the checkpoint
+    data = load_split(checkpoint["dataset"], split, data_dir or config.get("data_dir"))
+    if list_path is not None:
+        from torchbasics.data.image_files import load_list
+
+        data = load_list(list_path, data)
+    check_compatible(checkpoint, data, str(run_dir / checkpoint_name))
+
+    torch_device = resolve_device(device)
+    precision = resolve_precision(config.get("precision", "auto"), torch_device)
+    model = model_from_checkpoint(checkpoint, str(run_dir / checkpoint_name)).to(torch_device)
+    batches = TensorBatchLoader(data, batch_size=EVAL_BATCH_SIZE, device=torch_device,
+                                transform=standard_transform(checkpoint["mean"], checkpoint["std"]))
+    probabilities, labels = predict_probabilities(model, batches, device=torch_device,
+                                                  precision=precision)
+    predictions = probabilities.argmax(dim=1)
+    error = error_rate(labels, predictions)
+    evaluated_on = str(list_path) if list_path is not None else split
+    result = {
+        "evaluated_on": evaluated_on,
+        "checkpoint": checkpoint_name,
+        "count": len(labels),
+        "error": error,
+        "accuracy": 1.0 - error,
+        "per_class": per_class_report(labels, predictions, data.class_names),
+        "report": format_report(labels, predictions, data.class_names),
+    }
+    _write_figures(run_dir, data, probabilities, labels, predictions, evaluated_on)
+    rundir.write_json(run_dir / "evaluation.json", result)
+    if split == "test" and list_path is None and (run_dir / "summary.json").is_file():
+        summary = rundir.read_json(run_dir / "summary.json")
+        rundir.write_json(run_dir / "summary.json", summary | {"test_error": error})
+        from torchbasics.reports import write_report
+
+        write_report(run_dir)
+    return result
+
+
+def _write_figures(
+    run_dir: Path, data: ImageData, probabilities: torch.Tensor, labels: torch.Tensor,
+    predictions: torch.Tensor, evaluated_on: str,
+) -> None:
+    """confusion_matrix.png and mistakes.png (the most confidently wrong images)."""
+    from torchbasics.plots import confusion_matrix_figure, image_grid, save_figure
+
+    matrix = confusion(labels, predictions, data.num_classes)
+    save_figure(confusion_matrix_figure(matrix, data.class_names,
+                                        title=f"Confusion matrix ({evaluated_on})"),
+                run_dir / "confusion_matrix.png")
+    wrong = most_confident_mistakes(probabilities, labels, MISTAKES_SHOWN)
+    if len(wrong):
+        figure = image_grid(data.images[wrong], labels[wrong].tolist(), data.class_names,
+                            predictions=predictions[wrong].tolist(),
+                            title="Most confidently wrong (true → predicted)")
+        save_figure(figure, run_dir / "mistakes.png")

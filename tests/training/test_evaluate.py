@@ -1,0 +1,65 @@
+"""``evaluate``: the numbers agree with a direct computation; figures and summary are written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.helpers import make_idx_dataset
+from torchbasics.cli import main
+from torchbasics.data.sources import load_split
+from torchbasics.data.transforms import standard_transform
+from torchbasics.errors import TorchbasicsError
+from torchbasics.training.checkpoint import load_checkpoint, model_from_checkpoint
+from torchbasics.training.config import TrainConfig
+from torchbasics.training.evaluate import evaluate_run
+from torchbasics.training.run import train
+
+
+@pytest.fixture
+def run(idx_dir, tmp_path):
+    config = TrainConfig(dataset="mnist", model="softmax", epochs=3, batch_size=32, lr=0.05,
+                         val_fraction=0.2, data_dir=str(idx_dir), precision="fp32")
+    train(config, tmp_path / "run", log=lambda line: None)
+    return tmp_path / "run"
+
+
+def test_test_error_matches_a_direct_computation(run, idx_dir):
+    result = evaluate_run(run)
+    model = model_from_checkpoint(load_checkpoint(run / "best.pt"))
+    test = load_split("mnist", "test", idx_dir, download=False)
+    with torch.no_grad():
+        logits = model(standard_transform(test.mean, test.std)(test.images))
+    expected = (logits.argmax(1) != test.labels).float().mean().item()
+    assert result["error"] == pytest.approx(expected)
+    assert result["count"] == 60 and result["accuracy"] == pytest.approx(1 - expected)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["test_error"] == pytest.approx(expected)
+    assert "Test error" in (run / "report.md").read_text()
+    for name in ("confusion_matrix.png", "evaluation.json"):
+        assert (run / name).is_file()
+
+
+def test_list_file_evaluation_does_not_touch_the_summary(run, tmp_path):
+    (tmp_path / "ids.txt").write_text("0\n1\n2\n3\n")
+    result = evaluate_run(run, list_path=tmp_path / "ids.txt")
+    assert result["count"] == 4
+    assert "test_error" not in json.loads((run / "summary.json").read_text())
+
+
+def test_data_of_another_shape_is_refused(run, tmp_path):
+    other = make_idx_dataset(tmp_path / "small", size=20)
+    with pytest.raises(TorchbasicsError, match=r"expects images of shape \(1, 28, 28\)"):
+        evaluate_run(run, data_dir=other)
+
+
+def test_cli_evaluate(run, capsys):
+    assert main(["evaluate", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "on test (60 images): error" in out and "precision" in out
+    assert main(["evaluate", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 60
+    assert main(["evaluate", str(run.parent / "nowhere")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
