@@ -52,3 +52,23 @@ def test_affine_shift_moves_the_ink_and_is_seeded():
 def test_single_image_augmentation_keeps_its_shape():
     image = torch.rand(1, 28, 28)
     assert RandomAffine()(image).shape == (1, 28, 28)
+
+
+def test_flip_mirrors_about_half_and_is_its_own_inverse():
+    from torchbasics.data.transforms import RandomHorizontalFlip
+
+    images = torch.arange(16 * 4, dtype=torch.float32).reshape(16, 1, 2, 2)
+    flipped = RandomHorizontalFlip(generator=torch.Generator().manual_seed(0))(images)
+    mirrored = [torch.equal(f, i.flip(-1)) for f, i in zip(flipped, images, strict=True)]
+    kept = [torch.equal(f, i) for f, i in zip(flipped, images, strict=True)]
+    assert all(m or k for m, k in zip(mirrored, kept, strict=True))
+    assert 3 <= sum(mirrored) <= 13
+
+
+def test_augment_strength_zero_is_no_augmentation():
+    images = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
+    plain = standard_transform((0.5,), (0.5,))
+    assert len(standard_transform((0.5,), (0.5,), augment=0.0).transforms) == 2
+    torch.testing.assert_close(standard_transform((0.5,), (0.5,), augment=0.0)(images),
+                               plain(images))
+    assert len(standard_transform((0.5,), (0.5,), augment=0.5, flips=True).transforms) == 4

@@ -68,7 +68,7 @@ def test_existing_run_is_not_overwritten_without_force(idx_dir, tmp_path):
 
 
 def test_resume_after_an_interruption_gives_the_same_weights(idx_dir, tmp_path):
-    config = _config(idx_dir, model="mlp-relu", epochs=4, augment=True)
+    config = _config(idx_dir, model="mlp-relu", epochs=4, augment=1.0)
     full = train(config, tmp_path / "full", log=lambda line: None)
 
     def interrupt_after_epoch_2(line: str) -> None:

@@ -47,9 +47,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--schedule", choices=["onecycle", "cosine", "constant"],
                        help=DEFAULT_FROM_RECIPE)
     group.add_argument("--label-smoothing", type=float, help=DEFAULT_FROM_RECIPE)
-    group.add_argument("--augment", action=argparse.BooleanOptionalAction,
-                       help="random shifts/rotations/zoom of training images "
-                       f"({DEFAULT_FROM_RECIPE})")
+    group.add_argument("--augment", type=float, metavar="STRENGTH",
+                       help="random rotations/shifts/zoom of training images (and left-right "
+                       "flips where the data set allows): 0 off, 1 standard (10 degrees, "
+                       f"10 %% shift and zoom), 0.5 half ({DEFAULT_FROM_RECIPE})")
     group.add_argument("--early-stopping", type=int, default=0, metavar="EPOCHS",
                        help="stop after this many epochs without a new best (default: 0, off)")
     group = parser.add_argument_group("data")
@@ -118,6 +119,6 @@ def run_models(args: argparse.Namespace) -> int:
         recipe = RECIPES.get(name, {})
         brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}, "
                  f"{recipe.get('epochs', '?')} epochs, batch {recipe.get('batch_size', '?')}"
-                 + (", augment" if recipe.get("augment") else ""))
+                 + (f", augment {recipe['augment']}" if recipe.get("augment") else ""))
         print(f"{name:<14}{parameters:>12,}  {brief:<44}  {get_model_entry(name).description}")
     return 0

@@ -55,6 +55,7 @@ class DatasetSpec:
     folders: tuple[str, ...] = ()
     system_dirs: tuple[str, ...] = ()
     csv_path: str | None = None  # tabular data sets: path relative to the repository root
+    mirror_invariant: bool = False  # a left-right mirrored image keeps its class (not digits)
     how_to_get: str = ""
 
     @property
@@ -141,6 +142,7 @@ DATASETS: dict[str, DatasetSpec] = {
             mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
             folders=("fashion-mnist", "FashionMNIST/raw"),
             system_dirs=("/usr/share/datasets/fashion-mnist",),
+            mirror_invariant=True,
             how_to_get="on Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist`; "
             "elsewhere `torchbasics data download fashion-mnist` where there is internet",
         ),

@@ -112,16 +112,60 @@ class RandomAffine:
                 f"scale={self.scale})")
 
 
+class RandomHorizontalFlip:
+    """Mirror each image left-right with probability ``p`` (for data where that is harmless)."""
+
+    def __init__(self, p: float = 0.5, generator: torch.Generator | None = None):
+        self.p = p
+        self.generator = generator
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        single = images.ndim == 3
+        batch = images.unsqueeze(0) if single else images
+        flip = torch.rand(batch.shape[0], generator=self.generator) < self.p  # (N,)
+        flipped = torch.where(flip.to(batch.device)[:, None, None, None], batch.flip(-1), batch)
+        return flipped[0] if single else flipped
+
+    def __repr__(self) -> str:
+        return f"RandomHorizontalFlip(p={self.p})"
+
+
+class ChannelsLast:
+    """Store a batch channels-last (NHWC): the layout fast CPU/GPU convolution kernels use."""
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return images.contiguous(memory_format=torch.channels_last) if images.ndim == 4 else images
+
+    def __repr__(self) -> str:
+        return "ChannelsLast()"
+
+
 def standard_transform(
     mean: Sequence[float],
     std: Sequence[float],
     *,
-    augment: bool = False,
+    augment: float = 0.0,
+    flips: bool = False,
     generator: torch.Generator | None = None,
+    channels_last: bool = False,
 ) -> Compose:
-    """uint8 pixels -> normalized floats, with random affine augmentation when ``augment``."""
+    """uint8 pixels -> normalized floats, with random augmentation for training.
+
+    Args:
+        augment: strength of the random affine warp; 1.0 means rotations up to 10°, shifts
+            up to 10 % and zoom of ±10 %, 0.5 half of each, 0 none.
+        flips: also mirror half the images left-right (only when ``augment`` > 0).
+        generator: seeded source of the augmentation's randomness.
+        channels_last: lay batches out for convolutional models (see :class:`ChannelsLast`).
+    """
     steps: list[Transform] = [ToFloat()]
-    if augment:
-        steps.append(RandomAffine(generator=generator))
+    if augment > 0:
+        steps.append(RandomAffine(degrees=10 * augment, translate=0.1 * augment,
+                                  scale=(1 - 0.1 * augment, 1 + 0.1 * augment),
+                                  generator=generator))
+        if flips:
+            steps.append(RandomHorizontalFlip(generator=generator))
     steps.append(Normalize(mean, std))
+    if channels_last:
+        steps.append(ChannelsLast())
     return Compose(steps)
