@@ -110,3 +110,24 @@ def test_epoch_line_without_error_column():
 
     line = format_epoch(EpochRecord(1, 0.5, None, 0.6, None, 0.1, 1.0, 100.0), 3)
     assert "train loss 0.5000  val loss 0.6000" in line and "error" not in line
+
+
+def test_tensorboard_logs_every_epoch(idx_dir, tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(_config(idx_dir, epochs=2, tensorboard=True), tmp_path / "run", log=lambda line: None)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert [event.step for event in events.Scalars("error/val")] == [1, 2]
+    assert "loss/train" in events.Tags()["scalars"]
+
+
+def test_tensorboard_missing_is_a_clear_error(idx_dir, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.raises(TorchbasicsError, match="needs the tensorboard package"):
+        train(_config(idx_dir, epochs=1, tensorboard=True), tmp_path / "run",
+              log=lambda line: None)
+    assert not (tmp_path / "run").exists()  # refused before anything was written

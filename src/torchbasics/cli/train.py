@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from torchbasics.cli.tabular import add_tabular_arguments
+
 DEFAULT_FROM_RECIPE = "default: the model's recipe, see `torchbasics models`"
 
 
@@ -14,7 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     models = commands.add_parser(
         "models", help="list the models with parameter counts and training recipes",
         description="List the registered models with their parameter counts (for 28x28 "
-        "grayscale input, 10 classes) and the recipe `train` uses by default.",
+        "grayscale input, 10 classes; regression models: 3 features, 1 output) and the "
+        "recipe `train` uses by default.",
     )
     models.set_defaults(handler=run_models)
 
@@ -66,6 +69,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                        help="auto uses bf16 where the hardware is fast at it (default: auto)")
     group.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    group.add_argument("--tensorboard", action="store_true",
+                       help="also log to RUN_DIR/tensorboard (needs: pip install tensorboard)")
+    add_tabular_arguments(parser)
     parser.set_defaults(handler=run_train)
 
 
@@ -82,6 +88,7 @@ def config_from_args(args: argparse.Namespace):
         label_smoothing=args.label_smoothing, augment=args.augment,
         val_fraction=args.val_fraction, seed=args.seed, device=args.device,
         precision=args.precision, early_stopping=args.early_stopping,
+        tensorboard=args.tensorboard,
         data_dir=None if args.data_dir is None else str(args.data_dir),
         train_list=None if args.train_list is None else str(args.train_list),
         val_list=None if args.val_list is None else str(args.val_list),
@@ -90,6 +97,10 @@ def config_from_args(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, print one line per epoch, and say where the results are."""
+    from torchbasics.cli.tabular import is_tabular, run_train_tabular
+
+    if is_tabular(args.dataset):  # a CSV (bonus): regression, its own trainer and summary
+        return run_train_tabular(args)
     from torchbasics.reports import percent
     from torchbasics.training.run import train
 
@@ -115,7 +126,9 @@ def run_models(args: argparse.Namespace) -> int:
 
     print(f"{'model':<14}{'parameters':>12}  {'recipe':<44}  description")
     for name in list_models():
-        parameters = count_parameters(create_model(name, (1, 28, 28), 10))
+        regression = get_model_entry(name).task == "regression"  # 3 features -> 1 value
+        shape, outputs = ((3,), 1) if regression else ((1, 28, 28), 10)
+        parameters = count_parameters(create_model(name, shape, outputs))
         recipe = RECIPES.get(name, {})
         brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}, "
                  f"{recipe.get('epochs', '?')} epochs, batch {recipe.get('batch_size', '?')}"

@@ -19,7 +19,7 @@ from torchbasics.data.splits import train_val_split
 from torchbasics.data.transforms import standard_transform
 from torchbasics.device import resolve_device, resolve_precision
 from torchbasics.models import count_parameters, create_model, get_model_entry
-from torchbasics.training import rundir
+from torchbasics.training import rundir, tensorboard
 from torchbasics.training.checkpoint import (
     describe_model,
     library_versions,
@@ -72,6 +72,8 @@ def train(
         The run summary (also in ``out/summary.json``).
     """
     get_model_entry(config.model)  # fail fast on a bad name, before loading any data
+    if config.tensorboard:
+        tensorboard.writer_class()  # fail fast when not installed, before writing anything
     out = rundir.prepare_run_dir(out, force=force, resume=resume)
     previous = load_checkpoint(out / "last.pt") if resume else None
     if previous is not None:
@@ -139,6 +141,7 @@ def train(
 
     stale_epochs = 0
     started = time.perf_counter()
+    writer = tensorboard.open_writer(out) if config.tensorboard else None
 
     def on_epoch_end(record: EpochRecord) -> bool:
         nonlocal best_error, stale_epochs
@@ -156,12 +159,18 @@ def train(
         if improved:
             save_checkpoint(out / "best.pt", checkpoint)
         save_checkpoint(out / "last.pt", checkpoint)
+        if writer is not None:
+            tensorboard.log_epoch(writer, record)
         log(format_epoch(record, config.epochs) + ("  *" if improved else ""))
         return bool(config.early_stopping) and stale_epochs >= config.early_stopping
 
-    fit(model, train_batches, val_batches, optimizer, scheduler, task, epochs=config.epochs,
-        device=device, precision=precision, start_epoch=len(records) + 1,
-        on_epoch_end=on_epoch_end, progress=progress)
+    try:
+        fit(model, train_batches, val_batches, optimizer, scheduler, task, epochs=config.epochs,
+            device=device, precision=precision, start_epoch=len(records) + 1,
+            on_epoch_end=on_epoch_end, progress=progress)
+    finally:
+        if writer is not None:
+            writer.close()
     seconds = time.perf_counter() - started + (previous or {}).get("train_seconds", 0.0)
     summary = rundir.summarize(
         records, model=config.model, dataset=config.dataset, parameters=parameters,
