@@ -1,4 +1,7 @@
-"""Every registered model: right output shape, finite output, and one step lowers the loss."""
+"""Every registered model: right output shape, finite output, and one step lowers the loss.
+
+Classification models are tested on images, regression models on rows of features.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters, create_model, list_models
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models(task="classification"))
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
 def test_logits_have_one_column_per_class(name, shape):
     model = create_model(name, shape, num_classes=7)
@@ -18,7 +21,7 @@ def test_logits_have_one_column_per_class(name, shape):
     assert logits.shape == (4, 7) and torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models(task="classification"))
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(name):
     torch.manual_seed(0)
     model = create_model(name, (1, 28, 28), 10)
@@ -31,6 +34,33 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(name):
         F.cross_entropy(model(images), labels).backward()
         optimizer.step()
     assert F.cross_entropy(model(images), labels).item() < before
+
+
+@pytest.mark.parametrize("name", list_models(task="regression"))
+def test_regression_models_give_one_value_per_row_and_learn(name):
+    torch.manual_seed(0)
+    model = create_model(name, (3,), 1)
+    rows = torch.randn(32, 3)
+    target = rows @ torch.tensor([[1.0], [-2.0], [0.5]]) + 3.0  # (32, 1)
+    assert model(rows).shape == (32, 1) and torch.isfinite(model(rows)).all()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    before = F.mse_loss(model(rows), target).item()
+    for _ in range(5):
+        optimizer.zero_grad()
+        F.mse_loss(model(rows), target).backward()
+        optimizer.step()
+    assert F.mse_loss(model(rows), target).item() < before
+
+
+def test_every_model_has_a_task():
+    assert set(list_models()) == set(list_models("classification")) | set(
+        list_models("regression"))
+    assert "linear" in list_models("regression") and "cnn" in list_models("classification")
+
+
+def test_linear_regression_refuses_images():
+    with pytest.raises(TorchbasicsError, match="rows of features"):
+        create_model("linear", (1, 28, 28), 10)
 
 
 def test_softmax_regression_is_one_linear_layer():

@@ -131,3 +131,15 @@ def test_tensorboard_missing_is_a_clear_error(idx_dir, tmp_path, monkeypatch):
         train(_config(idx_dir, epochs=1, tensorboard=True), tmp_path / "run",
               log=lambda line: None)
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_flags_for_the_other_kind_of_data_are_refused(idx_dir, tmp_path, capsys):
+    image_run = ["train", "--dataset", "mnist", "--data-dir", str(idx_dir), "--epochs", "1",
+                 "--out", str(tmp_path / "a"), "--csv", "x.csv"]
+    assert main(image_run) == 2
+    assert "--csv does not apply to the image data set 'mnist'" in capsys.readouterr().err
+    tabular_run = ["train", "--dataset", "bonus", "--model", "linear", "--out",
+                   str(tmp_path / "b"), "--augment", "0.5", "--hidden", "8"]
+    assert main(tabular_run) == 2
+    assert "--hidden, --augment do not apply to the tabular" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

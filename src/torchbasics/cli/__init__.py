@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from torchbasics import __version__
 from torchbasics.cli import data as data_commands
 from torchbasics.cli import evaluate as evaluate_commands
+from torchbasics.cli import predict as predict_commands
 from torchbasics.cli import train as train_commands
 from torchbasics.errors import TorchbasicsError
 
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.register(commands)
     train_commands.register(commands)
     evaluate_commands.register(commands)
+    predict_commands.register(commands)
     return parser
 
 

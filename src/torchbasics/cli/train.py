@@ -22,7 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     models.set_defaults(handler=run_models)
 
     parser = commands.add_parser(
-        "train", help="train an image classifier and write a run directory",
+        "train", help="train a model (image classifier or bonus regression), write a run directory",
         description="Train a model on a data set. The run directory gets config.json, "
         "metrics.csv, best.pt, last.pt, loss_curves.png, summary.json and report.md. "
         "Every setting not given comes from the model's recipe (`torchbasics models`).",
@@ -97,10 +97,11 @@ def config_from_args(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, print one line per epoch, and say where the results are."""
-    from torchbasics.cli.tabular import is_tabular, run_train_tabular
+    from torchbasics.cli.tabular import TABULAR_ONLY, is_tabular, refuse_flags, run_train_tabular
 
     if is_tabular(args.dataset):  # a CSV (bonus): regression, its own trainer and summary
         return run_train_tabular(args)
+    refuse_flags(args, TABULAR_ONLY, "the image")
     from torchbasics.reports import percent
     from torchbasics.training.run import train
 

@@ -1,4 +1,4 @@
-"""Image classifiers, built by name: ``create_model("cnn", (1, 28, 28), 10)``.
+"""Models built by name: ``create_model("cnn", (1, 28, 28), 10)``, or ``("linear", (3,), 1)``.
 
 Every model module is imported here explicitly so that it registers itself; the import
 order is the order ``list_models()`` gives (simplest model first).

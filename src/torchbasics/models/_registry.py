@@ -1,7 +1,8 @@
 """The model registry: ``@register_model`` fills it, ``create_model(name, ...)`` builds from it.
 
-Every model is built from the data set's image shape and class count, so any IDX data set
-works with any model; ``forward`` returns logits (the loss belongs to the training step).
+Every model is built from the data's input shape and output count, so any IDX data set
+works with any classification model; ``forward`` returns logits, or the regression output
+(the loss belongs to the training step). Each entry says which task it is for.
 """
 
 from __future__ import annotations
@@ -15,35 +16,44 @@ from torch import nn
 from torchbasics.errors import TorchbasicsError, closest
 
 ModelBuilder = Callable[..., nn.Module]
+TASKS = ("classification", "regression")
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: how to build it, and a one-line description."""
+    """A registered model: how to build it, a one-line description, and its task."""
 
     name: str
     builder: ModelBuilder
     description: str
+    task: str = "classification"  # or "regression": (B, outputs) values, trained with MSE
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, description: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Register ``builder(input_shape, num_classes, **settings) -> nn.Module`` as ``name``."""
+def register_model(
+    name: str, description: str, task: str = "classification"
+) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Register ``builder(input_shape, num_classes, **settings) -> nn.Module`` as ``name``.
+
+    For a regression model ``num_classes`` is the number of outputs.
+    """
+    if task not in TASKS:
+        raise ValueError(f"model '{name}': task must be one of {TASKS}, not '{task}'")
 
     def decorate(builder: ModelBuilder) -> ModelBuilder:
         if name in _MODELS:
             raise ValueError(f"model '{name}' is registered twice")
-        _MODELS[name] = ModelEntry(name, builder, description)
+        _MODELS[name] = ModelEntry(name, builder, description, task)
         return builder
 
     return decorate
 
 
-def list_models() -> list[str]:
-    """Names of every registered model, in registration order."""
-    return list(_MODELS)
+def list_models(task: str | None = None) -> list[str]:
+    """Names of the registered models (of ``task`` only, when given), in registration order."""
+    return [name for name, entry in _MODELS.items() if task is None or entry.task == task]
 
 
 def get_model_entry(name: str) -> ModelEntry:
@@ -59,7 +69,9 @@ def get_model_entry(name: str) -> ModelEntry:
 def create_model(
     name: str, input_shape: tuple[int, ...], num_classes: int, **settings: Any
 ) -> nn.Module:
-    """Build the model ``name`` for images of ``input_shape`` ``(C, H, W)`` and ``num_classes``.
+    """Build the model ``name`` for inputs of ``input_shape`` and ``num_classes`` outputs.
+
+    ``input_shape`` is ``(C, H, W)`` for images, ``(F,)`` for F tabular features.
 
     Args:
         settings: model-specific options (e.g. ``hidden=512`` for the MLPs); unknown ones

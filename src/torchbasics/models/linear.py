@@ -1,4 +1,4 @@
-"""Softmax (multinomial logistic) regression: one linear layer from pixels to class scores."""
+"""The linear models: softmax regression (pixels -> class scores) and linear regression."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 
 from torch import nn
 
+from torchbasics.errors import TorchbasicsError
 from torchbasics.models._registry import register_model
 
 
@@ -13,3 +14,16 @@ from torchbasics.models._registry import register_model
 def softmax_regression(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """``Flatten -> Linear``; softmax itself lives in the cross-entropy loss."""
     return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes))
+
+
+@register_model("linear", "linear regression: one linear layer, features -> value",
+                task="regression")
+def linear_regression(input_shape: tuple[int, ...], num_classes: int = 1) -> nn.Linear:
+    """``Linear(F, outputs)``: ``y = x @ W.T + b`` for ``(B, F)`` rows; ``num_classes`` outputs."""
+    if len(input_shape) != 1:
+        raise TorchbasicsError(
+            f"linear regression takes rows of features, shape (F,), not {tuple(input_shape)}",
+            where="--model linear", fix="train it on a tabular data set (--dataset bonus); "
+            "for images, softmax is the linear model",
+        )
+    return nn.Linear(input_shape[0], num_classes)

@@ -60,6 +60,7 @@ def evaluate_run(
         error, accuracy, count, per-class report (text and dict), and what was evaluated.
     """
     run_dir = Path(run_dir)
+    _refuse_regression_run(run_dir)
     checkpoint = load_checkpoint(run_dir / checkpoint_name)
     config = checkpoint.get("config", {})  # the training settings, stored in the checkpoint
     data = load_split(checkpoint["dataset"], split, data_dir or config.get("data_dir"))
@@ -97,6 +98,17 @@ def evaluate_run(
 
         write_report(run_dir)
     return result
+
+
+def _refuse_regression_run(run_dir: Path) -> None:
+    """A regression (bonus) run is tested as it trains; say where its figures are."""
+    last = run_dir / "last.pt"
+    if last.is_file() and load_checkpoint(last).get("kind") == "regression":
+        raise TorchbasicsError(
+            "this is a regression run: its test metrics (MSE, RMSE, MAE, R²) were computed "
+            "when it trained", where=run_dir,
+            fix=f"see {run_dir / 'report.md'}, or predict with `torchbasics predict {run_dir}`",
+        )
 
 
 def _write_figures(

@@ -1,0 +1,124 @@
+"""Getting a table ready to train on: a seeded split, standardization, and batches.
+
+The standardization is fitted on the training rows only: validation and test rows are
+scaled with the training mean and standard deviation, as new data will be at prediction
+time (the checkpoint stores them), so nothing about them leaks into training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from torchbasics.errors import TorchbasicsError
+from torchbasics.tabular.table import Table
+
+
+@dataclass
+class TableSplits:
+    """The three disjoint parts of a table."""
+
+    train: Table
+    val: Table
+    test: Table
+
+
+def split_table(table: Table, *, test_fraction: float, val_fraction: float,
+                seed: int) -> TableSplits:
+    """Hold out ``test_fraction`` of the rows for testing, then ``val_fraction`` of the rest.
+
+    Seeded (scikit-learn's ``train_test_split``): the same seed gives the same rows. Each
+    part keeps the file's row order.
+    """
+    from sklearn.model_selection import train_test_split
+
+    for flag, value in (("--test-fraction", test_fraction), ("--val-fraction", val_fraction)):
+        if not 0 < value < 1:
+            raise TorchbasicsError(f"{value} is not a fraction between 0 and 1", where=flag,
+                                   fix="use e.g. 0.2")
+    rows = np.arange(len(table))
+    try:
+        rest, test = train_test_split(rows, test_size=test_fraction, random_state=seed)
+        train, val = train_test_split(rest, test_size=val_fraction, random_state=seed)
+    except ValueError as exc:  # too few rows for these fractions
+        raise TorchbasicsError(f"cannot split {len(table)} rows ({exc})", where=table.source,
+                               fix="use more rows or other fractions") from None
+    if len(train) <= table.features.shape[1]:
+        raise TorchbasicsError(
+            f"only {len(train)} training rows for {table.features.shape[1]} features",
+            where=table.source, fix="use more rows: a linear fit needs more rows than features",
+        )
+    return TableSplits(*(table.rows(np.sort(part)) for part in (train, val, test)))
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """``z = (x - mean) / std`` per feature, with the statistics of the training rows."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, table: Table) -> Standardizer:
+        """Mean and (population) standard deviation of each feature column of ``table``."""
+        features = table.features.double()  # (N, F)
+        mean = features.mean(dim=0)
+        std = features.std(dim=0, correction=0)
+        for column, spread in zip(table.columns, std.tolist(), strict=True):
+            if spread == 0:
+                raise TorchbasicsError(
+                    f"column '{column.name}' has the same value in every training row, so "
+                    "its effect cannot be learned", where=table.source,
+                    fix="use data in which every feature varies",
+                )
+        return cls(tuple(mean.tolist()), tuple(std.tolist()))
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        """Standardize ``(N, F)`` features (float32 out)."""
+        mean = torch.tensor(self.mean, dtype=torch.float64)
+        std = torch.tensor(self.std, dtype=torch.float64)
+        return ((features.double() - mean) / std).float()
+
+
+class RowBatches:
+    """Iterate over ``(features, target)`` batches of in-memory rows, reshuffled each epoch.
+
+    Like :class:`~torchbasics.data.loaders.TensorBatchLoader`, epoch ``e``'s order depends
+    only on ``seed`` and ``e``. A batch size of at least the row count gives full-batch
+    gradient descent (one step per epoch).
+    """
+
+    def __init__(self, features: torch.Tensor, target: torch.Tensor, *, batch_size: int,
+                 shuffle: bool = False, seed: int = 0, device: torch.device | str = "cpu"):
+        if batch_size < 1:
+            raise TorchbasicsError(f"batch size {batch_size} is below 1", where="--batch-size")
+        self.features = features.to(device)  # (N, F)
+        self.target = target.to(device)  # (N, 1)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.target) // self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order the next iteration follows."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        count = len(self.target)
+        if self.batch_size >= count:  # full batch: the order does not matter
+            yield self.features, self.target
+            return
+        order: Sequence[int] | torch.Tensor = torch.arange(count)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(count, generator=generator)
+        order = order.to(self.features.device)
+        for start in range(0, count, self.batch_size):
+            index = order[start:start + self.batch_size]
+            yield self.features[index], self.target[index]

@@ -1,0 +1,126 @@
+"""The command line end to end: train on the bonus data, predict one employee and a CSV."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from torchbasics.cli import main
+from torchbasics.tabular.bonus import generate_bonus
+from torchbasics.training.checkpoint import describe_model, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """`torchbasics train --dataset bonus --model linear` once, for every test here."""
+    out = tmp_path_factory.mktemp("cli") / "bonus"
+    assert main(["train", "--dataset", "bonus", "--model", "linear", "--out", str(out),
+                 "--quiet"]) == 0
+    return out
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("torchbasics: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_train_prints_the_formulas(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "bonus", "--model", "linear", "--epochs", "60",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch 60/60" in printed and "test MSE" in printed
+    assert "learned:       bonus ≈ " in printed and "true rule:     bonus ≈ 2,000.00" in printed
+    assert f"torchbasics predict {out}" in printed
+
+
+def test_train_with_an_image_model_is_refused(tmp_path, capsys):
+    assert main(["train", "--dataset", "bonus", "--out", str(tmp_path / "run")]) == 2
+    assert "'cnn' is a classification model" in _error(capsys)
+
+
+def test_predict_one_employee(run_dir, capsys):
+    assert main(["predict", str(run_dir), "--rating", "8", "--years", "5",
+                 "--projects", "12"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("predicted bonus: ")
+    value = float(printed.split()[2].replace(",", ""))
+    assert value == pytest.approx(2000 + 500 * 8 + 200 * 5 + 50 * 12, rel=0.03)  # true rule
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--rating", "11", "--years", "5", "--projects", "12"], "--rating: 11 is out of range"),
+        (["--rating", "0", "--years", "5", "--projects", "12"], "--rating: 0 is out of range"),
+        (["--rating", "8", "--years", "-1", "--projects", "12"], "--years: -1 is out of range"),
+        (["--rating", "8", "--years", "5", "--projects", "2.5"], "not a whole number"),
+        (["--rating", "8", "--years", "5"], "--projects: no value"),
+        ([], "nothing to predict"),
+    ],
+)
+def test_bad_single_inputs_are_refused(run_dir, capsys, flags, message):
+    assert main(["predict", str(run_dir), *flags]) == 2
+    assert message in _error(capsys)
+
+
+def test_predict_a_csv_adds_a_column(run_dir, tmp_path, capsys):
+    employees = generate_bonus(5, seed=1).drop(columns="bonus")
+    employees.insert(0, "name", [f"employee {i}" for i in range(5)])
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    employees.to_csv(source, index=False)
+    assert main(["predict", str(run_dir), "--csv", str(source), "--out", str(out)]) == 0
+    assert "5 rows" in capsys.readouterr().out
+    result = pd.read_csv(out)
+    assert list(result.columns) == [*employees.columns, "predicted_bonus"]
+    pd.testing.assert_frame_equal(result[employees.columns], employees)
+    assert main(["predict", str(run_dir), "--rating", str(employees.iloc[2, 1]), "--years",
+                 str(employees.iloc[2, 2]), "--projects", str(employees.iloc[2, 3])]) == 0
+    single = float(capsys.readouterr().out.split()[2].replace(",", ""))
+    assert result["predicted_bonus"][2] == pytest.approx(single, abs=0.01)
+    assert main(["predict", str(run_dir), "--csv", str(source)]) == 0  # to standard output
+    assert capsys.readouterr().out.splitlines()[0].endswith(",predicted_bonus")
+
+
+def test_predict_a_csv_with_a_bad_row_is_refused(run_dir, tmp_path, capsys):
+    source = tmp_path / "in.csv"
+    source.write_text("performance_rating,years_experience,projects_completed\n"
+                      "8,5,12\n12,5,12\n")
+    assert main(["predict", str(run_dir), "--csv", str(source), "--out",
+                 str(tmp_path / "out.csv")]) == 2
+    assert "row 2 (line 3), column 'performance_rating': 12 is out of range" in _error(capsys)
+    assert not (tmp_path / "out.csv").exists()
+    assert main(["predict", str(run_dir), "--csv", str(source), "--rating", "3"]) == 2
+    assert "do not go together" in _error(capsys)
+
+
+def test_an_image_checkpoint_is_refused_for_now(tmp_path, capsys):
+    description = describe_model("softmax", {}, input_shape=(1, 28, 28), class_names=("a", "b"),
+                                 dataset="mnist", mean=(0.1,), std=(0.3,))
+    save_checkpoint(tmp_path / "best.pt", {**description, "model_state": {}})
+    assert main(["predict", str(tmp_path), "--rating", "8"]) == 2
+    assert "image prediction is not available yet" in _error(capsys)
+
+
+def test_own_csv_with_other_column_names(tmp_path, capsys):
+    frame = generate_bonus(300, seed=3)
+    frame.columns = ["score", "tenure", "projects", "payout"]
+    frame.to_csv(tmp_path / "staff.csv", index=False)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "bonus", "--model", "linear", "--quiet", "--csv",
+                 str(tmp_path / "staff.csv"), "--rating-column", "score", "--years-column",
+                 "tenure", "--projects-column", "projects", "--target-column", "payout",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "learned:       payout ≈ " in printed and "true rule" not in printed
+    assert main(["predict", str(out), "--rating", "8", "--years", "5", "--projects", "12"]) == 0
+    assert capsys.readouterr().out.startswith("predicted payout: ")
+    assert main(["train", "--dataset", "bonus", "--model", "linear", "--force", "--csv",
+                 str(tmp_path / "staff.csv"), "--out", str(out)]) == 2
+    assert "no columns 'performance_rating', 'years_experience'" in _error(capsys)
+
+
+def test_evaluate_on_a_regression_run_says_where_its_metrics_are(run_dir, capsys):
+    assert main(["evaluate", str(run_dir)]) == 2
+    assert "this is a regression run" in _error(capsys)
