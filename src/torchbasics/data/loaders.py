@@ -15,11 +15,65 @@ from torchbasics.data.image_data import ImageData
 from torchbasics.data.transforms import Transform
 
 
-class TensorBatchLoader:
-    """Iterate over ``(images, labels)`` batches of an in-memory split.
+class BatchSampler:
+    """Which samples make up each batch of an epoch: the bookkeeping every batch loader shares.
 
     The order of epoch ``e`` depends only on ``seed`` and ``e`` (see :meth:`set_epoch`),
-    so a resumed run sees exactly the batches an uninterrupted one would have.
+    so a resumed run sees exactly the batches an uninterrupted one would have, whichever
+    loader serves them. Subclasses say how to fetch a batch in :meth:`gather`.
+    """
+
+    def __init__(
+        self, num_samples: int, *, batch_size: int, shuffle: bool, seed: int, drop_last: bool,
+        transform: Transform | None, device: torch.device | str,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self._num_samples = num_samples
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.transform = transform
+        self.device = torch.device(device)
+        self.epoch = 0
+
+    @property
+    def num_samples(self) -> int:
+        """Samples per epoch (before dropping the last batch)."""
+        return self._num_samples
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.num_samples, self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order the next iteration follows."""
+        self.epoch = epoch
+
+    def order(self) -> torch.Tensor:
+        """The sample order of the current epoch, shape ``(N,)``, on the CPU."""
+        if not self.shuffle:
+            return torch.arange(self.num_samples)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(self.num_samples, generator=generator)
+
+    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The uint8 images ``(B, C, H, W)`` and labels ``(B,)`` at ``index``, on the device."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.order()
+        for batch in range(len(self)):
+            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+            images, labels = self.gather(index)
+            if self.transform is not None:
+                images = self.transform(images)
+            yield images, labels
+
+
+class TensorBatchLoader(BatchSampler):
+    """Iterate over ``(images, labels)`` batches of an in-memory split.
 
     Args:
         data: the split.
@@ -43,45 +97,14 @@ class TensorBatchLoader:
         transform: Transform | None = None,
         device: torch.device | str = "cpu",
     ):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.device = torch.device(device)
+        super().__init__(len(data), batch_size=batch_size, shuffle=shuffle, seed=seed,
+                         drop_last=drop_last, transform=transform, device=device)
         self.images = data.images.to(self.device)  # (N, C, H, W) uint8
         self.labels = data.labels.to(self.device)  # (N,) int64
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_last = drop_last
-        self.transform = transform
-        self.epoch = 0
 
-    @property
-    def num_samples(self) -> int:
-        """Images per epoch (before dropping the last batch)."""
-        return len(self.labels)
-
-    def __len__(self) -> int:
-        full, rest = divmod(self.num_samples, self.batch_size)
-        return full if self.drop_last or rest == 0 else full + 1
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose order the next iteration follows."""
-        self.epoch = epoch
-
-    def order(self) -> torch.Tensor:
-        """The sample order of the current epoch, shape ``(N,)``."""
-        if not self.shuffle:
-            return torch.arange(self.num_samples)
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return torch.randperm(self.num_samples, generator=generator)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.order().to(self.device)
-        for batch in range(len(self)):
-            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            # index_select is several times faster than fancy indexing (images[index]) for
-            # gathering whole rows on the CPU.
-            images = torch.index_select(self.images, 0, index)  # (B, C, H, W) uint8
-            if self.transform is not None:
-                images = self.transform(images)
-            yield images, torch.index_select(self.labels, 0, index)
+    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        index = index.to(self.device)
+        # index_select is several times faster than fancy indexing (images[index]) for
+        # gathering whole rows on the CPU.
+        return (torch.index_select(self.images, 0, index),
+                torch.index_select(self.labels, 0, index))

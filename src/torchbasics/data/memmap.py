@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from torchbasics.data.idx import IdxHeader, is_gzipped, read_header, read_idx
+from torchbasics.data.loaders import BatchSampler
 from torchbasics.data.locate import cache_dir
 from torchbasics.data.transforms import Transform
 from torchbasics.errors import TorchbasicsError
@@ -168,7 +169,7 @@ class MemmapIdxDataset(Dataset):
         return pixels.permute(0, 3, 1, 2).contiguous()  # (B, H, W, C) -> (B, C, H, W)
 
 
-class MemmapBatchLoader:
+class MemmapBatchLoader(BatchSampler):
     """Iterate over ``(images, labels)`` batches read from a memory-mapped split.
 
     The out-of-RAM twin of :class:`torchbasics.data.loaders.TensorBatchLoader`: the same
@@ -201,46 +202,13 @@ class MemmapBatchLoader:
         transform: Transform | None = None,
         device: torch.device | str = "cpu",
     ):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        super().__init__(len(data), batch_size=batch_size, shuffle=shuffle, seed=seed,
+                         drop_last=drop_last, transform=transform, device=device)
         self.data = data
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_last = drop_last
-        self.transform = transform
-        self.device = torch.device(device)
-        self.epoch = 0
 
-    @property
-    def num_samples(self) -> int:
-        """Images per epoch (before dropping the last batch)."""
-        return len(self.data)
-
-    def __len__(self) -> int:
-        full, rest = divmod(self.num_samples, self.batch_size)
-        return full if self.drop_last or rest == 0 else full + 1
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose order the next iteration follows."""
-        self.epoch = epoch
-
-    def order(self) -> torch.Tensor:
-        """The sample order of the current epoch, shape ``(N,)``; as TensorBatchLoader's."""
-        if not self.shuffle:
-            return torch.arange(self.num_samples)
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return torch.randperm(self.num_samples, generator=generator)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.order()  # (N,) int64, on the CPU: it indexes the file
-        for batch in range(len(self)):
-            index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            images = self.data.read(index.numpy()).to(self.device)  # (B, C, H, W) uint8
-            labels = self.data.labels[index].to(self.device)  # (B,) int64
-            if self.transform is not None:
-                images = self.transform(images)
-            yield images, labels
+    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        images = self.data.read(index.numpy()).to(self.device)  # (B, C, H, W) uint8
+        return images, self.data.labels[index].to(self.device)  # labels (B,) int64
 
 
 class _MappedRows:
