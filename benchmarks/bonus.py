@@ -100,13 +100,14 @@ def main() -> int:
         if not args.no_command:
             seconds = command_seconds(Path(scratch) / "command")
             rows.append(("whole command in a fresh process, imports included (information)",
-                         f"{seconds:.2f} s", "—", True))
+                         f"{seconds:.2f} s", "—", None))  # None: no goal to meet
 
     print("| goal | measured | target | met |")
     print("|---|---|---|---|")
     for goal, measured, target, met in rows:
-        print(f"| {goal} | {measured} | {target} | {'yes' if met else '**no**'} |")
-    missed = [goal for goal, _, _, met in rows if not met]
+        verdict = "—" if met is None else "yes" if met else "**no**"
+        print(f"| {goal} | {measured} | {target} | {verdict} |")
+    missed = [goal for goal, _, _, met in rows if met is False]
     if missed:
         print(f"\nmissed: {'; '.join(missed)}", file=sys.stderr)
         return 1
