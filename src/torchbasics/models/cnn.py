@@ -33,14 +33,22 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-@register_model("convnet", "stronger CNN: three conv blocks with batch norm, dropout")
+@register_model("convnet", "stronger CNN: a conv stem and two double-conv blocks, batch norm")
 def convnet(
     input_shape: tuple[int, ...], num_classes: int, width: int = 32, dropout: float = 0.25
 ) -> nn.Module:
-    """VGG-style: blocks of width w, 2w, 4w (each halving the image), global pooling, FC."""
+    """VGG-style with batch norm, shaped for CPU speed.
+
+    Only one convolution runs at full resolution (it has a single input channel, so it is
+    cheap); the double-conv blocks of width 2w and 4w run at 1/2 and 1/4 of it, where most
+    of the capacity sits at a quarter of the cost. Global average pooling, dropout, FC.
+    """
     in_channels = input_shape[0]
     return nn.Sequential(
-        conv_block(in_channels, width),  # (B, w, 14, 14) for 28x28 input
+        nn.Conv2d(in_channels, width, 3, padding=1, bias=False),  # (B, w, 28, 28)
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),  # (B, w, 14, 14)
         conv_block(width, 2 * width),  # (B, 2w, 7, 7)
         conv_block(2 * width, 4 * width),  # (B, 4w, 3, 3)
         nn.AdaptiveAvgPool2d(1),

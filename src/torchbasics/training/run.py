@@ -123,7 +123,8 @@ def train(
         torch.set_rng_state(previous["torch_rng"])
         records = rundir.read_metrics_records(out / "metrics.csv")[: previous["epoch"]]
         best_error = previous["best_val_error"]
-        log(f"resuming {out} after epoch {previous['epoch']}")
+        log(f"resuming {out} after epoch {previous['epoch']} with the settings stored in its "
+            "checkpoint (other flags are not used)")
     else:
         rundir.write_json(out / "config.json", {
             **config.to_dict(),
