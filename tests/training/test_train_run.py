@@ -143,3 +143,12 @@ def test_flags_for_the_other_kind_of_data_are_refused(idx_dir, tmp_path, capsys)
     assert main(tabular_run) == 2
     assert "--hidden, --augment do not apply to the tabular" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_recipe_defaults_fill_only_what_was_not_given():
+    from torchbasics.training.config import resolve
+
+    fashion = resolve(TrainConfig(dataset="fashion-mnist", model="convnet", lr=0.05))
+    assert fashion.lr == 0.05 and fashion.batch_size == 256 and fashion.augment == 0.1
+    mnist = resolve(TrainConfig(dataset="mnist", model="convnet"))
+    assert mnist.batch_size == 128 and mnist.epochs == 15

@@ -55,23 +55,36 @@ class TrainConfig:
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
-# Per-model defaults, measured to reach the goals in the README within minutes on a CPU.
+# Per-model defaults, tuned on MNIST-10k; the figures they reach are in the README
+# (measured by benchmarks/accuracy.py). Augmentation strength 1.0 = rotations up to 10°,
+# shifts and zoom up to 10 %; small models underfit with it, so they get less.
 RECIPES: dict[str, dict[str, Any]] = {
-    "softmax": dict(epochs=20, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=1e-4,
-                    schedule="onecycle", label_smoothing=0.0, augment=0.0),
+    "softmax": dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-3,
+                    schedule="onecycle", label_smoothing=0.0, augment=0.15),
     "mlp-sigmoid": dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.5, weight_decay=5e-5,
                         schedule="onecycle", label_smoothing=0.0, augment=1.0),
     "mlp-relu": dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-5,
                      schedule="onecycle", label_smoothing=0.0, augment=1.0),
-    "cnn": dict(epochs=20, batch_size=128, optimizer="sgd", lr=0.05, weight_decay=5e-4,
-                schedule="onecycle", label_smoothing=0.0, augment=1.0),
-    "convnet": dict(epochs=20, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
-                    schedule="onecycle", label_smoothing=0.1, augment=1.0),
+    "cnn": dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
+                schedule="onecycle", label_smoothing=0.0, augment=0.5),
+    "convnet": dict(epochs=15, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
+                    schedule="onecycle", label_smoothing=0.1, augment=0.5),
     # Linear regression on standardized features: full-batch gradient descent (the batch is
     # every training row, up to 65,536), constant lr, no weight decay, so it converges to
     # least squares; lr 0.1 is ~4x below divergence even for strongly correlated features.
     "linear": dict(epochs=200, batch_size=65_536, optimizer="sgd", lr=0.1, weight_decay=0.0,
                    schedule="constant", label_smoothing=0.0, augment=0.0),
+}
+# Where a data set wants other settings: Fashion-MNIST has 6x the images (fewer epochs
+# fit the time budget) and its classes are told apart by texture more than by shape, so
+# strong warps hurt more than they help.
+DATASET_RECIPES: dict[tuple[str, str], dict[str, Any]] = {
+    ("fashion-mnist", "softmax"): dict(epochs=20, weight_decay=1e-3, augment=0.0),
+    ("fashion-mnist", "mlp-relu"): dict(epochs=30, augment=0.3),
+    ("fashion-mnist", "mlp-sigmoid"): dict(epochs=30, augment=0.3),
+    ("fashion-mnist", "cnn"): dict(epochs=15, augment=0.3),
+    ("fashion-mnist", "convnet"): dict(epochs=11, batch_size=256, lr=0.2, label_smoothing=0.0,
+                                       augment=0.1),
 }
 GENERIC_RECIPE: dict[str, Any] = dict(
     epochs=10, batch_size=128, optimizer="adamw", lr=1e-3, weight_decay=1e-2,
@@ -81,7 +94,9 @@ GENERIC_RECIPE: dict[str, Any] = dict(
 
 def resolve(config: TrainConfig) -> TrainConfig:
     """A copy with every ``None`` replaced by the model's recipe value."""
-    recipe = RECIPES.get(config.model, GENERIC_RECIPE)
+    recipe = RECIPES.get(config.model, GENERIC_RECIPE) | DATASET_RECIPES.get(
+        (config.dataset, config.model), {}
+    )
     filled = {
         name: recipe[name] if getattr(config, name) is None else getattr(config, name)
         for name in recipe
