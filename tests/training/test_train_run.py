@@ -152,3 +152,19 @@ def test_recipe_defaults_fill_only_what_was_not_given():
     assert fashion.lr == 0.05 and fashion.batch_size == 256 and fashion.augment == 0.1
     mnist = resolve(TrainConfig(dataset="mnist", model="convnet"))
     assert mnist.batch_size == 128 and mnist.epochs == 15
+
+
+def test_best_epoch_breaks_error_ties_by_loss():
+    from torchbasics.training.loop import EpochRecord
+    from torchbasics.training.rundir import summarize
+
+    records = [EpochRecord(epoch, 0.1, 0.01, loss, error, 0.1, 1.0, 1.0)
+               for epoch, error, loss in ((1, 0.02, 0.3), (2, 0.01, 0.2), (3, 0.01, 0.1),
+                                          (4, 0.03, 0.05))]
+    assert summarize(records)["lowest_val_error_epoch"] == 3
+
+
+def test_best_checkpoint_is_the_summarys_best_epoch(idx_dir, tmp_path):
+    summary = train(_config(idx_dir, epochs=4), tmp_path / "run", log=lambda line: None)
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["epoch"] == summary["lowest_val_error_epoch"]

@@ -114,7 +114,9 @@ def train(
     parameters = count_parameters(model)
 
     records: list[EpochRecord] = []
-    best_error = float("inf")
+    # The best epoch so far, compared as (validation error, validation loss): with a small
+    # validation set, equal error rates are common, and the loss then tells them apart.
+    best = (float("inf"), float("inf"))
     if previous is not None:
         model.load_state_dict(previous["model_state"])
         optimizer.load_state_dict(previous["optimizer_state"])
@@ -122,7 +124,7 @@ def train(
         augment_rng.set_state(previous["augment_rng"])
         torch.set_rng_state(previous["torch_rng"])
         records = rundir.read_metrics_records(out / "metrics.csv")[: previous["epoch"]]
-        best_error = previous["best_val_error"]
+        best = (previous["best_val_error"], previous["best_val_loss"])
         log(f"resuming {out} after epoch {previous['epoch']} with the settings stored in its "
             "checkpoint (other flags are not used)")
     else:
@@ -145,16 +147,17 @@ def train(
     writer = tensorboard.open_writer(out) if config.tensorboard else None
 
     def on_epoch_end(record: EpochRecord) -> bool:
-        nonlocal best_error, stale_epochs
+        nonlocal best, stale_epochs
         records.append(record)
-        improved = record.val_error < best_error
-        best_error = min(best_error, record.val_error)
+        improved = (record.val_error, record.val_loss) < best
+        best = min(best, (record.val_error, record.val_loss))
         stale_epochs = 0 if improved else stale_epochs + 1
         checkpoint = {
             **description, "config": config.to_dict(), "model_state": model.state_dict(),
             "optimizer_state": optimizer.state_dict(), "scheduler_state": scheduler.state_dict(),
             "augment_rng": augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "epoch": record.epoch, "best_val_error": best_error, "val_error": record.val_error,
+            "epoch": record.epoch, "best_val_error": best[0], "best_val_loss": best[1],
+            "val_error": record.val_error,
         }
         rundir.write_metrics(out / "metrics.csv", records)
         if improved:

@@ -100,7 +100,7 @@ def summarize(records: list[EpochRecord], **extra: Any) -> dict[str, Any]:
         "final_val_loss": last.val_loss,
     }
     if last.val_error is not None:
-        best = min(records, key=lambda r: r.val_error)
+        best = min(records, key=lambda r: (r.val_error, r.val_loss))  # as best.pt is chosen
         summary |= {
             "final_train_error": last.train_error,
             "final_val_error": last.val_error,
