@@ -8,6 +8,7 @@ image; :func:`torchbasics.data.image_files.load_image_list` reads it back pixel-
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from PIL import Image
@@ -63,7 +64,7 @@ def export_split(
              "# classes: " + ", ".join(f"{i}={name}" for i, name in enumerate(data.class_names))]
     images, labels = data.images.cpu().numpy(), data.labels.tolist()  # (N, C, H, W), (N,)
     bar = tqdm(range(len(data)), desc=f"exporting to {out_dir.name}", unit="image",
-               disable=not progress)
+               disable=not progress or not sys.stderr.isatty())
     for index in bar:
         relative = f"{slugs[labels[index]]}/{index:05d}.png"
         _save_png(images[index], out_dir / relative)

@@ -9,6 +9,7 @@ per-sample transforms), and :func:`load_image_list` reads them all into an
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def load_image_list(
     listed = read_list_file(list_path, class_names=class_names, expect="paths")
     images = np.empty((len(listed), channels, *size), dtype=np.uint8)  # (N, C, H, W)
     bar = tqdm(listed.paths, desc=f"reading {listed.source.name}", unit="image",
-               disable=not progress or len(listed) < PROGRESS_MIN)
+               disable=not progress or len(listed) < PROGRESS_MIN or not sys.stderr.isatty())
     for index, path in enumerate(bar):
         try:
             images[index] = read_image(path, size, channels)
