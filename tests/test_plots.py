@@ -140,3 +140,20 @@ def test_validation_curves_linear_for_a_narrow_range():
 def test_validation_curves_needs_a_model():
     with pytest.raises(TorchbasicsError):
         validation_curves({})
+
+
+def test_lowest_point_breaks_error_ties_by_loss_like_best_pt():
+    import pandas as pd
+
+    from torchbasics.plots import loss_curves, validation_curves
+
+    metrics = pd.DataFrame({
+        "epoch": [1, 2, 3, 4], "train_loss": [1.0] * 4, "train_error": [0.1] * 4,
+        "val_loss": [0.5, 0.3, 0.2, 0.4], "val_error": [0.05, 0.02, 0.02, 0.03],
+        "lr": [0.1] * 4, "seconds": [1.0] * 4, "images_per_second": [1.0] * 4,
+    })
+    dots = [line for line in loss_curves(metrics).axes[1].lines if line.get_marker() == "o"]
+    assert [tuple(dot.get_xdata()) for dot in dots] == [(3,)]
+    figure = validation_curves({"m": metrics})
+    dots = [line for line in figure.axes[0].lines if line.get_marker() == "o"]
+    assert [tuple(dot.get_xdata()) for dot in dots] == [(3,)]

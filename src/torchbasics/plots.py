@@ -97,7 +97,7 @@ def loss_curves(metrics: pd.DataFrame, title: str | None = None) -> Figure:
     if errors:
         _train_vs_validation(axes[1], metrics, "error", "error (%)", scale=100)
         _mark_lowest(axes[1], epoch, 100 * _column(metrics, "val_error"),
-                     100 * _column(metrics, "train_error"))
+                     100 * _column(metrics, "train_error"), _best_row(metrics))
     if title:
         figure.suptitle(title)
     figure.tight_layout()
@@ -173,7 +173,7 @@ def validation_curves(curves: Mapping[str, pd.DataFrame], title: str | None = No
         if np.isnan(error).all():
             raise TorchbasicsError("no validation error recorded", where=name,
                                    fix="compare classification runs only")
-        best = int(np.nanargmin(error))
+        best = _best_row(metrics)
         (line,) = ax.plot(epoch, error, marker=".", label=f"{name}  (lowest {error[best]:.2f} %)")
         ax.plot(epoch[best], error[best], "o", color=line.get_color(), markersize=8, zorder=3)
         everything.append(error)
@@ -213,14 +213,20 @@ def _train_vs_validation(ax: Axes, metrics: pd.DataFrame, what: str, label: str,
     ax.legend()
 
 
-def _mark_lowest(ax: Axes, epoch: np.ndarray, error: np.ndarray, train: np.ndarray) -> None:
+def _best_row(metrics: pd.DataFrame) -> int:
+    """Row of the lowest validation error, ties going to the lower loss (as best.pt is chosen)."""
+    return int(np.lexsort((_column(metrics, "val_loss"), _column(metrics, "val_error")))[0])
+
+
+def _mark_lowest(
+    ax: Axes, epoch: np.ndarray, error: np.ndarray, train: np.ndarray, best: int
+) -> None:
     """A dot on the lowest validation error and a label with its value.
 
     The validation curve lies above its minimum, so the label goes just below the dot
     (making room there if needed), unless the train curve runs close below it: then above.
     Near either end it leans inwards so it stays inside the panel.
     """
-    best = int(np.nanargmin(error))
     ax.plot(epoch[best], error[best], "o", color="C1", markersize=9, zorder=3)
     low, high = ax.get_ylim()
     room = 0.15 * (high - low)  # ~ the label's height plus its offset

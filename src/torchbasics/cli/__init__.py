@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Sequence
 
 from torchbasics import __version__
+from torchbasics.cli import compare as compare_commands
 from torchbasics.cli import data as data_commands
 from torchbasics.cli import evaluate as evaluate_commands
 from torchbasics.cli import predict as predict_commands
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.register(commands)
     train_commands.register(commands)
     evaluate_commands.register(commands)
+    compare_commands.register(commands)
     predict_commands.register(commands)
     return parser
 

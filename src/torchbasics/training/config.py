@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+SEED_MODELS = ("softmax", "mlp-sigmoid", "mlp-relu", "cnn")  # the seed project's four models
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 

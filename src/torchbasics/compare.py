@@ -1,0 +1,86 @@
+"""Compare models side by side: train each on the same split, test each, tabulate and plot."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from torchbasics.files import write_text
+from torchbasics.models import get_model_entry
+from torchbasics.reports import percent
+from torchbasics.training import rundir
+from torchbasics.training.config import TrainConfig
+from torchbasics.training.evaluate import evaluate_run
+from torchbasics.training.run import train
+
+COLUMNS = (
+    ("final_train_error", "Final Train Error"),
+    ("final_val_error", "Final Validation Error"),
+    ("lowest_val_error", "Lowest Validation Error"),
+    ("test_error", "Test Error"),
+)
+
+
+def compare(
+    base: TrainConfig,
+    models: Sequence[str],
+    out: str | os.PathLike,
+    *,
+    force: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Train and test each model with ``base``'s data set, split and seed; write the results.
+
+    Each model gets its own run directory ``out/<model>`` (its recipe fills what ``base``
+    leaves unset). ``out`` gets ``results.md``, ``results.json`` and
+    ``validation_curves.png``.
+
+    Returns:
+        One row per model: the summary figures, test error, parameters, time, speed.
+    """
+    for model in models:
+        get_model_entry(model)  # every name checked before hours of training start
+    out = Path(out)
+    rows = []
+    for index, model in enumerate(models, start=1):
+        log(f"[{index}/{len(models)}] {model}")
+        config = dataclasses.replace(base, model=model)
+        summary = train(config, out / model, force=force, progress=progress, log=log)
+        test_error = evaluate_run(out / model)["error"]
+        rows.append(summary | {"test_error": test_error})
+        log(f"{model}: test error {percent(test_error)}")
+    write_results(out, base.dataset, rows)
+    return rows
+
+
+def write_results(out: Path, dataset: str, rows: list[dict[str, Any]]) -> None:
+    """``results.json``, ``results.md`` and ``validation_curves.png`` for compared runs."""
+    from torchbasics.evaluation import read_metrics
+    from torchbasics.plots import save_figure, validation_curves
+
+    rundir.write_json(out / "results.json", {"dataset": dataset, "models": rows})
+    curves = {row["model"]: read_metrics(out / row["model"] / "metrics.csv") for row in rows}
+    save_figure(validation_curves(curves, title=f"Validation error on {dataset}"),
+                out / "validation_curves.png")
+    write_text(out / "results.md", format_results(dataset, rows))
+
+
+def format_results(dataset: str, rows: list[dict[str, Any]]) -> str:
+    """The comparison as a markdown table, a row per model."""
+    header = ["Model", *(label for _, label in COLUMNS), "Parameters", "Epochs",
+              "Training time", "Images/s"]
+    lines = [f"# Models compared on {dataset}", "",
+             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for row in rows:
+        cells = [row["model"], *(percent(row.get(key)) for key, _ in COLUMNS),
+                 f"{row['parameters']:,}", str(row["epochs"]), f"{row['train_seconds']:.0f} s",
+                 f"{row['images_per_second']:,}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "![Validation error per epoch](validation_curves.png)", "",
+              "Each model's run directory (loss curves, confusion matrix, checkpoints) is the "
+              "folder named after it.", ""]
+    return "\n".join(lines)
