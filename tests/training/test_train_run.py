@@ -168,3 +168,32 @@ def test_best_checkpoint_is_the_summarys_best_epoch(idx_dir, tmp_path):
     summary = train(_config(idx_dir, epochs=4), tmp_path / "run", log=lambda line: None)
     best = load_checkpoint(tmp_path / "run" / "best.pt")
     assert best["epoch"] == summary["lowest_val_error_epoch"]
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--epochs", "0", "--epochs: must be at least 1, got 0"),
+    ("--batch-size", "0", "--batch-size: must be at least 1, got 0"),
+    ("--lr", "-1", "--lr: must be above 0, got -1.0"),
+    ("--lr", "0", "--lr: must be above 0, got 0.0"),
+    ("--momentum", "1", "--momentum: must be at least 0 and below 1, got 1.0"),
+    ("--weight-decay", "-0.1", "--weight-decay: must be at least 0"),
+    ("--label-smoothing", "1.5", "--label-smoothing: must be at least 0 and below 1"),
+    ("--augment", "-1", "--augment: must be at least 0, got -1.0"),
+    ("--early-stopping", "-2", "--early-stopping: must be at least 0, got -2"),
+])
+def test_out_of_range_settings_are_one_line_and_write_nothing(idx_dir, tmp_path, capsys, flag,
+                                                              value, message):
+    argv = ["train", "--model", "softmax", "--data-dir", str(idx_dir), "--out",
+            str(tmp_path / "run"), flag, value]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_bonus_run_refuses_zero_epochs(tmp_path, capsys):
+    argv = ["train", "--dataset", "bonus", "--model", "linear", "--out", str(tmp_path / "run"),
+            "--epochs", "0"]
+    assert main(argv) == 2
+    assert "--epochs: must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

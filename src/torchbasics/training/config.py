@@ -94,7 +94,11 @@ GENERIC_RECIPE: dict[str, Any] = dict(
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
-    """A copy with every ``None`` replaced by the model's recipe value."""
+    """A copy with every ``None`` replaced by the model's recipe value, checked.
+
+    Raises:
+        TorchbasicsError: a setting out of its range, naming the flag.
+    """
     recipe = RECIPES.get(config.model, GENERIC_RECIPE) | DATASET_RECIPES.get(
         (config.dataset, config.model), {}
     )
@@ -102,4 +106,35 @@ def resolve(config: TrainConfig) -> TrainConfig:
         name: recipe[name] if getattr(config, name) is None else getattr(config, name)
         for name in recipe
     }
-    return dataclasses.replace(config, **filled)
+    resolved = dataclasses.replace(config, **filled)
+    check_ranges(resolved)
+    return resolved
+
+
+# Flag -> (field, lowest allowed, whether the lowest is allowed itself, highest or None).
+_RANGES = (
+    ("--epochs", "epochs", 1, True, None),
+    ("--batch-size", "batch_size", 1, True, None),
+    ("--lr", "lr", 0, False, None),
+    ("--momentum", "momentum", 0, True, 1),
+    ("--weight-decay", "weight_decay", 0, True, None),
+    ("--label-smoothing", "label_smoothing", 0, True, 1),
+    ("--augment", "augment", 0, True, None),
+    ("--early-stopping", "early_stopping", 0, True, None),
+)
+
+
+def check_ranges(config: TrainConfig) -> None:
+    """Refuse numeric settings that cannot work (zero epochs, a negative rate, ...)."""
+    from torchbasics.errors import TorchbasicsError
+
+    for flag, name, low, low_ok, high in _RANGES:
+        value = getattr(config, name)
+        if value is None:
+            continue
+        too_low = value < low or (value == low and not low_ok)
+        if too_low or (high is not None and value >= high):
+            bound = f"at least {low}" if low_ok else f"above {low}"
+            if high is not None:
+                bound += f" and below {high}"
+            raise TorchbasicsError(f"must be {bound}, got {value}", where=flag)

@@ -74,11 +74,11 @@ def train(
     get_model_entry(config.model)  # fail fast on a bad name, before loading any data
     if config.tensorboard:
         tensorboard.writer_class()  # fail fast when not installed, before writing anything
+    config = resolve(config)  # recipe defaults filled in, ranges checked: before any write
     out = rundir.prepare_run_dir(out, force=force, resume=resume)
     previous = load_checkpoint(out / "last.pt") if resume else None
     if previous is not None:
-        config = TrainConfig.from_dict(previous["config"])
-    config = resolve(config)
+        config = resolve(TrainConfig.from_dict(previous["config"]))
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     torch.manual_seed(config.seed)
