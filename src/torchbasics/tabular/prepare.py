@@ -7,12 +7,12 @@ time (the checkpoint stores them), so nothing about them leaks into training.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from torchbasics.data.loaders import BatchSampler
 from torchbasics.errors import TorchbasicsError
 from torchbasics.tabular.table import Table
 
@@ -83,42 +83,28 @@ class Standardizer:
         return ((features.double() - mean) / std).float()
 
 
-class RowBatches:
+class RowBatches(BatchSampler):
     """Iterate over ``(features, target)`` batches of in-memory rows, reshuffled each epoch.
 
-    Like :class:`~torchbasics.data.loaders.TensorBatchLoader`, epoch ``e``'s order depends
-    only on ``seed`` and ``e``. A batch size of at least the row count gives full-batch
-    gradient descent (one step per epoch).
+    The epoch bookkeeping is :class:`~torchbasics.data.loaders.BatchSampler`'s, so epoch
+    ``e``'s order depends only on ``seed`` and ``e``. A batch size of at least the row
+    count gives full-batch gradient descent (one step per epoch).
     """
 
     def __init__(self, features: torch.Tensor, target: torch.Tensor, *, batch_size: int,
                  shuffle: bool = False, seed: int = 0, device: torch.device | str = "cpu"):
-        if batch_size < 1:
-            raise TorchbasicsError(f"batch size {batch_size} is below 1", where="--batch-size")
-        self.features = features.to(device)  # (N, F)
-        self.target = target.to(device)  # (N, 1)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.epoch = 0
+        super().__init__(len(target), batch_size=batch_size, shuffle=shuffle, seed=seed,
+                         drop_last=False, transform=None, device=device)
+        self.features = features.to(self.device)  # (N, F)
+        self.target = target.to(self.device)  # (N, 1)
 
-    def __len__(self) -> int:
-        return -(-len(self.target) // self.batch_size)
+    def order(self) -> torch.Tensor:
+        """The stored order for a full batch (shuffling it would change nothing but the
+        summation order); else the shuffled epoch order."""
+        if self.batch_size >= self.num_samples:
+            return torch.arange(self.num_samples)
+        return super().order()
 
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose order the next iteration follows."""
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        count = len(self.target)
-        if self.batch_size >= count:  # full batch: the order does not matter
-            yield self.features, self.target
-            return
-        order: Sequence[int] | torch.Tensor = torch.arange(count)
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(count, generator=generator)
-        order = order.to(self.features.device)
-        for start in range(0, count, self.batch_size):
-            index = order[start:start + self.batch_size]
-            yield self.features[index], self.target[index]
+    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        index = index.to(self.device)
+        return self.features[index], self.target[index]
