@@ -269,16 +269,20 @@ def _checked_header(path: Path) -> IdxHeader:
     """The header of a raw IDX file whose size is exactly what the header promises."""
     with open(path, "rb") as handle:
         header = read_header(handle, path)
-    size = path.stat().st_size
+    _check_size(path.stat().st_size, header, path, "bytes")
+    return header
+
+
+def _check_size(size: int, header: IdxHeader, where: Path, what: str) -> None:
+    """Refuse a file whose size is not exactly the header's offset plus its payload."""
     expected = header.offset + header.payload_bytes
     if size != expected:
         problem = "truncated" if size < expected else "trailing data"
         raise TorchbasicsError(
-            f"{problem}: {size} bytes, but the header promises {expected} for shape "
+            f"{problem}: {size} {what}, but the header promises {expected} for shape "
             f"{header.shape}",
-            where=path, fix="the file is corrupt or incomplete; delete it and get it again",
+            where=where, fix="the file is corrupt or incomplete; delete it and get it again",
         )
-    return header
 
 
 def _decompress(source: Path, target: Path) -> None:
@@ -289,14 +293,7 @@ def _decompress(source: Path, target: Path) -> None:
         header = read_header(src, source)
         src.seek(0)  # rewinds the gzip stream: copy the header bytes too
         shutil.copyfileobj(src, out, _COPY_CHUNK)
-        size, expected = out.tell(), header.offset + header.payload_bytes
-        if size != expected:
-            problem = "truncated" if size < expected else "trailing data"
-            raise TorchbasicsError(
-                f"{problem}: {size} bytes decompressed, but the header promises {expected} "
-                f"for shape {header.shape}",
-                where=source, fix="the file is corrupt or incomplete; delete it and get it again",
-            )
+        _check_size(out.tell(), header, source, "bytes decompressed")
 
 
 @contextlib.contextmanager
