@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from torchbasics.errors import TorchbasicsError
+from torchbasics.evaluation import read_metrics
 from torchbasics.files import write_text
 from torchbasics.training.loop import EpochRecord
 
@@ -86,7 +87,7 @@ def read_metrics_records(path: str | os.PathLike) -> list[EpochRecord]:
     path = Path(path)
     if not path.is_file():
         return []
-    frame = pd.read_csv(path)
+    frame = read_metrics(path)  # checked: columns present, values numeric
     frame = frame.astype(object).where(frame.notna(), None)  # NaN (no error column) -> None
     return [EpochRecord(**row) for row in frame[METRIC_COLUMNS].to_dict("records")]
 
