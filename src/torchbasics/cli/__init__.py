@@ -7,9 +7,11 @@ imports (torch, matplotlib) happen inside the handlers, so ``--help`` answers at
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from torchbasics import __version__
 from torchbasics.cli import compare as compare_commands
@@ -17,7 +19,7 @@ from torchbasics.cli import data as data_commands
 from torchbasics.cli import evaluate as evaluate_commands
 from torchbasics.cli import predict as predict_commands
 from torchbasics.cli import train as train_commands
-from torchbasics.errors import TorchbasicsError
+from torchbasics.errors import TorchbasicsError, closest
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -29,9 +31,23 @@ Every command has its own --help. Data sets are found on a search path (see
 `torchbasics data info --help`) or downloaded where there is internet."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line like every other error (not usage + message)."""
+
+    def error(self, message: str) -> NoReturn:
+        fix = f"see `{self.prog} --help`"
+        # argparse (before 3.12) suggests nothing for a mistyped choice; name the closest.
+        choice = re.fullmatch(r"(.*)invalid choice: '(.*)' \(choose from (.*)\)", message)
+        if choice:
+            prefix, given, listed = choice.groups()
+            message = f"{prefix}invalid choice '{given}'"
+            fix = closest(given, re.findall(r"'([^']*)'", listed))
+        raise TorchbasicsError(message, fix=fix)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every command registered."""
-    parser = argparse.ArgumentParser(
+    """The full argument parser, with every command registered (subparsers are Parsers too)."""
+    parser = Parser(
         prog="torchbasics", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -51,14 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
+        args = parser.parse_args(argv)
         return int(args.handler(args) or 0)
     except TorchbasicsError as exc:
-        if args.debug:
+        if debug:
             traceback.print_exc()
         print(f"torchbasics: error: {exc.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("torchbasics: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a TrainingInterrupted says how to resume
+        if debug:
+            traceback.print_exc()
+        print(f"torchbasics: {exc or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -33,7 +33,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true",
                         help="overwrite an existing run directory (default: refuse)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its last.pt")
+                        help="continue the run in --out from its last.pt, after Ctrl-C, "
+                        "SIGTERM or a crash; ends as the uninterrupted run would have")
     group = parser.add_argument_group("model settings (only for the models that take them)")
     group.add_argument("--hidden", type=int, help="MLP hidden units (default: 512)")
     group.add_argument("--width", type=int,

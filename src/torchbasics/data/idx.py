@@ -9,6 +9,7 @@ Anything that does not add up (magic, sizes, payload length) is refused with a
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -36,6 +37,7 @@ MAX_NDIM = 8
 # Refuse headers that promise more than this; a corrupt size field would otherwise
 # ask for terabytes before we could notice the payload is short.
 MAX_PAYLOAD_BYTES = 1 << 40
+READ_CHUNK = 64 << 20  # values are read in pieces of this size (see _read_exactly)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class IdxHeader:
     @property
     def payload_bytes(self) -> int:
         """How many bytes of values the header promises."""
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return math.prod(self.shape) * self.dtype.itemsize  # Python ints: no overflow
 
 
 def is_gzipped(path: str | os.PathLike) -> bool:
@@ -81,7 +83,9 @@ def read_header(handle: BinaryIO, where: str | os.PathLike = "<idx>") -> IdxHead
         raise TorchbasicsError(f"IDX header gives {ndim} dimensions (1 to {MAX_NDIM})", where=where)
     sizes = struct.unpack(f">{ndim}I", _read_exactly(handle, 4 * ndim, where, "the sizes"))
     header = IdxHeader(DTYPES[code], tuple(int(s) for s in sizes), 4 + 4 * ndim)
-    if header.payload_bytes > MAX_PAYLOAD_BYTES:
+    # Zero sizes left out: a (0, 2**32-1, 2**32-1) array is empty, but no array library
+    # will make one.
+    if math.prod(max(s, 1) for s in header.shape) * header.dtype.itemsize > MAX_PAYLOAD_BYTES:
         raise TorchbasicsError(f"IDX header promises an absurd shape {header.shape}", where=where)
     return header
 
@@ -142,8 +146,15 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
 def _read_exactly(
     handle: BinaryIO, count: int, where: str | os.PathLike, what: str,
     header: IdxHeader | None = None,
-) -> bytes:
-    data = handle.read(count)
+) -> bytearray:
+    # In pieces: read(count) would allocate all ``count`` bytes up front, so a damaged
+    # header promising a terabyte would end in a MemoryError instead of "truncated".
+    data = bytearray()
+    while len(data) < count:
+        piece = handle.read(min(count - len(data), READ_CHUNK))
+        if not piece:
+            break
+        data += piece
     if len(data) != count:
         shape = f" for shape {header.shape}" if header else ""
         raise TorchbasicsError(

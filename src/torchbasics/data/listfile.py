@@ -42,6 +42,7 @@ IMAGE_SUFFIXES = (
     ".pgm", ".pbm", ".ppm", ".pnm",
 )
 _INTEGER = re.compile(r"[+-]?\d+")
+_MAX_ID = 2**63 - 1  # IDs are stored as int64
 _UNSAFE = re.compile(r"[^\w.-]+")  # anything but letters, digits, '_', '.', '-'
 _ONE = {"ids": "a split ID", "paths": "an image path"}
 _ALL = {"ids": "split IDs", "paths": "image files"}
@@ -208,6 +209,7 @@ def _parse_ids(
     source: Path, entries: list[tuple[int, list[str]]], num_ids: int | None
 ) -> ListFile:
     """Check and collect the IDs of an ID list."""
+    ids = []
     for number, fields in entries:
         where = f"{source}:{number}"
         if len(fields) != 1:
@@ -215,16 +217,20 @@ def _parse_ids(
                 f"an ID line holds only the ID, found '{' '.join(fields)}'", where=where,
                 fix="remove the second column (labels come from the split itself)",
             )
-        value = int(fields[0])
+        value, shown = _whole(fields[0]), _shorten(fields[0])
         if value < 0:
-            raise TorchbasicsError(f"negative ID {value}", where=where,
+            raise TorchbasicsError(f"negative ID {shown}", where=where,
                                    fix="IDs count from 0")
         if num_ids is not None and value >= num_ids:
             raise TorchbasicsError(
-                f"ID {value} is out of range: the split has {num_ids} images (0..{num_ids - 1})",
+                f"ID {shown} is out of range: the split has {num_ids} images (0..{num_ids - 1})",
                 where=where, fix="is this list meant for another split or data set?",
             )
-    ids = np.array([int(fields[0]) for _, fields in entries], dtype=np.int64)
+        if value > _MAX_ID:
+            raise TorchbasicsError(f"ID {shown} is too large", where=where,
+                                   fix="IDs are indices into a split, counted from 0")
+        ids.append(value)
+    ids = np.array(ids, dtype=np.int64)
     return ListFile(source, tuple(number for number, _ in entries), ids=ids)
 
 
@@ -237,7 +243,12 @@ def _parse_paths(
     for number, fields in entries:
         where = f"{source}:{number}"
         image = source.parent / fields[0]  # an absolute path stays as it is
-        if not image.is_file():
+        try:
+            found = image.is_file()
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            raise TorchbasicsError(f"unusable image path ({exc.strerror})", where=where,
+                                   fix="check the path") from None
+        if not found:
             raise TorchbasicsError(
                 f"image file not found: {image}", where=where,
                 fix="paths are relative to the list file's folder",
@@ -268,14 +279,30 @@ def _label(
     if text in lookup:
         return lookup[text]
     if _INTEGER.fullmatch(text):
-        index = int(text)
+        index = _whole(text)
         if 0 <= index < len(class_names):
             return index
         raise TorchbasicsError(
-            f"{what} {index} is outside 0..{len(class_names) - 1}", where=where,
+            f"{what} {_shorten(text)} is outside 0..{len(class_names) - 1}", where=where,
             fix=f"there are {len(class_names)} classes",
         )
     hint = closest(text, list(class_names))
     if what == "folder name":
         hint = f"name the class in a second column, or rename the folder; {hint}"
     raise TorchbasicsError(f"unknown class {what} '{text}'", where=where, fix=hint)
+
+
+def _whole(text: str) -> int:
+    """The integer ``text`` spells (it matches ``_INTEGER``); past 20 digits, ±10**20.
+
+    Python refuses to convert more than 4,300 digits, and no ID or class index has more
+    than 19: longer numbers are out of range whatever their exact value.
+    """
+    if len(text.lstrip("+-")) > 20:
+        return -(10**20) if text.startswith("-") else 10**20
+    return int(text)
+
+
+def _shorten(text: str, limit: int = 24) -> str:
+    """``text``, cut to ``limit`` characters for a message."""
+    return text if len(text) <= limit else f"{text[:limit]}..."

@@ -37,6 +37,7 @@ class BatchSampler:
         self.transform = transform
         self.device = torch.device(device)
         self.epoch = 0
+        self.start_step = 0
 
     @property
     def num_samples(self) -> int:
@@ -47,9 +48,17 @@ class BatchSampler:
         full, rest = divmod(self.num_samples, self.batch_size)
         return full if self.drop_last or rest == 0 else full + 1
 
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose order the next iteration follows."""
+    def set_epoch(self, epoch: int, start_step: int = 0) -> None:
+        """Choose the epoch whose order the next iteration follows, and where it starts.
+
+        ``start_step`` skips the epoch's first batches (to continue an interrupted epoch)
+        without gathering or transforming them, so a random transform's generator is not
+        advanced by batches that were already trained on. ``len()`` stays the full epoch.
+        """
+        if not 0 <= start_step <= len(self):
+            raise ValueError(f"start_step must be in 0..{len(self)}, got {start_step}")
         self.epoch = epoch
+        self.start_step = start_step
 
     def order(self) -> torch.Tensor:
         """The sample order of the current epoch, shape ``(N,)``, on the CPU."""
@@ -64,7 +73,7 @@ class BatchSampler:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self.order()
-        for batch in range(len(self)):
+        for batch in range(self.start_step, len(self)):
             index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
             images, labels = self.gather(index)
             if self.transform is not None:

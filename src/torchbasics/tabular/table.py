@@ -115,15 +115,25 @@ def read_csv_text(path: str | os.PathLike) -> pd.DataFrame:
         raise TorchbasicsError("file not found", where=path,
                                fix="check the path (a CSV with a header row)")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        # header=None: the header is read as a row, so a data row longer than it is an
+        # error; with header=0, pandas would silently make its extra cells the index and
+        # shift every value one column over.
+        cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
+                            na_filter=False)
     except pd.errors.EmptyDataError:
         raise TorchbasicsError("the file is empty", where=path,
                                fix="give a CSV with a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise TorchbasicsError(f"not a readable CSV ({str(exc).strip().splitlines()[-1]})",
                                where=path, fix="check the file is comma-separated text") from exc
-    frame.columns = [str(name).strip() for name in frame.columns]
-    return frame.fillna("").apply(lambda cells: cells.str.strip())
+    names = [str(name).strip() for name in cells.iloc[0]]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise TorchbasicsError(f"the header names {_columns(repeated)} more than once",
+                               where=path, fix="give every column its own name")
+    frame = cells.iloc[1:].reset_index(drop=True)
+    frame.columns = names
+    return frame.fillna("").apply(lambda column: column.str.strip())
 
 
 def check_columns(

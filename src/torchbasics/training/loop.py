@@ -5,6 +5,11 @@ record to an ``on_epoch_end`` hook (the run directory uses it to save files). Ru
 sums stay on the device; reading them back (``.item()``) happens once per epoch, or every
 ``PROGRESS_EVERY`` steps for the progress bar, never per step, so the CPU/GPU is never
 kept waiting on Python.
+
+Stopping early on request (Ctrl-C) is one more small hook: ``should_stop()``, a plain
+Python check after each step. When it says yes, the loop raises :class:`Interrupted`
+carrying the unfinished epoch's :class:`PartialEpoch`, which the caller saves; passing it
+back as ``resume`` continues that epoch at its next step, with the same final figures.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto warns in notebooks without ipywidgets
 
 from torchbasics.device import autocast
 from torchbasics.errors import TorchbasicsError
@@ -72,6 +78,50 @@ class TrainingDiverged(TorchbasicsError):
     """The loss became NaN or infinite."""
 
 
+@dataclass
+class PartialEpoch:
+    """How far an epoch has got: its steps and running sums (the sums stay on the device).
+
+    Saved in a checkpoint when training stops mid-epoch, so that the resumed epoch starts
+    at step ``steps + 1`` and ends with exactly the figures of an uninterrupted one.
+    """
+
+    epoch: int
+    lr: float  # the learning rate when the epoch began: the value its metrics row shows
+    loss_sum: torch.Tensor  # sum over the samples so far of their loss, 0-d float32
+    mistakes: torch.Tensor  # misclassified samples so far, 0-d int64
+    steps: int = 0
+    samples: int = 0
+    seconds: float = 0.0
+
+    @classmethod
+    def begin(cls, epoch: int, lr: float, device: torch.device) -> PartialEpoch:
+        """An epoch at step 0."""
+        return cls(epoch, lr, torch.zeros((), device=device),
+                   torch.zeros((), device=device, dtype=torch.long))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data and CPU tensors, for a ``weights_only`` checkpoint."""
+        return {"epoch": self.epoch, "lr": self.lr, "loss_sum": self.loss_sum.cpu(),
+                "mistakes": self.mistakes.cpu(), "steps": self.steps, "samples": self.samples,
+                "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], device: torch.device) -> PartialEpoch:
+        """Rebuild from :meth:`to_dict` output, the sums moved to ``device``."""
+        return cls(int(values["epoch"]), float(values["lr"]), values["loss_sum"].to(device),
+                   values["mistakes"].to(device), int(values["steps"]), int(values["samples"]),
+                   float(values["seconds"]))
+
+
+class Interrupted(Exception):
+    """Training stopped on request after a completed step; ``partial`` says where."""
+
+    def __init__(self, partial: PartialEpoch):
+        self.partial = partial
+        super().__init__(f"stopped at epoch {partial.epoch}, step {partial.steps}")
+
+
 def train_one_epoch(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -83,21 +133,31 @@ def train_one_epoch(
     precision: str = "fp32",
     epoch: int = 1,
     progress: bool = False,
+    resume: PartialEpoch | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float | None]:
     """One pass over the training batches, updating the weights after every batch.
 
+    Args:
+        resume: the sums of this epoch's first steps, when continuing an interrupted
+            epoch; ``batches`` then yields only the remaining batches.
+        should_stop: checked after every step; when it returns True (and batches remain),
+            the epoch stops there and :class:`Interrupted` is raised.
+
     Returns:
-        ``{"loss", "error", "samples", "seconds"}``: mean loss and error over the epoch,
-        measured on the batches as trained (dropout and augmentation on).
+        ``{"loss", "error", "samples", "seconds", "lr"}``: mean loss and error over the
+        epoch, measured on the batches as trained (dropout and augmentation on), and the
+        learning rate the epoch began with.
     """
     model.train()
-    total_loss = torch.zeros((), device=device)
-    total_mistakes = torch.zeros((), device=device, dtype=torch.long)
+    sums = resume or PartialEpoch.begin(epoch, optimizer.param_groups[0]["lr"], device)
     first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
-    samples = 0
+    total = len(batches) if hasattr(batches, "__len__") else None  # the full epoch
+    stopped = False
     start = time.perf_counter()
-    bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch")
-    for step, (inputs, targets) in enumerate(bar):
+    bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch",
+               initial=sums.steps, total=total)
+    for step, (inputs, targets) in enumerate(bar, start=sums.steps):
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         with autocast(device, precision):
@@ -111,30 +171,37 @@ def train_one_epoch(
 
         # Bookkeeping on the device: no host sync here.
         batch_size = targets.shape[0]
-        total_loss += loss.detach() * batch_size
+        sums.loss_sum += loss.detach() * batch_size
         mistakes = task.mistakes(outputs.detach(), targets)
         if mistakes is not None:
-            total_mistakes += mistakes
+            sums.mistakes += mistakes
         first_bad_step = torch.where(
             (first_bad_step < 0) & ~torch.isfinite(loss.detach()), step, first_bad_step
         )
-        samples += batch_size
+        sums.samples += batch_size
+        sums.steps = step + 1
         if progress and step % PROGRESS_EVERY == 0:
-            bar.set_postfix(loss=f"{total_loss.item() / samples:.4f}")
-    seconds = time.perf_counter() - start
+            bar.set_postfix(loss=f"{sums.loss_sum.item() / sums.samples:.4f}")
+        if should_stop is not None and sums.steps != total and should_stop():
+            stopped = True
+            break
+    sums.seconds += time.perf_counter() - start
     bad = int(first_bad_step)
-    if bad >= 0:
+    if bad >= 0:  # checked before stopping too: a diverged state is never saved
         raise TrainingDiverged(
             f"the loss became NaN or infinite at epoch {epoch}, step {bad + 1}",
             fix="lower the learning rate (--lr), or use --precision fp32; "
             "the last good checkpoint is kept",
         )
+    if stopped:
+        raise Interrupted(sums)
     has_error = isinstance(task, ClassificationTask)
     return {
-        "loss": total_loss.item() / max(samples, 1),
-        "error": total_mistakes.item() / max(samples, 1) if has_error else None,
-        "samples": samples,
-        "seconds": seconds,
+        "loss": sums.loss_sum.item() / max(sums.samples, 1),
+        "error": sums.mistakes.item() / max(sums.samples, 1) if has_error else None,
+        "samples": sums.samples,
+        "seconds": sums.seconds,
+        "lr": sums.lr,
     }
 
 
@@ -200,7 +267,9 @@ def fit(
     device: torch.device,
     precision: str = "fp32",
     start_epoch: int = 1,
+    resume: PartialEpoch | None = None,
     on_epoch_end: Callable[[EpochRecord], bool | None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     progress: bool = False,
 ) -> list[EpochRecord]:
     """Train for epochs ``start_epoch..epochs``, evaluating on the validation batches after each.
@@ -208,19 +277,28 @@ def fit(
     ``train_batches`` may have ``set_epoch(epoch)`` (the torchbasics loaders do): it is
     called first so each epoch's order depends only on the seed and the epoch number.
     ``on_epoch_end(record)`` may return True to stop early.
+
+    Args:
+        resume: an interrupted epoch (``resume.epoch == start_epoch``) to continue after
+            its ``resume.steps`` steps; ``train_batches`` must then take
+            ``set_epoch(epoch, start_step)``.
+        should_stop: checked after every step and between epochs; when it returns True,
+            :class:`Interrupted` is raised with where training stopped.
     """
     history = []
     for epoch in range(start_epoch, epochs + 1):
-        if hasattr(train_batches, "set_epoch"):
+        partial = resume if resume is not None and resume.epoch == epoch else None
+        if partial is not None and partial.steps:
+            train_batches.set_epoch(epoch, start_step=partial.steps)
+        elif hasattr(train_batches, "set_epoch"):
             train_batches.set_epoch(epoch)
-        lr = optimizer.param_groups[0]["lr"]
         trained = train_one_epoch(model, train_batches, optimizer, scheduler, task,
                                   device=device, precision=precision, epoch=epoch,
-                                  progress=progress)
+                                  progress=progress, resume=partial, should_stop=should_stop)
         validated = evaluate(model, val_batches, task, device=device, precision=precision)
         record = EpochRecord(
             epoch=epoch, train_loss=trained["loss"], train_error=trained["error"],
-            val_loss=validated["loss"], val_error=validated["error"], lr=lr,
+            val_loss=validated["loss"], val_error=validated["error"], lr=trained["lr"],
             seconds=trained["seconds"],
             images_per_second=trained["samples"] / max(trained["seconds"], 1e-9),
         )
@@ -230,4 +308,8 @@ def fit(
         history.append(record)
         if on_epoch_end is not None and on_epoch_end(record):
             break
+        if should_stop is not None and epoch < epochs and should_stop():
+            # Between epochs: the next one, at step 0, is where to resume.
+            raise Interrupted(PartialEpoch.begin(epoch + 1, optimizer.param_groups[0]["lr"],
+                                                 device))
     return history

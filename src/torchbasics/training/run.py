@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,19 +19,38 @@ from torchbasics.data.sources import load_split
 from torchbasics.data.splits import train_val_split
 from torchbasics.data.transforms import standard_transform
 from torchbasics.device import resolve_device, resolve_precision
+from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters, create_model, get_model_entry
 from torchbasics.training import rundir, tensorboard
 from torchbasics.training.checkpoint import (
+    check_weights_fit,
     describe_model,
     library_versions,
     load_checkpoint,
     save_checkpoint,
 )
 from torchbasics.training.config import TrainConfig, resolve
-from torchbasics.training.loop import ClassificationTask, EpochRecord, fit
+from torchbasics.training.interrupts import TrainingInterrupted, stop_on_signals
+from torchbasics.training.loop import (
+    ClassificationTask,
+    EpochRecord,
+    Interrupted,
+    PartialEpoch,
+    fit,
+)
 from torchbasics.training.optim import build_optimizer, build_scheduler
 
 EVAL_BATCH_SIZE = 1000
+# What last.pt must hold, besides the model, to continue a run exactly: field -> type.
+RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "config": dict, "optimizer_state": dict, "scheduler_state": dict,
+    "augment_rng": torch.Tensor, "torch_rng": torch.Tensor, "epoch": int,
+    "best_val_error": (int, float), "best_val_loss": (int, float),
+}
+PARTIAL_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "epoch": int, "lr": (int, float), "loss_sum": torch.Tensor, "mistakes": torch.Tensor,
+    "steps": int, "samples": int, "seconds": (int, float),
+}
 
 
 @dataclass
@@ -48,13 +68,37 @@ def load_train_val(config: TrainConfig) -> Splits:
         from torchbasics.data.image_files import load_list
 
         if not (config.train_list and config.val_list):
-            from torchbasics.errors import TorchbasicsError
-
             raise TorchbasicsError("--train-list and --val-list go together",
                                    fix="give both, or neither for a stratified split")
         return Splits(load_list(config.train_list, full), load_list(config.val_list, full))
     train, val = train_val_split(full, config.val_fraction, config.seed)
     return Splits(train, val)
+
+
+def load_resume_point(path: Path) -> dict[str, Any]:
+    """``last.pt`` of an unfinished image run, checked to hold everything resuming needs."""
+    checkpoint = load_checkpoint(path)
+    if checkpoint.get("kind") == "regression":
+        raise TorchbasicsError("this is a regression run, and regression runs are not resumed",
+                               where=path.parent, fix="train it again with --force")
+    missing = [name for name, kind in RESUME_FIELDS.items()
+               if not isinstance(checkpoint.get(name), kind)]
+    if missing:
+        raise TorchbasicsError(f"cannot resume: no usable training state ({', '.join(missing)})",
+                               where=path, fix="start a new run without --resume")
+    partial = checkpoint.get("partial_epoch")
+    if partial is not None and not (isinstance(partial, dict) and all(
+            isinstance(partial.get(name), kind) for name, kind in PARTIAL_FIELDS.items())):
+        raise TorchbasicsError("damaged checkpoint: its unfinished epoch does not add up",
+                               where=path, fix="start a new run without --resume")
+    epochs = checkpoint["config"].get("epochs") or 0
+    if checkpoint.get("finished", checkpoint["epoch"] >= epochs):
+        raise TorchbasicsError(
+            f"the run has already finished (epoch {checkpoint['epoch']} of {epochs})",
+            where=path.parent, fix=f"evaluate it with `torchbasics evaluate {path.parent}`, "
+            "or start a new run in another folder",
+        )
+    return checkpoint
 
 
 def train(
@@ -68,6 +112,11 @@ def train(
 ) -> dict[str, Any]:
     """Train ``config.model`` on ``config.dataset``, writing the run directory ``out``.
 
+    Ctrl-C or SIGTERM stops training after the current step: ``last.pt`` then holds the
+    unfinished epoch, and :class:`~torchbasics.training.interrupts.TrainingInterrupted`
+    is raised, saying how to resume (``resume=True``), which ends exactly as an
+    uninterrupted run would have.
+
     Returns:
         The run summary (also in ``out/summary.json``).
     """
@@ -75,8 +124,8 @@ def train(
     if config.tensorboard:
         tensorboard.writer_class()  # fail fast when not installed, before writing anything
     config = resolve(config)  # recipe defaults filled in, ranges checked: before any write
-    out = rundir.prepare_run_dir(out, force=force, resume=resume)
-    previous = load_checkpoint(out / "last.pt") if resume else None
+    out = rundir.check_run_dir(out, force=force, resume=resume)
+    previous = load_resume_point(out / "last.pt") if resume else None
     if previous is not None:
         config = resolve(TrainConfig.from_dict(previous["config"]))
     device = resolve_device(config.device)
@@ -117,17 +166,26 @@ def train(
     # The best epoch so far, compared as (validation error, validation loss): with a small
     # validation set, equal error rates are common, and the loss then tells them apart.
     best = (float("inf"), float("inf"))
+    stale_epochs = 0  # epochs since the best, for early stopping
+    partial: PartialEpoch | None = None  # an epoch interrupted part-way, to continue
     if previous is not None:
+        check_weights_fit(model, previous, str(out / "last.pt"))  # the data may have changed
         model.load_state_dict(previous["model_state"])
         optimizer.load_state_dict(previous["optimizer_state"])
         scheduler.load_state_dict(previous["scheduler_state"])
         augment_rng.set_state(previous["augment_rng"])
         torch.set_rng_state(previous["torch_rng"])
-        records = rundir.read_metrics_records(out / "metrics.csv")[: previous["epoch"]]
+        records = read_records(out, previous["epoch"])
         best = (previous["best_val_error"], previous["best_val_loss"])
-        log(f"resuming {out} after epoch {previous['epoch']} with the settings stored in its "
-            "checkpoint (other flags are not used)")
-    else:
+        stale_epochs = previous.get("stale_epochs", 0)
+        if previous.get("partial_epoch") is not None:
+            partial = PartialEpoch.from_dict(previous["partial_epoch"], device)
+        where = (f"at epoch {partial.epoch}, step {partial.steps + 1}" if partial and partial.steps
+                 else f"after epoch {previous['epoch']}")
+        log(f"resuming {out} {where} with the settings stored in its checkpoint "
+            "(other flags are not used)")
+    out = rundir.prepare_run_dir(out, force=force, resume=resume)  # all checked: now write
+    if previous is None:
         rundir.write_json(out / "config.json", {
             **config.to_dict(),
             "device_used": str(device),
@@ -142,9 +200,23 @@ def train(
         f"{len(data.train):,} train / {len(data.val):,} validation images, "
         f"{config.epochs} epochs, {device} {precision}")
 
-    stale_epochs = 0
     started = time.perf_counter()
+    earlier_seconds = (previous or {}).get("train_seconds", 0.0)
     writer = tensorboard.open_writer(out) if config.tensorboard else None
+
+    def checkpoint(epoch: int, *, finished: bool = False,
+                   unfinished: PartialEpoch | None = None) -> dict[str, Any]:
+        """Everything needed to evaluate the model, or to continue after ``epoch``."""
+        return {
+            **description, "config": config.to_dict(), "model_state": model.state_dict(),
+            "optimizer_state": optimizer.state_dict(), "scheduler_state": scheduler.state_dict(),
+            "augment_rng": augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "epoch": epoch, "best_val_error": best[0], "best_val_loss": best[1],
+            "stale_epochs": stale_epochs, "val_error": records[-1].val_error if records else None,
+            "train_seconds": earlier_seconds + time.perf_counter() - started,
+            "finished": finished,
+            "partial_epoch": None if unfinished is None else unfinished.to_dict(),
+        }
 
     def on_epoch_end(record: EpochRecord) -> bool:
         nonlocal best, stale_epochs
@@ -152,30 +224,36 @@ def train(
         improved = (record.val_error, record.val_loss) < best
         best = min(best, (record.val_error, record.val_loss))
         stale_epochs = 0 if improved else stale_epochs + 1
-        checkpoint = {
-            **description, "config": config.to_dict(), "model_state": model.state_dict(),
-            "optimizer_state": optimizer.state_dict(), "scheduler_state": scheduler.state_dict(),
-            "augment_rng": augment_rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "epoch": record.epoch, "best_val_error": best[0], "best_val_loss": best[1],
-            "val_error": record.val_error,
-        }
+        stop = bool(config.early_stopping) and stale_epochs >= config.early_stopping
+        state = checkpoint(record.epoch, finished=stop or record.epoch == config.epochs)
         rundir.write_metrics(out / "metrics.csv", records)
         if improved:
-            save_checkpoint(out / "best.pt", checkpoint)
-        save_checkpoint(out / "last.pt", checkpoint)
+            save_checkpoint(out / "best.pt", state)
+        save_checkpoint(out / "last.pt", state)
         if writer is not None:
             tensorboard.log_epoch(writer, record)
         log(format_epoch(record, config.epochs) + ("  *" if improved else ""))
-        return bool(config.early_stopping) and stale_epochs >= config.early_stopping
+        return stop
 
     try:
-        fit(model, train_batches, val_batches, optimizer, scheduler, task, epochs=config.epochs,
-            device=device, precision=precision, start_epoch=len(records) + 1,
-            on_epoch_end=on_epoch_end, progress=progress)
+        with stop_on_signals() as stop_requested:
+            fit(model, train_batches, val_batches, optimizer, scheduler, task,
+                epochs=config.epochs, device=device, precision=precision,
+                start_epoch=len(records) + 1, resume=partial, on_epoch_end=on_epoch_end,
+                should_stop=stop_requested, progress=progress)
+    except Interrupted as stopped:
+        # Saved outside the signal handlers: a second Ctrl-C now aborts the save, and
+        # atomic writes keep the previous last.pt whole if it does.
+        unfinished = stopped.partial
+        save_checkpoint(out / "last.pt", checkpoint(unfinished.epoch - 1, unfinished=unfinished))
+        where = (f"at epoch {unfinished.epoch}, step {unfinished.steps}" if unfinished.steps
+                 else f"after epoch {unfinished.epoch - 1}")
+        raise TrainingInterrupted(f"interrupted {where}; resume with: torchbasics train "
+                                  f"--resume --out {shlex.quote(str(out))}") from None
     finally:
         if writer is not None:
             writer.close()
-    seconds = time.perf_counter() - started + (previous or {}).get("train_seconds", 0.0)
+    seconds = earlier_seconds + time.perf_counter() - started
     summary = rundir.summarize(
         records, model=config.model, dataset=config.dataset, parameters=parameters,
         train_seconds=round(seconds, 2),
@@ -184,6 +262,17 @@ def train(
     rundir.write_json(out / "summary.json", summary)
     write_run_figures(out, records)
     return summary
+
+
+def read_records(out: Path, epochs: int) -> list[EpochRecord]:
+    """The first ``epochs`` rows of ``out/metrics.csv``, which must hold that many."""
+    records = rundir.read_metrics_records(out / "metrics.csv")[:epochs]
+    if len(records) != epochs:
+        raise TorchbasicsError(
+            f"metrics.csv has {len(records)} epochs, but last.pt was saved after {epochs}",
+            where=out, fix="the run directory was changed by hand; start a new run",
+        )
+    return records
 
 
 def is_convolutional(model: torch.nn.Module) -> bool:

@@ -31,29 +31,52 @@ RUN_FILES = (
 METRIC_COLUMNS = [field.name for field in dataclasses.fields(EpochRecord)]
 
 
-def prepare_run_dir(out: str | os.PathLike, *, force: bool = False, resume: bool = False) -> Path:
-    """Create ``out``, refusing to overwrite an earlier run unless ``force`` (or ``resume``)."""
+def check_run_dir(out: str | os.PathLike, *, force: bool = False, resume: bool = False) -> Path:
+    """Refuse ``out`` when it cannot take this run; changes nothing.
+
+    Called before loading any data, so a mistake is reported at once; the folder is made
+    ready by :func:`prepare_run_dir` only when everything else has been checked, so a run
+    that fails on bad input leaves an earlier run (even with ``force``) as it was.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise TorchbasicsError("exists and is not a folder", where=out, fix="choose another --out")
-    existing = [name for name in RUN_FILES if (out / name).exists()]
     if resume:
+        if (out / "config.json").is_file() and not (out / "last.pt").is_file():
+            raise TorchbasicsError("nothing to resume: the run stopped before its first epoch "
+                                   "ended (no last.pt)", where=out,
+                                   fix="start it again with --force instead of --resume")
         if not (out / "last.pt").is_file():
             raise TorchbasicsError("nothing to resume: no last.pt here", where=out,
                                    fix="start a new run without --resume")
         return out
+    existing = [name for name in RUN_FILES if (out / name).exists()]
     if existing and not force:
         raise TorchbasicsError(
             f"already holds a run ({', '.join(existing)})", where=out,
             fix="choose another --out, --resume it, or pass --force to overwrite it",
         )
-    for name in existing:  # --force: remove only files a run writes, nothing else
-        (out / name).unlink()
+    return out
+
+
+def prepare_run_dir(out: str | os.PathLike, *, force: bool = False, resume: bool = False) -> Path:
+    """Create ``out``, refusing to overwrite an earlier run unless ``force`` (or ``resume``).
+
+    Temporary files left by a run that was killed while writing are removed.
+    """
+    out = check_run_dir(out, force=force, resume=resume)
+    if not resume:  # --force: remove only files a run writes, nothing else
+        for name in RUN_FILES:
+            if (out / name).exists():
+                (out / name).unlink()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TorchbasicsError(f"cannot create the folder ({exc.strerror})", where=out,
                                fix="choose a folder you can write to") from exc
+    for name in RUN_FILES:  # named as files.atomic_write names them
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     return out
 
 
