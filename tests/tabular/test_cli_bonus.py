@@ -95,12 +95,12 @@ def test_predict_a_csv_with_a_bad_row_is_refused(run_dir, tmp_path, capsys):
     assert "do not go together" in _error(capsys)
 
 
-def test_an_image_checkpoint_is_refused_for_now(tmp_path, capsys):
+def test_bonus_flags_on_an_image_checkpoint_are_refused(tmp_path, capsys):
     description = describe_model("softmax", {}, input_shape=(1, 28, 28), class_names=("a", "b"),
                                  dataset="mnist", mean=(0.1,), std=(0.3,))
     save_checkpoint(tmp_path / "best.pt", {**description, "model_state": {}})
     assert main(["predict", str(tmp_path), "--rating", "8"]) == 2
-    assert "image prediction is not available yet" in _error(capsys)
+    assert "--rating is for a bonus regression run" in _error(capsys)
 
 
 def test_own_csv_with_other_column_names(tmp_path, capsys):

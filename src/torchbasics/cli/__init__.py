@@ -17,6 +17,7 @@ from torchbasics import __version__
 from torchbasics.cli import compare as compare_commands
 from torchbasics.cli import data as data_commands
 from torchbasics.cli import evaluate as evaluate_commands
+from torchbasics.cli import export as export_commands
 from torchbasics.cli import predict as predict_commands
 from torchbasics.cli import train as train_commands
 from torchbasics.errors import TorchbasicsError, closest
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_commands.register(commands)
     compare_commands.register(commands)
     predict_commands.register(commands)
+    export_commands.register(commands)
     return parser
 
 

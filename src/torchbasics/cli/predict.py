@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 SINGLE_FLAGS = ("rating", "years", "projects")
 
@@ -12,56 +14,165 @@ SINGLE_FLAGS = ("rating", "years", "projects")
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``predict`` to the top-level parser."""
     parser = commands.add_parser(
-        "predict", help="predict with a trained run (the bonus regression)",
-        description="Predict with a run's checkpoint; it says which model, columns and scaling "
-        "to use. For a bonus regression run: one employee from --rating, --years and "
-        "--projects, or every row of a CSV (--csv IN), written with a predicted_bonus column "
-        "added. Values outside the allowed ranges are refused.",
+        "predict", help="predict with a trained run: pictures, or the bonus regression",
+        description="Predict with a run's checkpoint; it says which model, preprocessing and "
+        "scaling to use. For an image classifier: the class of each IMAGE (PNG, JPEG, BMP, "
+        "... of any size and colour); a folder stands for every image in it, and gives a "
+        "CSV. Digit models prepare pictures as MNIST was made (dark ink on paper is "
+        "inverted, cropped to the ink, fitted into 20x20, centred by its centre of mass); "
+        "Fashion-MNIST models fit and pad the object into 28x28. For a bonus regression "
+        "run: one employee from --rating, --years and --projects, or every row of a CSV "
+        "(--csv IN), written with a predicted_bonus column added.",
     )
     parser.add_argument("run", type=Path, metavar="RUN_DIR",
                         help="run directory (its best.pt, else last.pt) or a checkpoint file")
-    group = parser.add_argument_group("one employee")
+    parser.add_argument("images", type=Path, nargs="*", metavar="IMAGE",
+                        help="image files or folders of them (image classifiers)")
+    group = parser.add_argument_group("pictures (image classifiers)")
+    group.add_argument("--top", type=int, default=3, metavar="K",
+                       help="list the K most probable classes (default: 3)")
+    group.add_argument("--json", action="store_true",
+                       help="print a JSON list of predictions instead of text (default: off)")
+    group.add_argument("--show", type=Path, metavar="OUT.png",
+                       help="save each picture beside the 28x28 image the model saw "
+                       "(default: off)")
+    group = parser.add_argument_group("one employee (bonus regression)")
     group.add_argument("--rating", type=float, help="performance rating, a whole number 1-10")
     group.add_argument("--years", type=float, help="years of experience, a number >= 0")
     group.add_argument("--projects", type=float,
                        help="projects completed, a whole number >= 0")
-    group = parser.add_argument_group("a CSV of employees")
+    group = parser.add_argument_group("a CSV of employees (bonus regression)")
     group.add_argument("--csv", type=Path, metavar="IN",
                        help="CSV with the columns the model was trained on (others are kept)")
-    group.add_argument("--out", type=Path, metavar="OUT",
-                       help="where to write the CSV with predictions (default: standard output)")
+    parser.add_argument("--out", type=Path, metavar="OUT",
+                        help="where to write the CSV of predictions (of a folder of pictures, "
+                        "or of --csv; with --json, the JSON) (default: standard output)")
     parser.set_defaults(handler=run_predict)
-
-
-def find_checkpoint(run: Path) -> Path:
-    """``run`` itself when it is a file; else the run directory's ``best.pt`` or ``last.pt``."""
-    from torchbasics.errors import TorchbasicsError
-
-    if run.is_file():
-        return run
-    if not run.is_dir():
-        raise TorchbasicsError("no such run directory or checkpoint", where=run,
-                               fix="give a folder made by `torchbasics train`, or a .pt file")
-    for name in ("best.pt", "last.pt"):
-        if (run / name).is_file():
-            return run / name
-    raise TorchbasicsError("no best.pt or last.pt here", where=run,
-                           fix="is this a run directory made by `torchbasics train`?")
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Dispatch on the checkpoint's kind, predict, and print or write the result."""
-    from torchbasics.errors import TorchbasicsError
-    from torchbasics.tabular.predict import Regressor
+    from torchbasics.inference.loading import find_checkpoint, is_regression
     from torchbasics.training.checkpoint import load_checkpoint
 
     path = find_checkpoint(args.run)
     checkpoint = load_checkpoint(path)
-    if checkpoint.get("kind", "classification") != "regression":
-        raise TorchbasicsError(
-            "this is an image classifier, and image prediction is not available yet",
-            where=path, fix=f"measure it on the test split with `torchbasics evaluate {args.run}`",
-        )
+    if is_regression(checkpoint):
+        return predict_regression(args, checkpoint, path)
+    return predict_images(args, checkpoint, path)
+
+
+def predict_images(args: argparse.Namespace, checkpoint: dict[str, Any], path: Path) -> int:
+    """Classify the pictures; print text or JSON, or write a CSV."""
+    from torchbasics.errors import TorchbasicsError
+    from torchbasics.files import write_text
+    from torchbasics.inference.predictor import Classifier
+
+    given = [f"--{flag}" for flag in (*SINGLE_FLAGS, "csv") if getattr(args, flag) is not None]
+    if given:
+        raise TorchbasicsError(f"{', '.join(given)} is for a bonus regression run, and this "
+                               "is an image classifier", where=path,
+                               fix="give image files or folders: torchbasics predict RUN IMAGE...")
+    if not args.images:
+        raise TorchbasicsError("no images to predict", fix="give image files or folders after "
+                               "the run directory")
+    if args.top < 1:
+        raise TorchbasicsError(f"must be at least 1, got {args.top}", where="--top")
+    classifier = Classifier.from_checkpoint(checkpoint, str(path))
+    files = image_files(args.images)
+    top = min(args.top, len(classifier.class_names))
+    predictions = classifier.predict_many(files, top=top)
+    if args.json:
+        text = json.dumps([p.to_dict() for p in predictions], indent=2) + "\n"
+    elif args.out is not None or any(image.is_dir() for image in args.images):
+        text = predictions_csv(predictions, top)
+    else:
+        text = "".join(describe(p) + "\n" for p in predictions)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_text(args.out, text)
+        print(f"wrote {args.out}: {len(predictions):,} predictions")
+    if args.show is not None:
+        save_show(args.show, files, predictions)
+        print(f"wrote {args.show}", file=sys.stderr if args.out is None else sys.stdout)
+    return 0
+
+
+def image_files(arguments: list[Path]) -> list[Path]:
+    """The files named, with each folder replaced by the image files under it (sorted)."""
+    from torchbasics.data.listfile import IMAGE_SUFFIXES
+    from torchbasics.errors import TorchbasicsError
+
+    files: list[Path] = []
+    for argument in arguments:
+        if not argument.is_dir():
+            files.append(argument)  # a missing or unreadable file is reported when read
+            continue
+        found = sorted(p for p in argument.rglob("*")
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise TorchbasicsError("no image files in this folder", where=argument,
+                                   fix=f"it should hold {', '.join(IMAGE_SUFFIXES)} files")
+        files += found
+    return files
+
+
+def describe(prediction: Any) -> str:
+    """One line: the file, its class and probability, and the runners-up."""
+    ranked = ", ".join(f"{name} {100 * p:.2f} %" for _, name, p in prediction.top)
+    return (f"{prediction.source}: {prediction.class_name} "
+            f"({100 * prediction.probability:.2f} %)  top {len(prediction.top)}: {ranked}")
+
+
+def predictions_csv(predictions: list[Any], top: int) -> str:
+    """CSV: path, label, class, probability, then label/class/probability of ranks 2..top."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["path", "label", "class", "probability"]
+    for rank in range(2, top + 1):
+        header += [f"top{rank}_label", f"top{rank}_class", f"top{rank}_probability"]
+    writer.writerow(header)
+    for prediction in predictions:
+        row = [prediction.source, prediction.label, prediction.class_name,
+               f"{prediction.probability:.6f}"]
+        for label, name, probability in prediction.top[1:]:
+            row += [label, name, f"{probability:.6f}"]
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def save_show(out: Path, files: list[Path], predictions: list[Any]) -> None:
+    """Save the pictures beside what the model saw (see :mod:`torchbasics.inference.show`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from torchbasics.inference.preprocess import open_image
+    from torchbasics.inference.show import MAX_ROWS, prediction_figure
+    from torchbasics.plots import save_figure
+
+    pictures = [np.asarray(open_image(f).convert("RGB")) for f in files[:MAX_ROWS]]
+    figure = prediction_figure(pictures, predictions)
+    save_figure(figure, out)
+    plt.close(figure)
+
+
+def predict_regression(args: argparse.Namespace, checkpoint: dict[str, Any], path: Path) -> int:
+    """The bonus regression: one employee from flags, or every row of a CSV."""
+    from torchbasics.errors import TorchbasicsError
+    from torchbasics.tabular.predict import Regressor
+
+    for flag, value in (("IMAGE", args.images), ("--json", args.json), ("--show", args.show)):
+        if value:
+            raise TorchbasicsError(f"{flag} is for image classifiers, and this is a regression "
+                                   "run", where=path, fix="give --rating, --years and "
+                                   "--projects, or --csv IN")
     regressor = Regressor.from_checkpoint(checkpoint, str(path))
     single = {flag: getattr(args, flag) for flag in SINGLE_FLAGS}
     given = [f"--{flag}" for flag, value in single.items() if value is not None]

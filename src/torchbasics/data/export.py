@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: tqdm.auto warns in notebooks without ipywidgets
 
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.listfile import class_slug

@@ -1,0 +1,53 @@
+"""Open a trained run for prediction: find its checkpoint, rebuild what it describes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torchbasics.errors import TorchbasicsError
+
+if TYPE_CHECKING:
+    from torchbasics.inference.predictor import Classifier
+    from torchbasics.tabular.predict import Regressor
+
+
+def find_checkpoint(run: str | os.PathLike) -> Path:
+    """``run`` itself when it is a file; else the run directory's ``best.pt`` or ``last.pt``."""
+    run = Path(run)
+    if run.is_file():
+        return run
+    if not run.is_dir():
+        raise TorchbasicsError("no such run directory or checkpoint", where=run,
+                               fix="give a folder made by `torchbasics train`, or a .pt file")
+    for name in ("best.pt", "last.pt"):
+        if (run / name).is_file():
+            return run / name
+    raise TorchbasicsError("no best.pt or last.pt here", where=run,
+                           fix="is this a run directory made by `torchbasics train`?")
+
+
+def is_regression(checkpoint: dict[str, Any]) -> bool:
+    """Whether the checkpoint holds a regression model (else an image classifier)."""
+    return checkpoint.get("kind", "classification") == "regression"
+
+
+def load(run: str | os.PathLike) -> Classifier | Regressor:
+    """The trained model of a run directory (or checkpoint file), ready to predict.
+
+    An image classifier comes back as a :class:`~torchbasics.inference.predictor.Classifier`
+    (``.predict(picture)``), the bonus regression as a
+    :class:`~torchbasics.tabular.predict.Regressor` (``.predict_one({...})``).
+    """
+    from torchbasics.training.checkpoint import load_checkpoint
+
+    path = find_checkpoint(run)
+    checkpoint = load_checkpoint(path)
+    if is_regression(checkpoint):
+        from torchbasics.tabular.predict import Regressor
+
+        return Regressor.from_checkpoint(checkpoint, str(path))
+    from torchbasics.inference.predictor import Classifier
+
+    return Classifier.from_checkpoint(checkpoint, str(path))

@@ -1,0 +1,332 @@
+"""Any picture -> the normalized ``(1, C, H, W)`` tensor a trained model expects.
+
+The models learned from MNIST or Fashion-MNIST, whose images were made in a fixed way; a
+photo or scan must be brought into the same form or the model sees something it never
+met. Two pipelines, chosen by the data set (:data:`PIPELINES`, the one place that knows):
+
+``digits`` (MNIST's own recipe, LeCun et al.): light ink on black, the digit's bounding
+box fitted into 20x20 keeping its aspect ratio, then placed in 28x28 so that its centre of
+mass is at the centre (pixel (14, 14)).
+
+``fit`` (Fashion-MNIST's recipe, Xiao et al.): the object's bounding box, longest side
+fitted to 28, the short side padded equally on both ends; no centre-of-mass shift.
+
+Both start alike: grayscale on [0, 1]; inverted when the ink is darker than the
+background (dark ink on paper becomes light ink on black); the background level and the
+paper's gray noise removed; contrast stretched so the ink reaches 1.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from scipy import ndimage
+
+from torchbasics.errors import TorchbasicsError
+
+# Data set -> pipeline. A data set not listed gets "fit", which assumes nothing about ink.
+PIPELINES: dict[str, str] = {"mnist": "digits", "fashion-mnist": "fit"}
+DIGIT_BOX = 20 / 28  # MNIST digits fill a 20x20 box inside the 28x28 image
+BORDER = 0.05  # the outer 5 % of each side is taken as background
+MIN_CONTRAST = 0.15  # ink must differ from the background by this much (of the full range)
+NOISE_SIGMAS = 5  # and by this many standard deviations of the (blurred) noise
+NOISE_MIN = 1 / 255  # noise below one gray level: a clean, digital picture
+SMOOTHING = 1.0  # sigma, pixels, of the Gaussian blur that finds ink in a noisy picture
+SMOOTHED_NOISE = 1 / (2 * np.sqrt(np.pi) * SMOOTHING)  # white noise's std left after it
+INK_THRESHOLD = 0.05  # of the ink level: what counts as ink when cropping a clean picture
+BLURRED_INK_THRESHOLD = 0.5  # ... a noisy one, blurred: half way is where an edge lies
+SPECK_FRACTION = 0.02  # ink blobs smaller than this share of the largest are ignored
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601 weights, as Pillow's "L" conversion
+
+ImageInput = Any  # a PIL image, a numpy array (H, W) or (H, W, C), or a path
+
+
+def pipeline_for(dataset: str) -> str:
+    """The preprocessing pipeline (``"digits"`` or ``"fit"``) for models of ``dataset``."""
+    return PIPELINES.get(dataset, "fit")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How to turn a picture into model input: pipeline, size, channels, normalization."""
+
+    pipeline: str  # "digits" or "fit"
+    input_shape: tuple[int, int, int]  # (C, H, W) the model takes
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def for_checkpoint(cls, checkpoint: dict[str, Any]) -> Preprocessing:
+        """The preprocessing a checkpoint's model needs (its data set, shape, statistics)."""
+        return cls(pipeline_for(checkpoint["dataset"]), tuple(checkpoint["input_shape"]),
+                   tuple(checkpoint["mean"]), tuple(checkpoint["std"]))
+
+    def __call__(self, image: ImageInput) -> Preprocessed:
+        """``image`` preprocessed; see :func:`preprocess`."""
+        return preprocess(image, self)
+
+    def pixels(self, seen: np.ndarray) -> torch.Tensor:
+        """``(N, H, W)`` uint8 -> ``(N, C, H, W)`` float32 on [0, 1] (gray in every channel)."""
+        pixels = torch.from_numpy(np.ascontiguousarray(seen)).float().div_(255.0)
+        return pixels[:, None].expand(-1, self.input_shape[0], -1, -1).contiguous()
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` pixels on [0, 1] -> the model's input: the training mean and std."""
+        mean = torch.tensor(self.mean, dtype=torch.float32)[:, None, None]
+        std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
+        return (pixels - mean) / std
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """A picture made ready for the model."""
+
+    tensor: torch.Tensor  # (1, C, H, W) float32, normalized: the model's input
+    seen: np.ndarray  # (H, W) uint8: the same image before normalization, for showing
+    inverted: bool  # whether the picture was dark-on-light and so inverted
+
+
+def preprocess(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
+    """Turn a picture of any size, colour and type into the model's input.
+
+    Steps (each function below does one):
+      1. :func:`to_gray` - grayscale float on [0, 1].
+      2. :func:`ink_on_black` - invert a light background; remove the background level
+         and its noise; stretch so the ink reaches 1.
+      3. :func:`ink_box` - crop to the ink, ignoring specks of noise.
+      4. :func:`place_digit` (``digits``) or :func:`fit_and_pad` (``fit``) - resize into
+         the model's frame.
+      5. :meth:`Preprocessing.pixels`, :meth:`Preprocessing.normalize` - rounded to
+         uint8 as the training images were, then normalized with their mean and std.
+
+    Raises:
+        TorchbasicsError: an unreadable file or array, or a blank picture (no ink).
+    """
+    ink = ink_on_black(to_gray(image), where=_name(image))
+    top, bottom, left, right = ink_box(ink)
+    crop = ink.pixels[top:bottom, left:right]
+    height, width = preprocessing.input_shape[1:]
+    if preprocessing.pipeline == "digits":
+        frame = place_digit(crop, (height, width))
+    else:
+        frame = fit_and_pad(crop, (height, width))
+    seen = np.round(frame * 255).astype(np.uint8)  # (H, W); what training images were: uint8
+    tensor = preprocessing.normalize(preprocessing.pixels(seen[None]))  # (1, C, H, W)
+    return Preprocessed(tensor, seen, ink.inverted)
+
+
+def to_gray(image: ImageInput) -> np.ndarray:
+    """Grayscale ``(H, W)`` float64 on [0, 1] from a path, a PIL image or an array.
+
+    Arrays may be ``(H, W)``, or ``(H, W, C)`` with C = 1, 3 (RGB) or 4 (RGBA); uint8 is
+    0-255, uint16 0-65535, other integers 0-255; floats are 0-1 (or 0-255 if any value
+    is above 1); a torch tensor is read as its numpy array. Transparent pixels are shown
+    over white, as image viewers do.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return to_gray(open_image(image))
+    if isinstance(image, Image.Image):
+        from torchbasics.data.image_files import _to_mode  # 16-bit and transparency rules
+
+        return np.asarray(_to_mode(image, "L"), dtype=np.float64) / 255.0
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if not isinstance(image, np.ndarray):
+        raise TorchbasicsError(f"cannot read a {type(image).__name__} as an image",
+                               fix="give a PIL image, a numpy array (H, W) or (H, W, C), "
+                               "or the path of an image file")
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4):
+        # Pillow's own conversion, so that an array and the same picture as a file or PIL
+        # image give identical pixels (its integer rounding differs from float maths).
+        return to_gray(Image.fromarray(np.ascontiguousarray(image)))
+    return _array_to_gray(image)
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Decode an image file (any format Pillow reads), upright as its EXIF tag says."""
+    path = Path(path)
+    try:
+        with Image.open(path) as opened:
+            opened.load()  # decode now, so a truncated file fails here, not later
+            return ImageOps.exif_transpose(opened)
+    except FileNotFoundError:
+        raise TorchbasicsError("image file not found", where=path, fix="check the path") from None
+    except IsADirectoryError:
+        raise TorchbasicsError("a folder, not an image", where=path) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise TorchbasicsError(f"cannot read the image ({exc})", where=path,
+                               fix="give a PNG, JPEG or BMP file") from None
+
+
+def _array_to_gray(array: np.ndarray) -> np.ndarray:
+    """See :func:`to_gray`: the numpy case."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        raise TorchbasicsError(f"an image array must be (H, W) or (H, W, 1/3/4), not "
+                               f"{tuple(array.shape)}", fix="move the channels last")
+    if array.dtype == np.bool_:
+        values = array.astype(np.float64)
+    elif array.dtype == np.uint16:
+        values = array / 65535.0
+    elif np.issubdtype(array.dtype, np.integer):
+        values = array / 255.0
+    elif np.issubdtype(array.dtype, np.floating):
+        values = array.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise TorchbasicsError("the image array holds NaN or infinite values")
+        if values.size and values.max() > 1:
+            values = values / 255.0
+    else:
+        raise TorchbasicsError(f"cannot read a {array.dtype} array as an image",
+                               fix="give uint8 (0-255) or float (0-1) pixels")
+    if values.size and (values.min() < 0 or values.max() > 1):
+        raise TorchbasicsError("pixel values out of range", fix="give 0-255 integers or "
+                               "floats on [0, 1]")
+    if values.ndim == 3:
+        if values.shape[2] == 4:  # RGBA: composite over white
+            alpha = values[:, :, 3:]
+            values = values[:, :, :3] * alpha + (1 - alpha)
+        values = values @ _LUMA
+    return values
+
+
+def ink_on_black(gray: np.ndarray, where: str | None = None) -> Ink:
+    """Light ink on a black background, ink at 1, background and its noise at 0.
+
+    The background is the median of the border (outer 5 %). Noise is what a 3x3 median
+    filter removes from the border (robustly: the median absolute residual), so an object
+    touching the border does not count as noise. A clean picture is used as it is; a
+    noisy one is also blurred (Gaussian, sigma 1 px), which averages the noise away but
+    keeps even a 2-pixel stroke. The ink is what departs furthest from the background in
+    that picture: if darker (ink on paper, at any exposure), the picture is inverted. The
+    ink level is that furthest point; on a noisy picture a floor of 3 noise standard
+    deviations is also cut off, so gray paper texture becomes clean black as in MNIST.
+
+    Raises:
+        TorchbasicsError: the picture is blank (the ink does not stand out of the noise).
+    """
+    background = float(np.median(_border(gray)))
+    # 1.4826 x median absolute deviation estimates a normal distribution's std; the
+    # residual of a 3x3 median filter has about the noise's own std.
+    residual = gray - ndimage.median_filter(gray, size=3, mode="nearest")
+    noise = 1.4826 * float(np.median(np.abs(_border(residual))))
+    noisy = noise > NOISE_MIN
+    smooth = ndimage.gaussian_filter(gray, SMOOTHING) if noisy else gray
+    inverted = background - float(smooth.min()) > float(smooth.max()) - background
+    if inverted:
+        gray, smooth, background = 1.0 - gray, 1.0 - smooth, 1.0 - background
+    smooth_noise = noise * SMOOTHED_NOISE if noisy else noise  # the std left after the blur
+    contrast = float(smooth.max()) - background
+    if contrast < max(MIN_CONTRAST, NOISE_SIGMAS * smooth_noise):
+        raise TorchbasicsError(
+            "the image is blank: nothing stands out of the background", where=where,
+            fix="give a picture with a visible digit or object in it",
+        )
+    pixels = _levels(gray, background, contrast, floor=3 * noise)
+    mask = _levels(smooth, background, contrast, floor=3 * smooth_noise) if noisy else pixels
+    return Ink(pixels, mask, inverted, noisy)
+
+
+def _levels(image: np.ndarray, background: float, contrast: float,
+            floor: float) -> np.ndarray:
+    """``image`` with ``background + floor`` at 0 and ``background + contrast`` at 1."""
+    floor = min(floor, contrast / 2)
+    return np.clip((image - background - floor) / (contrast - floor), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Ink:
+    """A picture as light ink on black, on [0, 1]."""
+
+    pixels: np.ndarray  # (H, W) float64
+    smooth: np.ndarray  # (H, W): the same, blurred if it was noisy, to find the ink in
+    inverted: bool  # it was dark on light
+    noisy: bool  # it had noise, so ``smooth`` is blurred
+
+
+def _border(image: np.ndarray) -> np.ndarray:
+    """The pixels of the outer :data:`BORDER` share of each side (at least one pixel)."""
+    height, width = image.shape
+    rows = max(1, round(BORDER * height))
+    cols = max(1, round(BORDER * width))
+    return np.concatenate([image[:rows].ravel(), image[-rows:].ravel(),
+                           image[rows:-rows, :cols].ravel(), image[rows:-rows, -cols:].ravel()])
+
+
+def ink_box(ink: Ink) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` (bottom/right exclusive) of the ink, specks ignored.
+
+    Ink is what is above :data:`INK_THRESHOLD` in a clean picture, and above
+    :data:`BLURRED_INK_THRESHOLD` in the blurred copy of a noisy one (the blur widens
+    every stroke; half its height is where the edge was). Connected blobs (8 neighbours)
+    smaller than :data:`SPECK_FRACTION` of the largest are noise or dust.
+    """
+    mask = ink.smooth > (BLURRED_INK_THRESHOLD if ink.noisy else INK_THRESHOLD)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count > 1:
+        sizes = np.bincount(labels.ravel())[1:]  # size of each blob, label 1 first
+        keep = np.flatnonzero(sizes >= SPECK_FRACTION * sizes.max()) + 1
+        mask = np.isin(labels, keep)
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` resized to ``(height, width)``, antialiased (Lanczos), kept on [0, 1]."""
+    picture = Image.fromarray(image.astype(np.float32))  # mode "F"
+    resized = picture.resize((width, height), Image.Resampling.LANCZOS)
+    return np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)  # Lanczos overshoots
+
+
+def fitted_size(shape: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The largest ``(height, width)`` of ``shape``'s aspect ratio that fits ``box``."""
+    scale = min(box[0] / shape[0], box[1] / shape[1])
+    return (max(1, min(box[0], round(shape[0] * scale))),
+            max(1, min(box[1], round(shape[1] * scale))))
+
+
+def place_digit(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """MNIST's recipe: fit into the 20/28 box, then centre the centre of mass in ``size``.
+
+    The shift is in whole pixels, as MNIST's was (its test digits' centres of mass lie
+    within half a pixel of (14, 14)); it stops where the digit would leave the frame.
+    """
+    height, width = size
+    box = (round(DIGIT_BOX * height), round(DIGIT_BOX * width))
+    digit = resize(crop, *fitted_size(crop.shape, box))
+    if digit.sum() == 0:  # nothing left after resizing: centre the box instead
+        center = ((digit.shape[0] - 1) / 2, (digit.shape[1] - 1) / 2)
+    else:
+        center = ndimage.center_of_mass(digit)
+    top = int(np.clip(round(height / 2 - center[0]), 0, height - digit.shape[0]))
+    left = int(np.clip(round(width / 2 - center[1]), 0, width - digit.shape[1]))
+    frame = np.zeros(size)
+    frame[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
+    return frame
+
+
+def fit_and_pad(crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Fashion-MNIST's recipe: longest side fitted to ``size``, the other padded evenly.
+
+    An odd padding puts the extra pixel on the top or left, as Fashion-MNIST's images have it.
+    """
+    height, width = size
+    fitted = resize(crop, *fitted_size(crop.shape, size))
+    top = (height - fitted.shape[0] + 1) // 2
+    left = (width - fitted.shape[1] + 1) // 2
+    frame = np.zeros(size)
+    frame[top:top + fitted.shape[0], left:left + fitted.shape[1]] = fitted
+    return frame
+
+
+def _name(image: ImageInput) -> str | None:
+    """How to name ``image`` in an error: its path, when it is one."""
+    return str(image) if isinstance(image, (str, os.PathLike)) else None

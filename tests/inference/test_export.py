@@ -1,0 +1,106 @@
+"""Exported models (ONNX Runtime, TorchScript) give PyTorch's probabilities on real digits."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from torchbasics.cli import main
+from torchbasics.errors import TorchbasicsError
+from torchbasics.inference.export import export, run_onnx, run_torchscript
+
+TOLERANCE = 1e-4  # largest allowed absolute difference of a probability
+RUNNERS = {"onnx": run_onnx, "torchscript": run_torchscript}
+
+
+def _need_onnx() -> None:
+    """Skip unless the export extra is installed (it is, with the dev extra, as in CI)."""
+    for name in ("onnx", "onnxscript", "onnxruntime"):
+        pytest.importorskip(name)
+
+
+@pytest.fixture(scope="module")
+def test_pixels(classifier, mnist_test):
+    """37 real test digits as the model sees them: ``(N, 1, 28, 28)`` float32 on [0, 1],
+    and PyTorch's probabilities for them (from the Classifier, fp32 eval)."""
+    images, _ = mnist_test
+    seen = np.stack([classifier.preprocess(image).seen for image in images[:37]])
+    pixels = classifier.preprocessing.pixels(seen).numpy()
+    expected = np.stack([p.probabilities for p in classifier.predict_many(images[:37])])
+    return pixels, expected
+
+
+@pytest.fixture(scope="module")
+def exported(classifier, tmp_path_factory):
+    """``exported(fmt)``: the classifier written in ``fmt`` (once per format)."""
+    folder, done = tmp_path_factory.mktemp("exported"), {}
+
+    def get(fmt: str):
+        if fmt not in done:
+            done[fmt] = export(classifier, folder / f"model.{fmt}", fmt)
+        return done[fmt]
+
+    return get
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TorchScript, deprecated in torch
+@pytest.mark.parametrize("fmt", [pytest.param("onnx", marks=pytest.mark.slow), "torchscript"])
+def test_exported_model_gives_pytorchs_probabilities(exported, test_pixels, fmt):
+    if fmt == "onnx":
+        _need_onnx()
+    pixels, expected = test_pixels
+    out = exported(fmt)
+    for batch in (pixels, pixels[:1]):  # the batch size is free (exported with 2)
+        got = RUNNERS[fmt](out, batch)
+        assert got.shape == (len(batch), 10)
+        assert np.abs(got - expected[:len(batch)]).max() < TOLERANCE
+    assert (got.argmax(1) == expected[:1].argmax(1)).all()
+
+
+@pytest.mark.slow
+def test_onnx_file_carries_its_metadata(exported):
+    _need_onnx()
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(exported("onnx"))).metadata_props}
+    assert json.loads(props["class_names"]) == [str(d) for d in range(10)]
+    assert props["preprocessing"] == "digits" and props["dataset"] == "mnist"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchscript_file_carries_its_metadata(exported):
+    extra = {"torchbasics.json": ""}
+    torch.jit.load(str(exported("torchscript")), _extra_files=extra)
+    assert json.loads(extra["torchbasics.json"])["mean"] == "[0.1307]"
+
+
+@pytest.mark.slow
+def test_cli_export_writes_and_checks_the_file(mnist_run, tmp_path, capsys):
+    _need_onnx()
+    out = tmp_path / "digits.onnx"
+    assert main(["export", str(mnist_run), "--format", "onnx", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert out.is_file() and printed.startswith(f"wrote {out}: onnx, 10 classes")
+    difference = float(printed.rsplit("at most ", 1)[1].split()[0])
+    assert difference < TOLERANCE
+    assert main(["export", str(mnist_run), "--format", "torchscript"]) == 0
+    assert (mnist_run / "model.torchscript.pt").is_file()
+
+
+def test_missing_onnx_packages_are_named(classifier, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
+    with pytest.raises(TorchbasicsError, match=r"is missing.*torchbasics\[export\]"):
+        export(classifier, tmp_path / "model.onnx", "onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_regression_run_is_not_exported(tmp_path, capsys):
+    assert main(["train", "--dataset", "bonus", "--model", "linear", "--epochs", "2",
+                 "--quiet", "--out", str(tmp_path / "bonus")]) == 0
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "bonus")]) == 2
+    assert "export is for image classifiers" in capsys.readouterr().err
