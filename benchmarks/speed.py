@@ -60,7 +60,6 @@ from _plain_pytorch import (  # benchmarks/: sys.path[0] when run as a script
 from torchbasics.data.datasets import classic_loader
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.loaders import TensorBatchLoader
-from torchbasics.data.registry import get_dataset
 from torchbasics.data.sources import load_split
 from torchbasics.data.splits import train_val_split
 from torchbasics.data.transforms import standard_transform
@@ -76,7 +75,7 @@ from torchbasics.training.loop import (
     train_one_epoch,
 )
 from torchbasics.training.optim import build_optimizer, build_scheduler
-from torchbasics.training.run import EVAL_BATCH_SIZE, is_convolutional
+from torchbasics.training.run import EVAL_BATCH_SIZE, build_training
 
 PARTS = (1, 2, 3, 4, 5)
 DATASET = "mnist"
@@ -152,30 +151,9 @@ def build_recipe(config: TrainConfig, data: Data, device: torch.device) -> Recip
     """Model, loaders, optimizer and schedule exactly as ``training.run.train`` sets them up."""
     config = resolve(config)
     precision = resolve_precision(config.precision, device)
-    torch.manual_seed(config.seed)
-    model = create_model(config.model, data.train.image_shape, data.train.num_classes,
-                         **config.model_settings).to(device)
-    channels_last = is_convolutional(model)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    augment_rng = torch.Generator().manual_seed(config.seed + 1)
-    train_batches = TensorBatchLoader(
-        data.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-        drop_last=len(data.train) > config.batch_size, device=device,
-        transform=standard_transform(
-            data.train.mean, data.train.std, augment=config.augment,
-            flips=get_dataset(config.dataset).mirror_invariant, generator=augment_rng,
-            channels_last=channels_last,
-        ),
-    )
-    val_batches = TensorBatchLoader(
-        data.val, batch_size=EVAL_BATCH_SIZE, device=device,
-        transform=standard_transform(data.val.mean, data.val.std, channels_last=channels_last),
-    )
-    optimizer = build_optimizer(model, config)
-    scheduler = build_scheduler(optimizer, config, len(train_batches))
-    return Recipe(config, precision, channels_last, model, train_batches, val_batches,
-                  optimizer, scheduler, ClassificationTask(config.label_smoothing))
+    setup = build_training(config, data, device)
+    return Recipe(config, precision, setup.channels_last, setup.model, setup.train_batches,
+                  setup.val_batches, setup.optimizer, setup.scheduler, setup.task)
 
 
 def train_recipe(

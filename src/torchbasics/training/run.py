@@ -101,6 +101,52 @@ def load_resume_point(path: Path) -> dict[str, Any]:
     return checkpoint
 
 
+@dataclass
+class TrainingSetup:
+    """What a run trains with: the model, its batches, optimizer, schedule and loss."""
+
+    model: torch.nn.Module
+    channels_last: bool
+    augment_rng: torch.Generator  # the augmentation's randomness, saved for exact resume
+    train_batches: TensorBatchLoader
+    val_batches: TensorBatchLoader
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    task: ClassificationTask
+
+
+def build_training(config: TrainConfig, data: Splits, device: torch.device) -> TrainingSetup:
+    """Model, loaders, optimizer and schedule for a resolved ``config``, seeded by it.
+
+    Used by :func:`train` and by ``benchmarks/speed.py``, so the benchmark measures exactly
+    what `torchbasics train` runs.
+    """
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, data.train.image_shape, data.train.num_classes,
+                         **config.model_settings).to(device)
+    channels_last = is_convolutional(model)
+    if channels_last:  # measured: bf16 convolutions run ~2x faster in this layout on CPU
+        model = model.to(memory_format=torch.channels_last)
+    augment_rng = torch.Generator().manual_seed(config.seed + 1)
+    train_batches = TensorBatchLoader(
+        data.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+        drop_last=len(data.train) > config.batch_size, device=device,
+        transform=standard_transform(
+            data.train.mean, data.train.std, augment=config.augment,
+            flips=get_dataset(config.dataset).mirror_invariant, generator=augment_rng,
+            channels_last=channels_last,
+        ),
+    )
+    val_batches = TensorBatchLoader(
+        data.val, batch_size=EVAL_BATCH_SIZE, device=device,
+        transform=standard_transform(data.val.mean, data.val.std, channels_last=channels_last),
+    )
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, config, len(train_batches))
+    return TrainingSetup(model, channels_last, augment_rng, train_batches, val_batches,
+                         optimizer, scheduler, ClassificationTask(config.label_smoothing))
+
+
 def train(
     config: TrainConfig,
     out: str | os.PathLike,
@@ -130,31 +176,12 @@ def train(
         config = resolve(TrainConfig.from_dict(previous["config"]))
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
-    torch.manual_seed(config.seed)
 
     data = load_train_val(config)
-    model = create_model(config.model, data.train.image_shape, data.train.num_classes,
-                         **config.model_settings).to(device)
-    channels_last = is_convolutional(model)
-    if channels_last:  # measured: bf16 convolutions run ~2x faster in this layout on CPU
-        model = model.to(memory_format=torch.channels_last)
-    augment_rng = torch.Generator().manual_seed(config.seed + 1)
-    train_batches = TensorBatchLoader(
-        data.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-        drop_last=len(data.train) > config.batch_size, device=device,
-        transform=standard_transform(
-            data.train.mean, data.train.std, augment=config.augment,
-            flips=get_dataset(config.dataset).mirror_invariant, generator=augment_rng,
-            channels_last=channels_last,
-        ),
-    )
-    val_batches = TensorBatchLoader(
-        data.val, batch_size=EVAL_BATCH_SIZE, device=device,
-        transform=standard_transform(data.val.mean, data.val.std, channels_last=channels_last),
-    )
-    optimizer = build_optimizer(model, config)
-    scheduler = build_scheduler(optimizer, config, len(train_batches))
-    task = ClassificationTask(config.label_smoothing)
+    setup = build_training(config, data, device)
+    model, optimizer, scheduler = setup.model, setup.optimizer, setup.scheduler
+    augment_rng, task = setup.augment_rng, setup.task
+    train_batches, val_batches = setup.train_batches, setup.val_batches
     description = describe_model(
         config.model, config.model_settings, input_shape=data.train.image_shape,
         class_names=data.train.class_names, dataset=config.dataset, mean=data.train.mean,
