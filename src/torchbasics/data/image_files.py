@@ -52,7 +52,7 @@ def read_image(
     try:
         with Image.open(path) as opened:
             opened.load()  # decode now, so a truncated file fails here, not later
-            image = _to_mode(ImageOps.exif_transpose(opened), _MODES[channels])
+            image = to_mode(ImageOps.exif_transpose(opened), _MODES[channels])
     except FileNotFoundError:
         raise TorchbasicsError("image file not found", where=path, fix="check the path") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
@@ -68,7 +68,7 @@ def read_image(
     return pixels[None] if channels == 1 else np.ascontiguousarray(pixels.transpose(2, 0, 1))
 
 
-def _to_mode(image: Image.Image, mode: str) -> Image.Image:
+def to_mode(image: Image.Image, mode: str) -> Image.Image:
     """``image`` in ``mode`` ("L" or "RGB"), with 16-bit scaled and transparency on white."""
     if image.mode in _SIXTEEN_BIT:
         # Pillow's own conversion clips 16-bit values at 255, which turns most pixels white.

@@ -132,9 +132,9 @@ def to_gray(image: ImageInput) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return to_gray(open_image(image))
     if isinstance(image, Image.Image):
-        from torchbasics.data.image_files import _to_mode  # 16-bit and transparency rules
+        from torchbasics.data.image_files import to_mode  # 16-bit and transparency rules
 
-        return np.asarray(_to_mode(image, "L"), dtype=np.float64) / 255.0
+        return np.asarray(to_mode(image, "L"), dtype=np.float64) / 255.0
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
     if not isinstance(image, np.ndarray):
