@@ -113,15 +113,17 @@ def find_dataset(spec: DatasetSpec, data_dir: str | os.PathLike | None = None) -
 
 
 def describe_search(spec: DatasetSpec, data_dir: str | os.PathLike | None = None) -> str:
-    """A multi-line account of where ``spec`` was looked for and what each place lacks."""
-    lines = []
+    """Where ``spec`` was looked for and what each place lacks, as one line."""
+    places = []
     for candidate in candidate_dirs(spec, data_dir):
         if not candidate.path.is_dir():
-            lines.append(f"  {candidate.path} ({candidate.origin}): no such folder")
+            places.append(f"{candidate.path} ({candidate.origin}): no such folder")
             continue
-        missing = [name for name, _ in spec.files() if not _existing_variant(candidate.path, name)]
-        lines.append(f"  {candidate.path} ({candidate.origin}): missing {', '.join(missing)}")
-    return "\n".join(lines)
+        names = [name for name, _ in spec.files()]
+        missing = [name for name in names if not _existing_variant(candidate.path, name)]
+        lacks = "none of its files" if len(missing) == len(names) else ", ".join(missing)
+        places.append(f"{candidate.path} ({candidate.origin}): {lacks}")
+    return "; ".join(places)
 
 
 def file_md5(path: str | os.PathLike) -> str:

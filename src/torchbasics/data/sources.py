@@ -42,13 +42,13 @@ def locate(
             directory = download_dataset(spec, target, progress=progress)
         except TorchbasicsError as exc:
             raise TorchbasicsError(
-                f"{spec.title} not found, and the download failed: {exc.message}\n"
-                f"Looked in:\n{searched}",
+                f"{spec.title} not found, and the download failed: {exc.message}; "
+                f"looked in {searched}",
                 fix=spec.how_to_get,
             ) from exc
         return Located(spec, directory, "downloaded")
     raise TorchbasicsError(
-        f"{spec.title} not found. Looked in:\n{searched}\n", fix=spec.how_to_get
+        f"{spec.title} not found; looked in {searched}", fix=spec.how_to_get
     )
 
 
