@@ -252,8 +252,11 @@ def test_sigint_and_sigterm_to_the_cli_then_resume_ends_bit_identical(process_da
     assert 2 <= stopped_in <= PROCESS_EPOCHS - 2, err  # room for the second signal
     resume = [sys.executable, "-m", *shlex.split(printed[2])]  # the command, as printed
 
+    # Wait for an epoch the resumed run finished itself: until then it may still be starting,
+    # before its handlers are installed (a signal then ends it as SIGTERM's default does).
+    done = len(metrics_without_timing(run)) - 1  # epochs finished before the first signal
     second = _start(resume)
-    _into_next_epoch(_wait_for_epochs(run, stopped_in, second))  # one epoch on, or so
+    _into_next_epoch(_wait_for_epochs(run, done + 1, second))
     second.send_signal(signal.SIGTERM)
     out, err = second.communicate(timeout=60)
     assert second.returncode == 130, err
