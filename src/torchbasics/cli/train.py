@@ -25,7 +25,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "train", help="train a model (image classifier or bonus regression), write a run directory",
         description="Train a model on a data set. The run directory gets config.json, "
         "metrics.csv, best.pt, last.pt, loss_curves.png, summary.json and report.md. "
-        "Every setting not given comes from the model's recipe (`torchbasics models`).",
+        "Every setting not given comes from the model's recipe (`torchbasics models`). "
+        "Started by torchrun with several processes (`torchrun --nproc-per-node N -m "
+        "torchbasics train ...`), they train together with DistributedDataParallel and "
+        "only the first writes the run directory.",
     )
     parser.add_argument("--dataset", default="mnist", help="data set (default: mnist)")
     parser.add_argument("--model", default="cnn", help="model name (default: cnn)")
@@ -43,7 +46,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--dropout", type=float, help="dropout probability")
     group = parser.add_argument_group("optimization")
     group.add_argument("--epochs", type=int, help=DEFAULT_FROM_RECIPE)
-    group.add_argument("--batch-size", type=int, help=DEFAULT_FROM_RECIPE)
+    group.add_argument("--batch-size", type=int,
+                       help="the global batch: under torchrun, split evenly over the "
+                       f"processes ({DEFAULT_FROM_RECIPE})")
     group.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], help=DEFAULT_FROM_RECIPE)
     group.add_argument("--lr", type=float, help=f"peak learning rate ({DEFAULT_FROM_RECIPE})")
     group.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
@@ -103,15 +108,27 @@ def run_train(args: argparse.Namespace) -> int:
     if is_tabular(args.dataset):  # a CSV (bonus): regression, its own trainer and summary
         return run_train_tabular(args)
     refuse_flags(args, TABULAR_ONLY, "the image")
+    from torchbasics.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+    from torchbasics.errors import TorchbasicsError
     from torchbasics.reports import percent
+    from torchbasics.training import distributed
     from torchbasics.training.run import train
 
     def log(line: str) -> None:
         if not args.quiet:
             print(line, flush=True)
 
-    summary = train(config_from_args(args), args.out, force=args.force, resume=args.resume,
-                    progress=sys.stderr.isatty() and not args.quiet, log=log)
+    try:
+        summary = train(config_from_args(args), args.out, force=args.force,
+                        resume=args.resume, progress=sys.stderr.isatty() and not args.quiet,
+                        log=log)
+    except (TorchbasicsError, KeyboardInterrupt) as exc:
+        if distributed.is_main():
+            raise
+        # Under torchrun every rank stops alike; rank 0 alone says why.
+        return EXIT_BAD_INPUT if isinstance(exc, TorchbasicsError) else EXIT_INTERRUPTED
+    if not distributed.is_main():
+        return 0
     print(f"final train error {percent(summary['final_train_error'])}, "
           f"final validation error {percent(summary['final_val_error'])}, "
           f"lowest validation error {percent(summary['lowest_val_error'])} "

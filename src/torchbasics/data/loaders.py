@@ -21,14 +21,28 @@ class BatchSampler:
     The order of epoch ``e`` depends only on ``seed`` and ``e`` (see :meth:`set_epoch`),
     so a resumed run sees exactly the batches an uninterrupted one would have, whichever
     loader serves them. Subclasses say how to fetch a batch in :meth:`gather`.
+
+    Sharded (``world_size`` > 1, one loader per training process): ``batch_size`` is the
+    global batch, and every rank computes the same epoch order and the same global batches
+    but serves only its ``rank``-th share of each: a contiguous ``batch_size //
+    world_size`` samples of a full batch. So the ranks see disjoint shards, reshuffled each
+    epoch, and together exactly the batches of a one-process run; every rank has
+    ``len()`` steps. A final, smaller batch is split as evenly as it goes (shares differ by
+    at most one sample, none is dropped or padded); a rank whose share is empty skips it,
+    so training loaders, whose steps must match across ranks, should use ``drop_last``.
     """
 
     def __init__(
         self, num_samples: int, *, batch_size: int, shuffle: bool, seed: int, drop_last: bool,
-        transform: Transform | None, device: torch.device | str,
+        transform: Transform | None, device: torch.device | str, rank: int = 0,
+        world_size: int = 1,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
+        if batch_size % world_size:
+            raise ValueError(f"batch_size {batch_size} does not split over {world_size} ranks")
         self._num_samples = num_samples
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -36,6 +50,8 @@ class BatchSampler:
         self.drop_last = drop_last
         self.transform = transform
         self.device = torch.device(device)
+        self.rank = rank
+        self.world_size = world_size
         self.epoch = 0
         self.start_step = 0
 
@@ -67,6 +83,12 @@ class BatchSampler:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         return torch.randperm(self.num_samples, generator=generator)
 
+    def share(self, index: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous share of a global batch's ``index``."""
+        size = len(index)
+        return index[size * self.rank // self.world_size:
+                     size * (self.rank + 1) // self.world_size]
+
     def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The uint8 images ``(B, C, H, W)`` and labels ``(B,)`` at ``index``, on the device."""
         raise NotImplementedError
@@ -75,6 +97,10 @@ class BatchSampler:
         order = self.order()
         for batch in range(self.start_step, len(self)):
             index = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+            if self.world_size > 1:
+                index = self.share(index)
+                if not len(index):
+                    continue
             images, labels = self.gather(index)
             if self.transform is not None:
                 images = self.transform(images)
@@ -93,6 +119,8 @@ class TensorBatchLoader(BatchSampler):
         transform: batch-wise transform of ``(B, C, H, W)`` uint8 -> model input;
             ``None`` yields the uint8 images as they are.
         device: where batches are produced; the data is moved there once.
+        rank, world_size: serve only this rank's share of every batch (see
+            :class:`BatchSampler`); ``batch_size`` is then the global batch.
     """
 
     def __init__(
@@ -105,9 +133,12 @@ class TensorBatchLoader(BatchSampler):
         drop_last: bool = False,
         transform: Transform | None = None,
         device: torch.device | str = "cpu",
+        rank: int = 0,
+        world_size: int = 1,
     ):
         super().__init__(len(data), batch_size=batch_size, shuffle=shuffle, seed=seed,
-                         drop_last=drop_last, transform=transform, device=device)
+                         drop_last=drop_last, transform=transform, device=device, rank=rank,
+                         world_size=world_size)
         self.images = data.images.to(self.device)  # (N, C, H, W) uint8
         self.labels = data.labels.to(self.device)  # (N,) int64
 

@@ -189,6 +189,9 @@ class MemmapBatchLoader(BatchSampler):
         transform: batch-wise transform of ``(B, C, H, W)`` uint8 -> model input;
             ``None`` yields the uint8 images as they are.
         device: where batches are produced.
+        rank, world_size: serve only this rank's share of every batch (see
+            :class:`~torchbasics.data.loaders.BatchSampler`); ``batch_size`` is then the
+            global batch, and each rank reads only its own rows.
     """
 
     def __init__(
@@ -201,9 +204,12 @@ class MemmapBatchLoader(BatchSampler):
         drop_last: bool = False,
         transform: Transform | None = None,
         device: torch.device | str = "cpu",
+        rank: int = 0,
+        world_size: int = 1,
     ):
         super().__init__(len(data), batch_size=batch_size, shuffle=shuffle, seed=seed,
-                         drop_last=drop_last, transform=transform, device=device)
+                         drop_last=drop_last, transform=transform, device=device, rank=rank,
+                         world_size=world_size)
         self.data = data
 
     def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

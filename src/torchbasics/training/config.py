@@ -22,7 +22,7 @@ class TrainConfig:
     model: str = "cnn"
     model_settings: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden": 512}
     epochs: int | None = None
-    batch_size: int | None = None
+    batch_size: int | None = None  # the global batch: under torchrun, split over the processes
     optimizer: str | None = None
     lr: float | None = None
     momentum: float = 0.9

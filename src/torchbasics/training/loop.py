@@ -10,6 +10,10 @@ Stopping early on request (Ctrl-C) is one more small hook: ``should_stop()``, a 
 Python check after each step. When it says yes, the loop raises :class:`Interrupted`
 carrying the unfinished epoch's :class:`PartialEpoch`, which the caller saves; passing it
 back as ``resume`` continues that epoch at its next step, with the same final figures.
+
+Under ``torchrun`` (see :mod:`torchbasics.training.distributed`) each process runs the same
+loop on its share of every batch; the epoch's sums are added up over the processes once
+per epoch, so every figure is the global one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tqdm import tqdm  # text bars: tqdm.auto warns in notebooks without ipywidg
 
 from torchbasics.device import autocast
 from torchbasics.errors import TorchbasicsError
+from torchbasics.training import distributed
 
 PROGRESS_EVERY = 25  # steps between progress-bar updates of the running loss
 
@@ -196,10 +201,12 @@ def train_one_epoch(
     if stopped:
         raise Interrupted(sums)
     has_error = isinstance(task, ClassificationTask)
+    loss_sum, mistakes, samples = distributed.epoch_totals(sums.loss_sum, sums.mistakes,
+                                                           sums.samples)  # over all ranks
     return {
-        "loss": sums.loss_sum.item() / max(sums.samples, 1),
-        "error": sums.mistakes.item() / max(sums.samples, 1) if has_error else None,
-        "samples": sums.samples,
+        "loss": loss_sum / max(samples, 1),
+        "error": mistakes / max(samples, 1) if has_error else None,
+        "samples": samples,
         "seconds": sums.seconds,
         "lr": sums.lr,
     }
@@ -230,9 +237,10 @@ def evaluate(
             total_mistakes += mistakes
         samples += targets.shape[0]
     has_error = isinstance(task, ClassificationTask)
+    loss_sum, mistakes, samples = distributed.epoch_totals(total_loss, total_mistakes, samples)
     return {
-        "loss": total_loss.item() / max(samples, 1),
-        "error": total_mistakes.item() / max(samples, 1) if has_error else None,
+        "loss": loss_sum / max(samples, 1),
+        "error": mistakes / max(samples, 1) if has_error else None,
     }
 
 
@@ -295,7 +303,8 @@ def fit(
         trained = train_one_epoch(model, train_batches, optimizer, scheduler, task,
                                   device=device, precision=precision, epoch=epoch,
                                   progress=progress, resume=partial, should_stop=should_stop)
-        validated = evaluate(model, val_batches, task, device=device, precision=precision)
+        validated = evaluate(distributed.for_evaluation(model), val_batches, task,
+                             device=device, precision=precision)
         record = EpochRecord(
             epoch=epoch, train_loss=trained["loss"], train_error=trained["error"],
             val_loss=validated["loss"], val_error=validated["error"], lr=trained["lr"],
