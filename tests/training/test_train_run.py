@@ -149,7 +149,7 @@ def test_recipe_defaults_fill_only_what_was_not_given():
     from torchbasics.training.config import resolve
 
     fashion = resolve(TrainConfig(dataset="fashion-mnist", model="convnet", lr=0.05))
-    assert fashion.lr == 0.05 and fashion.batch_size == 256 and fashion.augment == 0.1
+    assert fashion.lr == 0.05 and fashion.batch_size == 256 and fashion.augment == 0.2
     mnist = resolve(TrainConfig(dataset="mnist", model="convnet"))
     assert mnist.batch_size == 128 and mnist.epochs == 15
 

@@ -86,8 +86,8 @@ DATASET_RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("fashion-mnist", "mlp-relu"): dict(epochs=30, augment=0.3),
     ("fashion-mnist", "mlp-sigmoid"): dict(epochs=30, augment=0.3),
     ("fashion-mnist", "cnn"): dict(epochs=15, augment=0.3),
-    ("fashion-mnist", "convnet"): dict(epochs=18, batch_size=256, lr=0.2, label_smoothing=0.0,
-                                       augment=0.1),
+    ("fashion-mnist", "convnet"): dict(epochs=20, batch_size=256, lr=0.2, label_smoothing=0.0,
+                                       augment=0.2),
 }
 GENERIC_RECIPE: dict[str, Any] = dict(
     epochs=10, batch_size=128, optimizer="adamw", lr=1e-3, weight_decay=1e-2,
