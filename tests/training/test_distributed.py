@@ -29,7 +29,7 @@ from torchbasics.data.memmap import MemmapBatchLoader, MemmapIdxDataset
 from torchbasics.data.sources import load_split
 from torchbasics.errors import TorchbasicsError
 from torchbasics.tabular.regression import one_cpu_thread
-from torchbasics.training import distributed
+from torchbasics.training import distributed, interrupts
 from torchbasics.training.checkpoint import load_checkpoint
 from torchbasics.training.config import TrainConfig
 from torchbasics.training.interrupts import stop_on_signals
@@ -241,12 +241,11 @@ def test_killed_then_sigtermed_two_process_run_resumes_bit_identical(two_runs, t
 def test_a_repeated_stop_signal_counts_once_then_aborts(monkeypatch):
     """torchrun forwards the signal it gets: a worker may receive the same request twice."""
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
-    with stop_on_signals() as flag:
-        distributed.stop_together(flag, torch.device("cpu"))  # installs the handlers
+    with stop_on_signals(**distributed.stop_signal_settings()) as flag:
         os.kill(os.getpid(), signal.SIGTERM)
         os.kill(os.getpid(), signal.SIGTERM)  # the forwarded copy: not an abort
         assert flag()
         later = time.monotonic() + distributed.REPEAT_GRACE_SECONDS
-        monkeypatch.setattr(distributed.time, "monotonic", lambda: later)
+        monkeypatch.setattr(interrupts.time, "monotonic", lambda: later)
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)  # a real second request: abort at once

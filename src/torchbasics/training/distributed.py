@@ -15,9 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-import signal
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -26,7 +23,7 @@ import torch.distributed as dist
 from torch import nn
 
 from torchbasics.errors import TorchbasicsError
-from torchbasics.training.interrupts import STOP_SIGNALS, StopFlag
+from torchbasics.training.interrupts import StopFlag
 
 T = TypeVar("T")
 
@@ -39,7 +36,7 @@ STOP_CHECK_EVERY = {"cpu": 1, "cuda": 10}
 # A stop signal repeated within this many seconds is the same request: torchrun passes
 # the signal it receives on to its workers, so a signal sent to every process of a job (a
 # scheduler's SIGTERM; Ctrl-C where the workers share the terminal's process group)
-# reaches each worker twice.
+# reaches each worker twice. See stop_signal_settings.
 REPEAT_GRACE_SECONDS = 5.0
 
 
@@ -204,17 +201,23 @@ def barrier() -> None:
         dist.barrier()
 
 
+def stop_signal_settings() -> dict[str, Any]:
+    """How this process's :func:`~torchbasics.training.interrupts.stop_on_signals` should
+    take signals: in DDP a repeat within ``REPEAT_GRACE_SECONDS`` is the same request, and
+    only rank 0 says what is happening."""
+    repeat_grace = REPEAT_GRACE_SECONDS if world_size() > 1 else 0.0
+    return {"repeat_grace": repeat_grace, "announce": is_main()}
+
+
 def stop_together(flag: StopFlag, device: torch.device) -> Callable[[], bool]:
     """A ``should_stop`` that says yes on every rank at the same step, or on none.
 
     A stop signal may reach the ranks at different steps (or only some of them); the
     ranks sum their flags every ``STOP_CHECK_EVERY`` calls, made at the same steps, so
     they all stop at the same step and rank 0 can save one consistent ``last.pt``.
-    Inside :func:`~torchbasics.training.interrupts.stop_on_signals` only.
     """
     if world_size() == 1:
         return flag
-    _count_repeats_once(flag)
     every = STOP_CHECK_EVERY.get(device.type, 1)
     calls = 0
 
@@ -228,28 +231,3 @@ def stop_together(flag: StopFlag, device: torch.device) -> Callable[[], bool]:
         return bool(wanted.item())
 
     return should_stop
-
-
-def _count_repeats_once(flag: StopFlag) -> None:
-    """Replace the stop signals' handlers: a repeat within ``REPEAT_GRACE_SECONDS`` of the
-    first signal is ignored, a later one aborts at once; only rank 0 says so.
-
-    ``stop_on_signals`` puts the previous handlers back when its block ends.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return  # signals cannot be caught here, as in stop_on_signals
-    first: float | None = None
-
-    def handle(number: int, frame: object) -> None:
-        nonlocal first
-        if first is None:
-            first = time.monotonic()
-            if is_main():
-                flag.handle(number, frame)  # prints what is happening
-            else:
-                flag.signal_number = number
-        elif time.monotonic() - first >= REPEAT_GRACE_SECONDS:
-            raise KeyboardInterrupt
-
-    for number in STOP_SIGNALS:
-        signal.signal(number, handle)

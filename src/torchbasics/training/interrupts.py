@@ -3,8 +3,9 @@
 Inside :func:`stop_on_signals`, the first SIGINT or SIGTERM only sets a flag that the
 training loop reads after each step (a Python attribute: no device sync), so the loop
 stops at a clean point and the caller saves a checkpoint there. A second signal raises
-``KeyboardInterrupt`` at once, for when the user will not wait. The handlers that were
-there before come back when the block ends.
+``KeyboardInterrupt`` at once, for when the user will not wait, unless it comes within a
+grace period that makes it the same request delivered twice (see ``repeat_grace``). The
+handlers that were there before come back when the block ends.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -27,10 +29,20 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 class StopFlag:
-    """Set by the first stop signal; call it (``flag()``) to ask whether to stop."""
+    """Set by the first stop signal; call it (``flag()``) to ask whether to stop.
 
-    def __init__(self) -> None:
+    Args:
+        repeat_grace: seconds after the first signal in which another one is taken as the
+            same request, not as an abort (torchrun passes on the signal it receives, so a
+            worker may get one request twice).
+        announce: print what is happening when the first signal arrives.
+    """
+
+    def __init__(self, *, repeat_grace: float = 0.0, announce: bool = True) -> None:
         self.signal_number: int | None = None
+        self.repeat_grace = repeat_grace
+        self.announce = announce
+        self._first_at = 0.0
 
     def __call__(self) -> bool:
         return self.signal_number is not None
@@ -38,21 +50,27 @@ class StopFlag:
     def handle(self, signal_number: int, frame: object) -> None:
         """The signal handler: the first signal asks to stop, a second aborts."""
         if self.signal_number is not None:
+            if time.monotonic() - self._first_at < self.repeat_grace:
+                return
             raise KeyboardInterrupt
         self.signal_number = signal_number
-        name = signal.Signals(signal_number).name
-        print(f"torchbasics: {name}: stopping after the current step to save last.pt "
-              "(send it again to abort without saving)", file=sys.stderr, flush=True)
+        self._first_at = time.monotonic()
+        if self.announce:
+            name = signal.Signals(signal_number).name
+            print(f"torchbasics: {name}: stopping after the current step to save last.pt "
+                  "(send it again to abort without saving)", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
-def stop_on_signals(signals: tuple[int, ...] = STOP_SIGNALS) -> Iterator[StopFlag]:
-    """Catch ``signals`` into a :class:`StopFlag` for the duration of the block.
+def stop_on_signals(
+    signals: tuple[int, ...] = STOP_SIGNALS, *, repeat_grace: float = 0.0, announce: bool = True,
+) -> Iterator[StopFlag]:
+    """Catch ``signals`` into a :class:`StopFlag` (with these settings) for the block.
 
     Python lets only the main thread install signal handlers; elsewhere (training started
     from a worker thread) the flag is returned unset and signals keep their usual effect.
     """
-    flag = StopFlag()
+    flag = StopFlag(repeat_grace=repeat_grace, announce=announce)
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return

@@ -327,7 +327,7 @@ def _train(config: TrainConfig, out: str | os.PathLike, *, force: bool, resume: 
         return stop
 
     try:
-        with stop_on_signals() as stop_requested:
+        with stop_on_signals(**distributed.stop_signal_settings()) as stop_requested:
             fit(trained, train_batches, val_batches, optimizer, scheduler, task,
                 epochs=config.epochs, device=device, precision=precision,
                 start_epoch=len(records) + 1, resume=partial, on_epoch_end=on_epoch_end,
