@@ -38,11 +38,11 @@ def run_export(args: argparse.Namespace) -> int:
     from torchbasics.inference.export import check_export, export
     from torchbasics.inference.loading import find_checkpoint
     from torchbasics.inference.predictor import Classifier
-    from torchbasics.training.checkpoint import load_checkpoint
+    from torchbasics.training.checkpoint import is_regression, load_checkpoint
 
     path = find_checkpoint(args.run)
     checkpoint = load_checkpoint(path)
-    if checkpoint.get("kind", "classification") != "classification":
+    if is_regression(checkpoint):
         raise TorchbasicsError("export is for image classifiers, and this is a regression run",
                                where=path)
     classifier = Classifier.from_checkpoint(checkpoint, str(path))

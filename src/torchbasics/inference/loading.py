@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from torchbasics.errors import TorchbasicsError
 
@@ -28,11 +28,6 @@ def find_checkpoint(run: str | os.PathLike) -> Path:
                            fix="is this a run directory made by `torchbasics train`?")
 
 
-def is_regression(checkpoint: dict[str, Any]) -> bool:
-    """Whether the checkpoint holds a regression model (else an image classifier)."""
-    return checkpoint.get("kind", "classification") == "regression"
-
-
 def load(run: str | os.PathLike) -> Classifier | Regressor:
     """The trained model of a run directory (or checkpoint file), ready to predict.
 
@@ -40,7 +35,7 @@ def load(run: str | os.PathLike) -> Classifier | Regressor:
     (``.predict(picture)``), the bonus regression as a
     :class:`~torchbasics.tabular.predict.Regressor` (``.predict_one({...})``).
     """
-    from torchbasics.training.checkpoint import load_checkpoint
+    from torchbasics.training.checkpoint import is_regression, load_checkpoint
 
     path = find_checkpoint(run)
     checkpoint = load_checkpoint(path)

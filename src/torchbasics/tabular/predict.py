@@ -37,7 +37,9 @@ class Regressor:
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], where: str = "") -> Regressor:
         """Rebuild from a checkpoint of :func:`~torchbasics.tabular.regression.train_regression`."""
-        if checkpoint.get("kind") != "regression":
+        from torchbasics.training.checkpoint import is_regression
+
+        if not is_regression(checkpoint):
             raise TorchbasicsError("not a regression checkpoint", where=where or None)
         model = create_model(checkpoint["model"], tuple(checkpoint["input_shape"]),
                              checkpoint["outputs"], **checkpoint["model_settings"])

@@ -117,9 +117,14 @@ REGRESSION_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def is_regression(checkpoint: dict[str, Any]) -> bool:
+    """Whether the checkpoint holds a regression model (the bonus predictor), not a classifier."""
+    return checkpoint.get("kind") == "regression"
+
+
 def check_fields(checkpoint: dict[str, Any], where: str | os.PathLike) -> None:
     """Refuse a checkpoint whose describing fields are missing or of the wrong type."""
-    fields = FIELDS | (REGRESSION_FIELDS if checkpoint.get("kind") == "regression" else {})
+    fields = FIELDS | (REGRESSION_FIELDS if is_regression(checkpoint) else {})
     for name, kind in fields.items():
         if not isinstance(checkpoint.get(name), kind):
             raise TorchbasicsError(

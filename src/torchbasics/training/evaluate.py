@@ -22,7 +22,11 @@ from torchbasics.evaluation import (
     per_class_report,
 )
 from torchbasics.training import rundir
-from torchbasics.training.checkpoint import load_checkpoint, model_from_checkpoint
+from torchbasics.training.checkpoint import (
+    is_regression,
+    load_checkpoint,
+    model_from_checkpoint,
+)
 from torchbasics.training.loop import predict_probabilities
 from torchbasics.training.run import EVAL_BATCH_SIZE
 
@@ -103,7 +107,7 @@ def evaluate_run(
 def _refuse_regression_run(run_dir: Path) -> None:
     """A regression (bonus) run is tested as it trains; say where its figures are."""
     last = run_dir / "last.pt"
-    if last.is_file() and load_checkpoint(last).get("kind") == "regression":
+    if last.is_file() and is_regression(load_checkpoint(last)):
         raise TorchbasicsError(
             "this is a regression run: its test metrics (MSE, RMSE, MAE, R²) were computed "
             "when it trained", where=run_dir,

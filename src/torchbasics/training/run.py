@@ -26,6 +26,7 @@ from torchbasics.training import distributed, rundir, tensorboard
 from torchbasics.training.checkpoint import (
     check_weights_fit,
     describe_model,
+    is_regression,
     library_versions,
     load_checkpoint,
     save_checkpoint,
@@ -80,7 +81,7 @@ def load_train_val(config: TrainConfig) -> Splits:
 def load_resume_point(path: Path) -> dict[str, Any]:
     """``last.pt`` of an unfinished image run, checked to hold everything resuming needs."""
     checkpoint = load_checkpoint(path)
-    if checkpoint.get("kind") == "regression":
+    if is_regression(checkpoint):
         raise TorchbasicsError("this is a regression run, and regression runs are not resumed",
                                where=path.parent, fix="train it again with --force")
     missing = [name for name, kind in RESUME_FIELDS.items()
