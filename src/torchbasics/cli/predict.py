@@ -153,7 +153,7 @@ def save_show(out: Path, files: list[Path], predictions: list[Any]) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from torchbasics.inference.preprocess import open_image
+    from torchbasics.data.image_files import open_image
     from torchbasics.inference.show import MAX_ROWS, prediction_figure
     from torchbasics.plots import save_figure
 

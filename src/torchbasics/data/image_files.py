@@ -48,24 +48,35 @@ def read_image(
     """
     if channels not in _MODES:
         raise ValueError(f"channels must be 1 or 3, got {channels}")
-    path = Path(path)
-    try:
-        with Image.open(path) as opened:
-            opened.load()  # decode now, so a truncated file fails here, not later
-            image = to_mode(ImageOps.exif_transpose(opened), _MODES[channels])
-    except FileNotFoundError:
-        raise TorchbasicsError("image file not found", where=path, fix="check the path") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise TorchbasicsError(
-            f"cannot read the image ({exc})", where=path,
-            fix="re-save it as PNG or JPEG, or remove it from the list",
-        ) from None
+    image = to_mode(open_image(path, fix="re-save it as PNG or JPEG, or remove it from the list"),
+                    _MODES[channels])
     height, width = size
     if image.size != (width, height):
         # Pillow's LANCZOS filter widens with the scale factor, i.e. it antialiases.
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     pixels = np.array(image, dtype=np.uint8)  # (H, W) or (H, W, 3); a writable copy
     return pixels[None] if channels == 1 else np.ascontiguousarray(pixels.transpose(2, 0, 1))
+
+
+def open_image(path: str | os.PathLike, *,
+               fix: str = "give a PNG, JPEG or BMP file") -> Image.Image:
+    """Decode an image file (any format Pillow reads), upright as its EXIF tag says.
+
+    Raises:
+        TorchbasicsError: the file is missing, a folder, truncated or not an image (``fix``
+            says what to do about an unreadable one).
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as opened:
+            opened.load()  # decode now, so a truncated file fails here, not later
+            return ImageOps.exif_transpose(opened)
+    except FileNotFoundError:
+        raise TorchbasicsError("image file not found", where=path, fix="check the path") from None
+    except IsADirectoryError:
+        raise TorchbasicsError("a folder, not an image", where=path) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise TorchbasicsError(f"cannot read the image ({exc})", where=path, fix=fix) from None
 
 
 def to_mode(image: Image.Image, mode: str) -> Image.Image:

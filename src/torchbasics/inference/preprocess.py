@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from scipy import ndimage
 
+from torchbasics.data.image_files import open_image, to_mode
+from torchbasics.data.transforms import Normalize
 from torchbasics.errors import TorchbasicsError
 
 # Data set -> pipeline. A data set not listed gets "fit", which assumes nothing about ink.
@@ -78,9 +79,7 @@ class Preprocessing:
 
     def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
         """``(N, C, H, W)`` pixels on [0, 1] -> the model's input: the training mean and std."""
-        mean = torch.tensor(self.mean, dtype=torch.float32)[:, None, None]
-        std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
-        return (pixels - mean) / std
+        return Normalize(self.mean, self.std)(pixels)
 
 
 @dataclass(frozen=True)
@@ -131,9 +130,7 @@ def to_gray(image: ImageInput) -> np.ndarray:
     """
     if isinstance(image, (str, os.PathLike)):
         return to_gray(open_image(image))
-    if isinstance(image, Image.Image):
-        from torchbasics.data.image_files import to_mode  # 16-bit and transparency rules
-
+    if isinstance(image, Image.Image):  # to_mode: the data layer's 16-bit and transparency rules
         return np.asarray(to_mode(image, "L"), dtype=np.float64) / 255.0
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
@@ -146,22 +143,6 @@ def to_gray(image: ImageInput) -> np.ndarray:
         # image give identical pixels (its integer rounding differs from float maths).
         return to_gray(Image.fromarray(np.ascontiguousarray(image)))
     return _array_to_gray(image)
-
-
-def open_image(path: str | os.PathLike) -> Image.Image:
-    """Decode an image file (any format Pillow reads), upright as its EXIF tag says."""
-    path = Path(path)
-    try:
-        with Image.open(path) as opened:
-            opened.load()  # decode now, so a truncated file fails here, not later
-            return ImageOps.exif_transpose(opened)
-    except FileNotFoundError:
-        raise TorchbasicsError("image file not found", where=path, fix="check the path") from None
-    except IsADirectoryError:
-        raise TorchbasicsError("a folder, not an image", where=path) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise TorchbasicsError(f"cannot read the image ({exc})", where=path,
-                               fix="give a PNG, JPEG or BMP file") from None
 
 
 def _array_to_gray(array: np.ndarray) -> np.ndarray:
