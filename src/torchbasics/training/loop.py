@@ -200,16 +200,8 @@ def train_one_epoch(
         )
     if stopped:
         raise Interrupted(sums)
-    has_error = isinstance(task, ClassificationTask)
-    loss_sum, mistakes, samples = distributed.epoch_totals(sums.loss_sum, sums.mistakes,
-                                                           sums.samples)  # over all ranks
-    return {
-        "loss": loss_sum / max(samples, 1),
-        "error": mistakes / max(samples, 1) if has_error else None,
-        "samples": samples,
-        "seconds": sums.seconds,
-        "lr": sums.lr,
-    }
+    return {**mean_loss_and_error(task, sums.loss_sum, sums.mistakes, sums.samples),
+            "seconds": sums.seconds, "lr": sums.lr}
 
 
 @torch.no_grad()
@@ -236,12 +228,21 @@ def evaluate(
         if mistakes is not None:
             total_mistakes += mistakes
         samples += targets.shape[0]
+    return mean_loss_and_error(task, total_loss, total_mistakes, samples)
+
+
+def mean_loss_and_error(task: Task, loss_sum: torch.Tensor, mistakes: torch.Tensor,
+                        samples: int) -> dict[str, Any]:
+    """``{"loss", "error", "samples"}`` of an epoch from its sums, over all ranks in DDP.
+
+    The one host sync of the epoch (reading the sums back); ``error`` is None for tasks
+    without one (regression).
+    """
+    loss_sum, mistakes, samples = distributed.epoch_totals(loss_sum, mistakes, samples)
     has_error = isinstance(task, ClassificationTask)
-    loss_sum, mistakes, samples = distributed.epoch_totals(total_loss, total_mistakes, samples)
-    return {
-        "loss": loss_sum / max(samples, 1),
-        "error": mistakes / max(samples, 1) if has_error else None,
-    }
+    return {"loss": loss_sum / max(samples, 1),
+            "error": mistakes / max(samples, 1) if has_error else None,
+            "samples": samples}
 
 
 @torch.no_grad()
