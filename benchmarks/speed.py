@@ -75,7 +75,7 @@ from torchbasics.training.loop import (
     train_one_epoch,
 )
 from torchbasics.training.optim import build_optimizer, build_scheduler
-from torchbasics.training.run import EVAL_BATCH_SIZE, build_training
+from torchbasics.training.run import EVAL_BATCH_SIZE, TrainingSetup, build_training
 
 PARTS = (1, 2, 3, 4, 5)
 DATASET = "mnist"
@@ -123,15 +123,9 @@ class Data:
 class Recipe:
     """What `torchbasics train` builds from a config (training/run.py), minus the run folder."""
 
-    config: TrainConfig
+    config: TrainConfig  # resolved
     precision: str
-    channels_last: bool
-    model: torch.nn.Module
-    train_batches: TensorBatchLoader
-    val_batches: TensorBatchLoader
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    task: ClassificationTask
+    setup: TrainingSetup  # model, loaders, optimizer, schedule, loss
 
 
 @dataclass
@@ -151,9 +145,7 @@ def build_recipe(config: TrainConfig, data: Data, device: torch.device) -> Recip
     """Model, loaders, optimizer and schedule exactly as ``training.run.train`` sets them up."""
     config = resolve(config)
     precision = resolve_precision(config.precision, device)
-    setup = build_training(config, data, device)
-    return Recipe(config, precision, setup.channels_last, setup.model, setup.train_batches,
-                  setup.val_batches, setup.optimizer, setup.scheduler, setup.task)
+    return Recipe(config, precision, build_training(config, data, device))
 
 
 def train_recipe(
@@ -167,7 +159,7 @@ def train_recipe(
     test_batches = TensorBatchLoader(
         data.test, batch_size=EVAL_BATCH_SIZE, device=device,
         transform=standard_transform(data.train.mean, data.train.std,
-                                     channels_last=recipe.channels_last),
+                                     channels_last=recipe.setup.channels_last),
     )
     results: list[EpochResult] = []
     untimed = 0.0
@@ -178,7 +170,7 @@ def train_recipe(
         paused = time.perf_counter()
         accuracy = None
         if test_every_epoch or record.epoch == recipe.config.epochs:
-            tested = evaluate(recipe.model, test_batches, recipe.task, device=device,
+            tested = evaluate(recipe.setup.model, test_batches, recipe.setup.task, device=device,
                               precision=recipe.precision)
             accuracy = 1.0 - tested["error"]
         results.append(EpochResult(record.epoch, paused - started - untimed, accuracy,
@@ -186,9 +178,10 @@ def train_recipe(
         untimed += time.perf_counter() - paused
         return False
 
-    fit(recipe.model, recipe.train_batches, recipe.val_batches, recipe.optimizer,
-        recipe.scheduler, recipe.task, epochs=recipe.config.epochs, device=device,
-        precision=recipe.precision, on_epoch_end=on_epoch_end)
+    setup = recipe.setup
+    fit(setup.model, setup.train_batches, setup.val_batches, setup.optimizer, setup.scheduler,
+        setup.task, epochs=recipe.config.epochs, device=device, precision=recipe.precision,
+        on_epoch_end=on_epoch_end)
     return results
 
 
@@ -219,8 +212,8 @@ def part_throughput(args: argparse.Namespace, data: Data, device: torch.device) 
         recipe = build_recipe(TrainConfig(dataset=DATASET, model=name, seed=args.seed),
                               data, device)
         config = recipe.config
-        ours = timed_epoch(recipe.model, recipe.train_batches, recipe.optimizer,
-                           recipe.scheduler, recipe.task, device=device,
+        ours = timed_epoch(recipe.setup.model, recipe.setup.train_batches, recipe.setup.optimizer,
+                           recipe.setup.scheduler, recipe.setup.task, device=device,
                            precision=recipe.precision, warmup=args.warmup)
 
         torch.manual_seed(args.seed)
@@ -234,7 +227,7 @@ def part_throughput(args: argparse.Namespace, data: Data, device: torch.device) 
         baseline = images / (time.perf_counter() - started)
 
         ratio = ours / baseline
-        layout = ", channels-last" if recipe.channels_last else ""
+        layout = ", channels-last" if recipe.setup.channels_last else ""
         rows.append(Row(
             f"images/s, one training epoch of `{name}`, batch {config.batch_size}",
             f"{ours:,.0f} ({recipe.precision}{layout}, augment {config.augment:g})",
