@@ -79,10 +79,24 @@ def test_mlp_hidden_size_and_activation(name, activation):
     assert any(isinstance(layer, activation) for layer in model)
 
 
-def test_seed_cnn_is_conv_relu_pool_fc():
+def test_seed_cnn_computes_conv_relu_pool_fc():
+    """Pooling before ReLU is the seed's Conv -> ReLU -> MaxPool -> FC, values and gradients."""
+    torch.manual_seed(0)
     model = create_model("cnn", (1, 28, 28), 10)
-    kinds = [type(layer).__name__ for layer in model]
-    assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
+    conv, _, _, _, linear = model
+    assert [type(layer).__name__ for layer in model] == [
+        "Conv2d", "MaxPool2d", "ReLU", "Flatten", "Linear"]
+    seed_order = torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                     torch.nn.Flatten(), linear)
+    images = torch.randn(8, 1, 28, 28)
+    gradients = []
+    for net in (model, seed_order):
+        net.zero_grad()
+        outputs = net(images)
+        outputs.square().sum().backward()
+        gradients.append((outputs.detach(), conv.weight.grad.clone(), linear.weight.grad.clone()))
+    for ours, seeds in zip(*gradients, strict=True):
+        torch.testing.assert_close(ours, seeds, rtol=0, atol=0)
 
 
 def test_unknown_model_suggests_the_closest():
