@@ -55,6 +55,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--weight-decay", type=float, help=DEFAULT_FROM_RECIPE)
     group.add_argument("--schedule", choices=["onecycle", "cosine", "constant"],
                        help=DEFAULT_FROM_RECIPE)
+    group.add_argument("--warmup", type=float, metavar="FRACTION",
+                       help="one-cycle schedule: the share of the steps spent raising the "
+                       f"learning rate to --lr before annealing it ({DEFAULT_FROM_RECIPE})")
     group.add_argument("--label-smoothing", type=float, help=DEFAULT_FROM_RECIPE)
     group.add_argument("--augment", type=float, metavar="STRENGTH",
                        help="random rotations/shifts/zoom of training images (and left-right "
@@ -90,7 +93,7 @@ def config_from_args(args: argparse.Namespace):
     return TrainConfig(
         dataset=args.dataset, model=args.model, model_settings=settings, epochs=args.epochs,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
-        weight_decay=args.weight_decay, schedule=args.schedule,
+        weight_decay=args.weight_decay, schedule=args.schedule, warmup=args.warmup,
         label_smoothing=args.label_smoothing, augment=args.augment,
         val_fraction=args.val_fraction, seed=args.seed, device=args.device,
         precision=args.precision, early_stopping=args.early_stopping,

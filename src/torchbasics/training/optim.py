@@ -8,12 +8,18 @@ from torch import nn
 from torchbasics.errors import TorchbasicsError, closest
 from torchbasics.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
+# Devices whose optimizers have a fused kernel: the whole update of every parameter in one
+# call, instead of a few element-wise passes per parameter tensor (measured on CPU: an
+# SGD step of the 400k-parameter MLP takes 130 us fused, 375 us otherwise).
+FUSED_DEVICES = ("cpu", "cuda")
+
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """SGD with momentum, Adam or AdamW; weight decay skips biases and norm parameters.
 
     Decaying a bias or a batch-norm scale only fights the normalization, so those
-    (the 1-dimensional parameters) go in a group without weight decay.
+    (the 1-dimensional parameters) go in a group without weight decay. The update runs
+    fused where the device has the kernel; the arithmetic is the same as the plain one.
     """
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
@@ -21,12 +27,15 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
         {"params": decay, "weight_decay": config.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+    fused = all(p.device.type in FUSED_DEVICES and p.is_floating_point()
+                for p in decay + no_decay)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True,
+                               fused=fused)
     if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr)
+        return torch.optim.Adam(groups, lr=config.lr, fused=fused)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.lr)
+        return torch.optim.AdamW(groups, lr=config.lr, fused=fused)
     raise TorchbasicsError(f"unknown optimizer '{config.optimizer}'", where="--optimizer",
                            fix=closest(str(config.optimizer), list(OPTIMIZERS)))
 
@@ -38,7 +47,7 @@ def build_scheduler(
     total = max(1, config.epochs * steps_per_epoch)
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=total, pct_start=0.25,
+            optimizer, max_lr=config.lr, total_steps=total, pct_start=config.warmup,
             # Momentum cycling is for SGD-like optimizers; Adam's betas are left alone.
             cycle_momentum=config.optimizer == "sgd",
         )

@@ -1,0 +1,60 @@
+"""Optimizers and schedules: the fused update is the plain one; warm-up ends where it says."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from torchbasics.models import create_model
+from torchbasics.training.config import TrainConfig, resolve
+from torchbasics.training.optim import build_optimizer, build_scheduler
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+def test_fused_update_matches_the_plain_one(optimizer):
+    config = resolve(TrainConfig(model="mlp-relu", optimizer=optimizer, lr=0.01,
+                                 weight_decay=1e-2))
+    torch.manual_seed(0)
+    fused_model = create_model("mlp-relu", (1, 8, 8), 3, hidden=16)
+    plain_model = copy.deepcopy(fused_model)
+    fused = build_optimizer(fused_model, config)
+    plain = build_optimizer(plain_model, config)
+    assert all(group["fused"] for group in fused.param_groups)
+    for group in plain.param_groups:  # the same groups, updated tensor by tensor
+        group["fused"] = False
+    images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,))
+    for _ in range(5):
+        for model, opt in ((fused_model, fused), (plain_model, plain)):
+            opt.zero_grad()
+            F.cross_entropy(model(images), labels).backward()
+            opt.step()
+    for ours, reference in zip(fused_model.parameters(), plain_model.parameters(), strict=True):
+        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
+    torch.manual_seed(0)
+    untrained = create_model("mlp-relu", (1, 8, 8), 3, hidden=16)
+    assert not torch.allclose(fused_model[1].weight, untrained[1].weight)
+
+
+@pytest.mark.parametrize("warmup", [0.1, 0.25, 0.5])
+def test_one_cycle_peaks_after_the_warmup_share_of_steps(warmup):
+    config = resolve(TrainConfig(model="cnn", epochs=4, lr=0.2, warmup=warmup))
+    optimizer = build_optimizer(create_model("cnn", (1, 8, 8), 3), config)
+    scheduler = build_scheduler(optimizer, config, steps_per_epoch=25)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    peak = max(range(100), key=rates.__getitem__)
+    assert abs(peak - warmup * 100) <= 1
+    assert rates[peak] == pytest.approx(0.2)
+
+
+def test_runs_saved_before_warmup_existed_resume_with_the_old_warmup():
+    stored = TrainConfig(model="convnet").to_dict()
+    del stored["warmup"]
+    assert resolve(TrainConfig.from_dict(stored)).warmup == 0.25
+    assert resolve(TrainConfig(model="convnet")).warmup == 0.1  # today's recipe
