@@ -1,6 +1,6 @@
 """Speed goals: torchbasics' training path against plain PyTorch, measured in one run.
 
-    .venv/bin/python benchmarks/speed.py                # every part (about 10 minutes, idle CPU)
+    .venv/bin/python benchmarks/speed.py                # every part (about 4 minutes, idle CPU)
     .venv/bin/python benchmarks/speed.py --only 1,2     # some parts
     .venv/bin/python benchmarks/speed.py --quick        # smoke run: small subsets, one epoch
 
@@ -10,12 +10,13 @@ Data: MNIST as found on the search path (MNIST-10k on the development machines),
 1. images/s of one training epoch (after a short warm-up) of `cnn` and `convnet` at their
    recipe's batch size: torchbasics' path exactly as `torchbasics train` runs it
    (TensorBatchLoader, batch-wise transforms with the recipe's augmentation, channels-last,
-   bf16 autocast where the CPU has it, train_one_epoch) against a plain fp32 loop over the
-   same model: per-sample Dataset + DataLoader(shuffle=True), NCHW, SGD, loss.item() every
-   step, no augmentation. Goal: 2.5x.
-2. images/s of one `mlp-relu` epoch, batch 64, fp32, the same loop (train_one_epoch) and
-   the same to-float + normalize transform: the fast loader against the per-sample
-   Dataset + DataLoader(batch_size=64, shuffle=True). Goal: 3x.
+   bf16 autocast where the CPU has it, fused optimizer, train_one_epoch) against a plain
+   fp32 loop over the same model: per-sample Dataset + DataLoader(shuffle=True), NCHW, SGD,
+   loss.item() every step, no augmentation. Goal: 2.5x.
+2. images/s of one `mlp-relu` epoch: torchbasics' path (its recipe's batch size and
+   precision) against the classic per-sample Dataset + DataLoader(batch_size=64,
+   shuffle=True) with the plain fp32 loop; neither side augments. Goal: 3x. A second
+   row, without a goal, isolates the loaders: both at batch 64, fp32, the same loop.
 3. Training time until the test accuracy first reaches 98.0 % (the test split evaluated
    after each epoch, outside the timed region): `convnet`'s recipe as `torchbasics train`
    runs it (its validation passes included) against pytorch/examples' MNIST recipe
@@ -26,9 +27,12 @@ Data: MNIST as found on the search path (MNIST-10k on the development machines),
 5. Test accuracy of `cnn` after a short recipe trained in bf16 against fp32, averaged over
    --precision-seeds seeds. Goal: within 0.1 percentage point.
 
-Parts run one after another in this process (part 4 in its own processes); run it on an
-otherwise idle machine. Prints a markdown table; exits 1 if a goal is missed (not with
---quick, whose figures are too small to judge).
+torchbasics' side runs in this process, one part after another. Each plain-PyTorch baseline
+runs in a fresh process (benchmarks/_fresh_baseline.py), as a learner's loop would: without
+the allocator setting torchbasics makes (torchbasics.allocator), which would otherwise stay
+with this process; part 1 also shows the baseline with that setting. Part 4 runs in its
+own processes too. Run it on an otherwise idle machine. Prints a markdown table; exits 1
+if a goal is missed (not with --quick, whose figures are too small to judge).
 """
 
 from __future__ import annotations
