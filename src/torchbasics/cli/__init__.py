@@ -7,6 +7,7 @@ imports (torch, matplotlib) happen inside the handlers, so ``--help`` answers at
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import traceback
@@ -24,6 +25,7 @@ from torchbasics.errors import TorchbasicsError, closest
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a Unix tool whose reader went away returns
 
 DESCRIPTION = """\
 The foundational deep-learning models in PyTorch, done properly.
@@ -72,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below and not at exit
+        return code
     except TorchbasicsError as exc:
         if debug:
             traceback.print_exc()
@@ -83,3 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"torchbasics: {exc or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away, e.g. `torchbasics models | head -3`
+        # Point stdout at /dev/null so that flushing it at exit does not fail once more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
