@@ -146,14 +146,16 @@ def run_models(args: argparse.Namespace) -> int:
     from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
     from torchbasics.training.config import RECIPES
 
-    print(f"{'model':<14}{'parameters':>12}  {'recipe':<44}  description")
+    print(f"{'model':<14}{'parameters':>12}  {'recipe':<60}  description")
     for name in list_models():
         regression = get_model_entry(name).task == "regression"  # 3 features -> 1 value
         shape, outputs = ((3,), 1) if regression else ((1, 28, 28), 10)
         parameters = count_parameters(create_model(name, shape, outputs))
         recipe = RECIPES.get(name, {})
-        brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}, "
+        warmup = (f", warm-up {recipe['warmup']}"
+                  if recipe.get("schedule") == "onecycle" else "")
+        brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
                  f"{recipe.get('epochs', '?')} epochs, batch {recipe.get('batch_size', '?')}"
                  + (f", augment {recipe['augment']}" if recipe.get("augment") else ""))
-        print(f"{name:<14}{parameters:>12,}  {brief:<44}  {get_model_entry(name).description}")
+        print(f"{name:<14}{parameters:>12,}  {brief:<60}  {get_model_entry(name).description}")
     return 0
