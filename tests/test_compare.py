@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -45,3 +46,20 @@ def test_cli_compare(idx_dir, tmp_path, capsys):
     assert "# Models compared on mnist" in capsys.readouterr().out
     assert main(argv) == 2  # the runs exist now
     assert "--force" in capsys.readouterr().err
+
+
+def test_a_diverging_model_does_not_stop_the_others(idx_dir, tmp_path, monkeypatch, capsys):
+    from torchbasics.training import config
+
+    monkeypatch.setitem(config.RECIPES, "mlp-relu", config.RECIPES["mlp-relu"] | {"lr": 1e30})
+    argv = ["compare", "--dataset", "mnist", "--data-dir", str(idx_dir), "--models",
+            "mlp-relu,softmax", "--epochs", "1", "--out", str(tmp_path / "cmp"), "--quiet"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert re.search(r"\| mlp-relu \| failed: the (validation )?loss became NaN", out)
+    assert out.count("| softmax |") == 1  # trained after the failure, tabulated
+    assert err.splitlines() == [
+        "torchbasics: error: 1 of 2 models failed to train: mlp-relu (see the table)"]
+    saved = json.loads((tmp_path / "cmp" / "results.json").read_text())["models"]
+    assert [row["model"] for row in saved] == ["mlp-relu", "softmax"]
+    assert "failed" in saved[0] and 0 <= saved[1]["test_error"] <= 1

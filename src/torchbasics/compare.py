@@ -14,6 +14,7 @@ from torchbasics.reports import percent
 from torchbasics.training import rundir
 from torchbasics.training.config import TrainConfig
 from torchbasics.training.evaluate import evaluate_run
+from torchbasics.training.loop import TrainingDiverged
 from torchbasics.training.run import train
 
 COLUMNS = (
@@ -37,10 +38,12 @@ def compare(
 
     Each model gets its own run directory ``out/<model>`` (its recipe fills what ``base``
     leaves unset). ``out`` gets ``results.md``, ``results.json`` and
-    ``validation_curves.png``.
+    ``validation_curves.png``. A model whose training diverges does not stop the others:
+    its row says why it failed (``"failed"``), and the rest are trained and tabulated.
 
     Returns:
-        One row per model: the summary figures, test error, parameters, time, speed.
+        One row per model: the summary figures, test error, parameters, time, speed; or
+        ``{"model", "failed"}`` for a model that diverged.
     """
     for model in models:
         get_model_entry(model)  # every name checked before hours of training start
@@ -49,7 +52,12 @@ def compare(
     for index, model in enumerate(models, start=1):
         log(f"[{index}/{len(models)}] {model}")
         config = dataclasses.replace(base, model=model)
-        summary = train(config, out / model, force=force, progress=progress, log=log)
+        try:
+            summary = train(config, out / model, force=force, progress=progress, log=log)
+        except TrainingDiverged as exc:
+            log(f"{model}: failed: {exc.message}; going on with the next model")
+            rows.append({"model": model, "failed": exc.message})
+            continue
         test_error = evaluate_run(out / model)["error"]
         rows.append(summary | {"test_error": test_error})
         log(f"{model}: test error {percent(test_error)}")
@@ -63,7 +71,8 @@ def write_results(out: Path, dataset: str, rows: list[dict[str, Any]]) -> None:
     from torchbasics.plots import save_figure, validation_curves
 
     rundir.write_json(out / "results.json", {"dataset": dataset, "models": rows})
-    curves = {row["model"]: read_metrics(out / row["model"] / "metrics.csv") for row in rows}
+    curves = {row["model"]: read_metrics(out / row["model"] / "metrics.csv")
+              for row in rows if "failed" not in row}
     save_figure(validation_curves(curves, title=f"Validation error on {dataset}"),
                 out / "validation_curves.png")
     write_text(out / "results.md", format_results(dataset, rows))
@@ -76,6 +85,10 @@ def format_results(dataset: str, rows: list[dict[str, Any]]) -> str:
     lines = [f"# Models compared on {dataset}", "",
              "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for row in rows:
+        if "failed" in row:
+            lines.append(f"| {row['model']} | failed: {row['failed']} |"
+                         + " — |" * (len(header) - 2))
+            continue
         cells = [row["model"], *(percent(row.get(key)) for key, _ in COLUMNS),
                  f"{row['parameters']:,}", str(row["epochs"]), f"{row['train_seconds']:.0f} s",
                  f"{row['images_per_second']:,}"]

@@ -50,8 +50,12 @@ def run_compare(args: argparse.Namespace) -> int:
 
     base = TrainConfig(dataset=args.dataset, epochs=args.epochs, seed=args.seed,
                        data_dir=None if args.data_dir is None else str(args.data_dir))
-    compare(base, models, args.out, force=args.force,
-            progress=sys.stderr.isatty() and not args.quiet, log=log)
+    rows = compare(base, models, args.out, force=args.force,
+                   progress=sys.stderr.isatty() and not args.quiet, log=log)
     print((args.out / "results.md").read_text())
     print(f"table: {args.out / 'results.md'}; curves: {args.out / 'validation_curves.png'}")
+    failed = [row["model"] for row in rows if "failed" in row]
+    if failed:
+        raise TorchbasicsError(f"{len(failed)} of {len(rows)} models failed to train: "
+                               f"{', '.join(failed)} (see the table)")
     return 0
