@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +49,20 @@ def real_data_dir(name: str) -> Path:
             f"it (CI uses ../shared/data for MNIST-10k and apt's dataset-fashion-mnist)"
         )
     return located.directory
+
+
+def wait_for_epochs(run_dir: Path, epochs: int, process: subprocess.Popen) -> float:
+    """Wait until the run's metrics.csv holds ``epochs`` rows; return the last one's seconds.
+
+    For tests that signal a training subprocess at a known point; fails if the process
+    exits first or no such row appears within 120 s.
+    """
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        path = run_dir / "metrics.csv"
+        rows = path.read_text().splitlines()[1:] if path.is_file() else []
+        if len(rows) >= epochs:
+            return float(rows[-1].split(",")[6])  # the "seconds" column
+        time.sleep(0.02)
+    raise AssertionError(f"no epoch {epochs} within 120 s")

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.helpers import wait_for_epochs
 from tests.training.test_interrupts import assert_same_run
 from torchbasics.data.idx import write_idx
 from torchbasics.data.loaders import BatchSampler, TensorBatchLoader
@@ -98,19 +99,6 @@ def run(command: list[str], cache: Path, timeout: float = 120) -> subprocess.Com
         kill_all(process)
         raise
     return subprocess.CompletedProcess(command, process.returncode, out, err)
-
-
-def wait_for_epochs(run_dir: Path, epochs: int, process: subprocess.Popen) -> float:
-    """Wait until metrics.csv holds ``epochs`` rows; return the last one's seconds."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        path = run_dir / "metrics.csv"
-        rows = path.read_text().splitlines()[1:] if path.is_file() else []
-        if len(rows) >= epochs:
-            return float(rows[-1].split(",")[6])
-        time.sleep(0.02)
-    raise AssertionError(f"no epoch {epochs} within 120 s")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.helpers import make_idx_dataset
+from tests.helpers import make_idx_dataset, wait_for_epochs
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.tabular.regression import one_cpu_thread
@@ -204,19 +204,6 @@ def _start(command: list[str]) -> subprocess.Popen:
                             env=env)
 
 
-def _wait_for_epochs(run: Path, epochs: int, process: subprocess.Popen) -> float:
-    """Wait until metrics.csv holds ``epochs`` rows; return the last one's seconds."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        path = run / "metrics.csv"
-        rows = path.read_text().splitlines()[1:] if path.is_file() else []
-        if len(rows) >= epochs:
-            return float(rows[-1].split(",")[6])
-        time.sleep(0.02)
-    raise AssertionError(f"no epoch {epochs} within 120 s")
-
-
 def _into_next_epoch(seconds: float) -> None:
     """Sleep into the epoch that has just begun, well before its end."""
     time.sleep(min(max(0.3 * seconds, 0.2), 1.0))
@@ -240,7 +227,7 @@ def test_sigint_and_sigterm_to_the_cli_then_resume_ends_bit_identical(process_da
     run = tmp_path / "run"
 
     first = _start(_command(data, run))
-    _into_next_epoch(_wait_for_epochs(run, 1, first))  # into epoch 2 (or a little later)
+    _into_next_epoch(wait_for_epochs(run, 1, first))  # into epoch 2 (or a little later)
     first.send_signal(signal.SIGINT)
     out, err = first.communicate(timeout=60)
     assert first.returncode == 130, err
@@ -256,7 +243,7 @@ def test_sigint_and_sigterm_to_the_cli_then_resume_ends_bit_identical(process_da
     # before its handlers are installed (a signal then ends it as SIGTERM's default does).
     done = len(metrics_without_timing(run)) - 1  # epochs finished before the first signal
     second = _start(resume)
-    _into_next_epoch(_wait_for_epochs(run, done + 1, second))
+    _into_next_epoch(wait_for_epochs(run, done + 1, second))
     second.send_signal(signal.SIGTERM)
     out, err = second.communicate(timeout=60)
     assert second.returncode == 130, err
@@ -274,7 +261,7 @@ def test_kill_9_then_resume_ends_bit_identical(process_data, tmp_path):
     data, reference = process_data
     run = tmp_path / "run"
     killed = _start(_command(data, run))
-    _into_next_epoch(_wait_for_epochs(run, 1, killed))  # last.pt exists; epoch 2 running
+    _into_next_epoch(wait_for_epochs(run, 1, killed))  # last.pt exists; epoch 2 running
     killed.kill()
     killed.communicate(timeout=60)
     assert killed.returncode == -signal.SIGKILL
