@@ -144,14 +144,14 @@ def run_train(args: argparse.Namespace) -> int:
 def run_models(args: argparse.Namespace) -> int:
     """Print the model table."""
     from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
-    from torchbasics.training.config import RECIPES
+    from torchbasics.training.config import recipe_for
 
     print(f"{'model':<14}{'parameters':>12}  {'recipe':<60}  description")
     for name in list_models():
         regression = get_model_entry(name).task == "regression"  # 3 features -> 1 value
         shape, outputs = ((3,), 1) if regression else ((1, 28, 28), 10)
         parameters = count_parameters(create_model(name, shape, outputs))
-        recipe = RECIPES.get(name, {})
+        recipe = recipe_for(name)
         warmup = (f", warm-up {recipe['warmup']}"
                   if recipe.get("schedule") == "onecycle" else "")
         brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
