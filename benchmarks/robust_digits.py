@@ -64,7 +64,7 @@ def main() -> int:
     labels = test.labels[:args.count].numpy()
 
     # The model alone, on the test images exactly as training and `evaluate` feed them.
-    inputs = classifier.preprocessing.normalize(torch.from_numpy(images[:, None]).float() / 255)
+    inputs = classifier.preprocessing.model_input(torch.from_numpy(images[:, None]).float() / 255)
     direct = classifier.probabilities(inputs).argmax(1)
     plain = np.array([p.label for p in classifier.predict_many(images)])
     rng = np.random.default_rng(args.seed)

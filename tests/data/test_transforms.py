@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchbasics.data.transforms import Normalize, RandomAffine, ToFloat, standard_transform
+from torchbasics.data.transforms import (
+    Deskew,
+    Normalize,
+    RandomAffine,
+    ToFloat,
+    deskew,
+    standard_transform,
+)
 
 
 def test_to_float_and_normalize_match_the_formula():
@@ -72,3 +79,53 @@ def test_augment_strength_zero_is_no_augmentation():
     torch.testing.assert_close(standard_transform((0.5,), (0.5,), augment=0.0)(images),
                                plain(images))
     assert len(standard_transform((0.5,), (0.5,), augment=0.5, flips=True).transforms) == 4
+
+
+def _slanted_stroke(slant: float, centre: tuple[float, float]) -> torch.Tensor:
+    """A (1, 28, 28) image of a 1-pixel stroke through ``centre``, ``slant`` columns per row."""
+    image = torch.zeros(1, 28, 28)
+    for row in range(6, 22):
+        col = centre[1] + slant * (row - centre[0])
+        low = int(col)
+        image[0, row, low] += 1 - (col - low)  # split between the two nearest columns
+        image[0, row, low + 1] += col - low
+    return image
+
+
+def _moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centre row, centre column and slant (cov(row, col) / var(row)) of (N, 1, H, W)."""
+    ink = images[:, 0]
+    rows, cols = torch.arange(28.0)[:, None], torch.arange(28.0)[None, :]
+    mass = ink.sum((1, 2))
+    row_mean, col_mean = (ink * rows).sum((1, 2)) / mass, (ink * cols).sum((1, 2)) / mass
+    dr, dc = rows - row_mean[:, None, None], cols - col_mean[:, None, None]
+    return row_mean, col_mean, (ink * dr * dc).sum((1, 2)) / (ink * dr * dr).sum((1, 2))
+
+
+def test_deskew_makes_slanted_strokes_upright_and_centred():
+    strokes = torch.stack([_slanted_stroke(0.4, (13.0, 10.0)), _slanted_stroke(-0.3, (15.0, 16.0))])
+    row_mean, col_mean, slant = _moments(strokes)
+    assert slant.abs().min() > 0.25 and (col_mean - 13.5).abs().max() > 2
+    row_mean, col_mean, slant = _moments(deskew(strokes))
+    assert slant.abs().max() < 0.02
+    torch.testing.assert_close(row_mean, torch.full((2,), 13.5), atol=0.05, rtol=0)
+    torch.testing.assert_close(col_mean, torch.full((2,), 13.5), atol=0.05, rtol=0)
+
+
+def test_deskew_leaves_upright_centred_and_blank_images_alone():
+    upright = torch.zeros(1, 1, 28, 28)
+    upright[0, 0, 8:20, 13:15] = 1.0  # centre of mass at (13.5, 13.5), no slant
+    torch.testing.assert_close(deskew(upright), upright, atol=1e-5, rtol=0)
+    blank = torch.zeros(2, 3, 28, 28)
+    assert torch.equal(deskew(blank), blank)
+
+
+def test_deskew_per_image_and_batch_agree_and_it_runs_in_the_standard_transform():
+    pixels = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
+    batch = Deskew()(ToFloat()(pixels))
+    for index in range(4):
+        torch.testing.assert_close(Deskew()(ToFloat()(pixels[index])), batch[index])
+    transform = standard_transform((0.5,), (0.5,), deskew=True)
+    assert [type(step).__name__ for step in transform.transforms] == [
+        "ToFloat", "Deskew", "Normalize"]
+    torch.testing.assert_close(transform(pixels), (batch - 0.5) / 0.5)

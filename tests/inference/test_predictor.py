@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 import torchbasics
+from torchbasics.data.transforms import deskew
 from torchbasics.errors import TorchbasicsError
 from torchbasics.inference.predictor import Classifier, Prediction
 from torchbasics.inference.scans import render_scan
@@ -54,8 +55,9 @@ def test_predictions_match_the_model_on_the_test_split(classifier, mnist_test, m
     images, labels = mnist_test
     predicted = np.array([p.label for p in classifier.predict_many(images[SAMPLE])])
     checkpoint = load_checkpoint(mnist_run / "best.pt")
+    assert checkpoint["deskew"]  # MNIST's recipe: the model learned from deskewed digits
     model = model_from_checkpoint(checkpoint)
-    inputs = (torch.from_numpy(images[SAMPLE]).float()[:, None] / 255 - 0.1307) / 0.3081
+    inputs = (deskew(torch.from_numpy(images[SAMPLE]).float()[:, None] / 255) - 0.1307) / 0.3081
     with torch.no_grad():
         direct = model(inputs).argmax(1).numpy()
     assert (predicted == direct).mean() >= 0.98

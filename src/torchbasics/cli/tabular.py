@@ -31,7 +31,7 @@ def add_tabular_arguments(parser: argparse.ArgumentParser) -> None:
 
 # Flags that mean something for one kind of data set only; giving one for the other kind
 # is refused rather than silently ignored.
-IMAGE_ONLY = ("hidden", "width", "channels", "dropout", "augment", "label_smoothing",
+IMAGE_ONLY = ("hidden", "width", "channels", "dropout", "augment", "deskew", "label_smoothing",
               "data_dir", "train_list", "val_list", "tensorboard")
 TABULAR_ONLY = ("csv", "rating_column", "years_column", "projects_column", "target_column")
 

@@ -17,8 +17,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "models", help="list the models with parameter counts and training recipes",
         description="List the registered models with their parameter counts (for 28x28 "
         "grayscale input, 10 classes; regression models: 3 features, 1 output) and the "
-        "recipe `train` uses by default.",
+        "recipe `train` uses by default on a data set.",
     )
+    models.add_argument("--dataset", default="mnist",
+                        help="show the recipes for this data set (default: mnist)")
     models.set_defaults(handler=run_models)
 
     parser = commands.add_parser(
@@ -63,6 +65,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="random rotations/shifts/zoom of training images (and left-right "
                        "flips where the data set allows): 0 off, 1 standard (10 degrees, "
                        f"10 %% shift and zoom), 0.5 half ({DEFAULT_FROM_RECIPE})")
+    group.add_argument("--deskew", action=argparse.BooleanOptionalAction,
+                       help="straighten slanted images (shear upright, centre of mass to the "
+                       "middle) in training and, recorded in the checkpoint, wherever the "
+                       f"model is used afterwards ({DEFAULT_FROM_RECIPE})")
     group.add_argument("--early-stopping", type=int, default=0, metavar="EPOCHS",
                        help="stop after this many epochs without a new best (default: 0, off)")
     group = parser.add_argument_group("data")
@@ -94,7 +100,7 @@ def config_from_args(args: argparse.Namespace):
         dataset=args.dataset, model=args.model, model_settings=settings, epochs=args.epochs,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, schedule=args.schedule, warmup=args.warmup,
-        label_smoothing=args.label_smoothing, augment=args.augment,
+        label_smoothing=args.label_smoothing, deskew=args.deskew, augment=args.augment,
         val_fraction=args.val_fraction, seed=args.seed, device=args.device,
         precision=args.precision, early_stopping=args.early_stopping,
         tensorboard=args.tensorboard,
@@ -143,19 +149,23 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_models(args: argparse.Namespace) -> int:
     """Print the model table."""
+    from torchbasics.data.registry import get_dataset
     from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
     from torchbasics.training.config import recipe_for
 
-    print(f"{'model':<14}{'parameters':>12}  {'recipe':<60}  description")
+    get_dataset(args.dataset)  # an unknown name is refused, listing the known ones
+    recipe_title = f"recipe on {args.dataset}"
+    print(f"{'model':<14}{'parameters':>12}  {recipe_title:<68}  description")
     for name in list_models():
         regression = get_model_entry(name).task == "regression"  # 3 features -> 1 value
         shape, outputs = ((3,), 1) if regression else ((1, 28, 28), 10)
         parameters = count_parameters(create_model(name, shape, outputs))
-        recipe = recipe_for(name)
+        recipe = recipe_for(name, None if regression else args.dataset)  # tabular: its own
         warmup = (f", warm-up {recipe['warmup']}"
                   if recipe.get("schedule") == "onecycle" else "")
         brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
                  f"{recipe.get('epochs', '?')} epochs, batch {recipe.get('batch_size', '?')}"
-                 + (f", augment {recipe['augment']}" if recipe.get("augment") else ""))
-        print(f"{name:<14}{parameters:>12,}  {brief:<60}  {get_model_entry(name).description}")
+                 + (f", augment {recipe['augment']}" if recipe.get("augment") else "")
+                 + (", deskew" if recipe.get("deskew") else ""))
+        print(f"{name:<14}{parameters:>12,}  {brief:<68}  {get_model_entry(name).description}")
     return 0

@@ -1,7 +1,8 @@
 """Export a trained classifier to ONNX or TorchScript, to run without torchbasics.
 
 The exported graph is the whole model step, so the file can be used on its own:
-``pixels (N, C, H, W) float32 on [0, 1]`` -> normalize with the training mean and std ->
+``pixels (N, C, H, W) float32 on [0, 1]`` -> deskew if training did -> normalize with the
+training mean and std ->
 the network -> softmax -> ``probabilities (N, K)``. The batch size is free. What stays
 outside is the picture preparation (:mod:`torchbasics.inference.preprocess`): give the
 file 28x28 images made as ``torchbasics predict --show`` shows them. Class names, data
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from torchbasics.data.transforms import deskew
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import atomic_write
 from torchbasics.inference.predictor import Classifier
@@ -34,16 +36,19 @@ INSTALL_HINT = "install the export extra: pip install 'torchbasics[export]'"
 
 
 class ExportModule(nn.Module):
-    """Pixels on [0, 1] -> class probabilities: normalization, network and softmax in one."""
+    """Pixels on [0, 1] -> class probabilities: deskewing, normalization, network, softmax."""
 
     def __init__(self, classifier: Classifier):
         super().__init__()
         preprocessing = classifier.preprocessing
         self.network = classifier.model
+        self.deskew = preprocessing.deskew
         self.register_buffer("mean", torch.tensor(preprocessing.mean)[None, :, None, None])
         self.register_buffer("std", torch.tensor(preprocessing.std)[None, :, None, None])
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        if self.deskew:
+            pixels = deskew(pixels)
         logits = self.network((pixels - self.mean) / self.std)  # (N, K)
         return torch.softmax(logits, dim=1)
 
@@ -59,6 +64,7 @@ def metadata(classifier: Classifier) -> dict[str, str]:
                  "float32 on [0, 1], light ink on black",
         "output": f"{OUTPUT_NAME}: (N, {len(classifier.class_names)}) float32",
         "preprocessing": preprocessing.pipeline,
+        "deskew": json.dumps(preprocessing.deskew),
         "mean": json.dumps(list(preprocessing.mean)),
         "std": json.dumps(list(preprocessing.std)),
     }
@@ -142,7 +148,7 @@ def check_export(classifier: Classifier, path: str | os.PathLike, fmt: str,
     Args:
         pixels: ``(N, C, H, W)`` float32 on [0, 1].
     """
-    inputs = classifier.preprocessing.normalize(torch.from_numpy(pixels.astype(np.float32)))
+    inputs = classifier.preprocessing.model_input(torch.from_numpy(pixels.astype(np.float32)))
     ours = classifier.probabilities(inputs)
     theirs = (run_onnx if fmt == "onnx" else run_torchscript)(path, pixels)
     return float(np.abs(theirs - ours).max())

@@ -28,8 +28,9 @@ from PIL import Image
 from scipy import ndimage
 
 from torchbasics.data.image_files import open_image, to_mode
-from torchbasics.data.transforms import Normalize
+from torchbasics.data.transforms import Normalize, deskew
 from torchbasics.errors import TorchbasicsError
+from torchbasics.training.checkpoint import deskews
 
 # Data set -> pipeline. A data set not listed gets "fit", which assumes nothing about ink.
 PIPELINES: dict[str, str] = {"mnist": "digits", "fashion-mnist": "fit"}
@@ -61,12 +62,13 @@ class Preprocessing:
     input_shape: tuple[int, int, int]  # (C, H, W) the model takes
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    deskew: bool = False  # straighten the image before normalizing, as in training
 
     @classmethod
     def for_checkpoint(cls, checkpoint: dict[str, Any]) -> Preprocessing:
         """The preprocessing a checkpoint's model needs (its data set, shape, statistics)."""
         return cls(pipeline_for(checkpoint["dataset"]), tuple(checkpoint["input_shape"]),
-                   tuple(checkpoint["mean"]), tuple(checkpoint["std"]))
+                   tuple(checkpoint["mean"]), tuple(checkpoint["std"]), deskews(checkpoint))
 
     def __call__(self, image: ImageInput) -> Preprocessed:
         """``image`` preprocessed; see :func:`preprocess`."""
@@ -77,9 +79,11 @@ class Preprocessing:
         pixels = torch.from_numpy(np.ascontiguousarray(seen)).float().div_(255.0)
         return pixels[:, None].expand(-1, self.input_shape[0], -1, -1).contiguous()
 
-    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` pixels on [0, 1] -> the model's input: the training mean and std."""
-        return Normalize(self.mean, self.std)(pixels)
+    def model_input(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` pixels on [0, 1] -> the model's input, as training made it:
+        deskewed if the model learned from deskewed images, then normalized with the
+        training mean and std."""
+        return Normalize(self.mean, self.std)(deskew(pixels) if self.deskew else pixels)
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ class Preprocessed:
     """A picture made ready for the model."""
 
     tensor: torch.Tensor  # (1, C, H, W) float32, normalized: the model's input
-    seen: np.ndarray  # (H, W) uint8: the same image before normalization, for showing
+    seen: np.ndarray  # (H, W) uint8: the same image before deskewing and normalizing
     inverted: bool  # whether the picture was dark-on-light and so inverted
 
 
@@ -101,8 +105,9 @@ def preprocess(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
       3. :func:`ink_box` - crop to the ink, ignoring specks of noise.
       4. :func:`place_digit` (``digits``) or :func:`fit_and_pad` (``fit``) - resize into
          the model's frame.
-      5. :meth:`Preprocessing.pixels`, :meth:`Preprocessing.normalize` - rounded to
-         uint8 as the training images were, then normalized with their mean and std.
+      5. :meth:`Preprocessing.pixels`, :meth:`Preprocessing.model_input` - rounded to
+         uint8 as the training images were, then (deskewed if training did, and)
+         normalized with their mean and std.
 
     Raises:
         TorchbasicsError: an unreadable file or array, or a blank picture (no ink).
@@ -116,7 +121,7 @@ def preprocess(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
     else:
         frame = fit_and_pad(crop, (height, width))
     seen = np.round(frame * 255).astype(np.uint8)  # (H, W); what training images were: uint8
-    tensor = preprocessing.normalize(preprocessing.pixels(seen[None]))  # (1, C, H, W)
+    tensor = preprocessing.model_input(preprocessing.pixels(seen[None]))  # (1, C, H, W)
     return Preprocessed(tensor, seen, ink.inverted)
 
 

@@ -2,9 +2,9 @@
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads
 with ``torch.load(weights_only=True)``, which refuses (and never runs) arbitrary pickled
-code. It holds the model name and settings, input shape, class names, normalization, the
-data set, the training config, library versions, and, for resuming, the optimizer and
-scheduler states and the epoch.
+code. It holds the model name and settings, input shape, class names, normalization (and
+whether images are deskewed first), the data set, the training config, library versions,
+and, for resuming, the optimizer and scheduler states and the epoch.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def describe_model(
     dataset: str,
     mean: tuple[float, ...],
     std: tuple[float, ...],
+    deskew: bool = False,
 ) -> dict[str, Any]:
     """The part of a checkpoint that says what the model is and what data it expects."""
     return {
@@ -58,6 +59,7 @@ def describe_model(
         "dataset": dataset,
         "mean": list(mean),
         "std": list(std),
+        "deskew": bool(deskew),
         "versions": library_versions(),
     }
 
@@ -112,6 +114,8 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
     "model": str, "model_settings": dict, "input_shape": list, "class_names": list,
     "dataset": str, "mean": list, "std": list, "model_state": dict,
 }
+# Fields later versions added: field -> (type, what checkpoints without it meant).
+OPTIONAL_FIELDS: dict[str, tuple[type, Any]] = {"deskew": (bool, False)}
 REGRESSION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "outputs": int, "features": list, "target": dict,
 }
@@ -122,10 +126,16 @@ def is_regression(checkpoint: dict[str, Any]) -> bool:
     return checkpoint.get("kind") == "regression"
 
 
+def deskews(checkpoint: dict[str, Any]) -> bool:
+    """Whether the model was trained on deskewed images, so its input must be deskewed too."""
+    return checkpoint.get("deskew", OPTIONAL_FIELDS["deskew"][1])
+
+
 def check_fields(checkpoint: dict[str, Any], where: str | os.PathLike) -> None:
     """Refuse a checkpoint whose describing fields are missing or of the wrong type."""
     fields = FIELDS | (REGRESSION_FIELDS if is_regression(checkpoint) else {})
-    for name, kind in fields.items():
+    optional = {name: kind for name, (kind, _) in OPTIONAL_FIELDS.items() if name in checkpoint}
+    for name, kind in (fields | optional).items():
         if not isinstance(checkpoint.get(name), kind):
             raise TorchbasicsError(
                 f"damaged checkpoint: '{name}' is missing or not a {_type_name(kind)}",

@@ -30,6 +30,7 @@ class TrainConfig:
     schedule: str | None = None
     warmup: float | None = None  # one-cycle: the share of the steps spent raising the rate
     label_smoothing: float | None = None
+    deskew: bool | None = None  # straighten slanted images first (see transforms.Deskew)
     augment: float | None = None  # strength of random warps: 0 off, 1 standard (see transforms)
     val_fraction: float = 0.1
     seed: int = 0
@@ -63,7 +64,7 @@ class TrainConfig:
 
 
 # What runs saved before a setting existed did in its place.
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"warmup": 0.25}
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"warmup": 0.25, "deskew": False}
 
 
 # Per-model defaults, tuned on MNIST-10k; the figures they reach are in the README
@@ -104,7 +105,12 @@ DATASET_RECIPES: dict[tuple[str, str], dict[str, Any]] = {
                                        label_smoothing=0.0, augment=0.2),
 }
 # What every recipe has unless it says otherwise.
-COMMON_RECIPE: dict[str, Any] = dict(warmup=0.25)
+COMMON_RECIPE: dict[str, Any] = dict(warmup=0.25, deskew=False)
+# What every model gets on a data set unless its recipe says otherwise. Handwritten digits
+# are deskewed (transforms.deskew): MNIST-10k test error, seed 0, without -> with it:
+# softmax 9.03 -> 5.48 %, mlp-sigmoid 1.89 -> 1.45 %, mlp-relu 1.77 -> 1.63 %, cnn 1.35 ->
+# 0.94 % (six seeds: 1.31 -> 0.94 % on average), convnet 0.59 -> 0.46 %.
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {"mnist": dict(deskew=True)}
 GENERIC_RECIPE: dict[str, Any] = dict(
     epochs=10, batch_size=128, optimizer="adamw", lr=1e-3, weight_decay=1e-2,
     schedule="onecycle", label_smoothing=0.0, augment=0.0,
@@ -112,8 +118,12 @@ GENERIC_RECIPE: dict[str, Any] = dict(
 
 
 def recipe_for(model: str, dataset: str | None = None) -> dict[str, Any]:
-    """The model's default settings, with the data set's own where it has them."""
-    return (COMMON_RECIPE | RECIPES.get(model, GENERIC_RECIPE)
+    """The model's default settings, with the data set's own where it has them.
+
+    Later sources win: common settings, the data set's defaults for every model, the
+    model's recipe, then the recipe for this model on this data set.
+    """
+    return (COMMON_RECIPE | DATASET_DEFAULTS.get(dataset, {}) | RECIPES.get(model, GENERIC_RECIPE)
             | DATASET_RECIPES.get((dataset, model), {}))
 
 

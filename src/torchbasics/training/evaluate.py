@@ -23,6 +23,7 @@ from torchbasics.evaluation import (
 )
 from torchbasics.training import rundir
 from torchbasics.training.checkpoint import (
+    deskews,
     is_regression,
     load_checkpoint,
     model_from_checkpoint,
@@ -78,7 +79,8 @@ def evaluate_run(
     precision = resolve_precision(config.get("precision", "auto"), torch_device)
     model = model_from_checkpoint(checkpoint, str(run_dir / checkpoint_name)).to(torch_device)
     batches = TensorBatchLoader(data, batch_size=EVAL_BATCH_SIZE, device=torch_device,
-                                transform=standard_transform(checkpoint["mean"], checkpoint["std"]))
+                                transform=standard_transform(checkpoint["mean"], checkpoint["std"],
+                                                             deskew=deskews(checkpoint)))
     probabilities, labels = predict_probabilities(model, batches, device=torch_device,
                                                   precision=precision)
     predictions = probabilities.argmax(dim=1)

@@ -142,7 +142,7 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
         drop_last=len(data.train) > config.batch_size, device=device, rank=rank,
         world_size=world_size,
         transform=standard_transform(
-            data.train.mean, data.train.std, augment=config.augment,
+            data.train.mean, data.train.std, deskew=config.deskew, augment=config.augment,
             flips=get_dataset(config.dataset).mirror_invariant, generator=augment_rng,
             channels_last=channels_last,
         ),
@@ -150,7 +150,8 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
     val_batches = TensorBatchLoader(
         data.val, batch_size=EVAL_BATCH_SIZE * world_size, device=device, rank=rank,
         world_size=world_size,
-        transform=standard_transform(data.val.mean, data.val.std, channels_last=channels_last),
+        transform=standard_transform(data.val.mean, data.val.std, deskew=config.deskew,
+                                     channels_last=channels_last),
     )
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, len(train_batches))
@@ -230,7 +231,7 @@ def _train(config: TrainConfig, out: str | os.PathLike, *, force: bool, resume: 
     description = describe_model(
         config.model, config.model_settings, input_shape=data.train.image_shape,
         class_names=data.train.class_names, dataset=config.dataset, mean=data.train.mean,
-        std=data.train.std,
+        std=data.train.std, deskew=config.deskew,
     )
     parameters = count_parameters(model)
 
