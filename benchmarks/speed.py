@@ -211,22 +211,27 @@ def part_throughput(args: argparse.Namespace, data: Data, device: torch.device) 
         recipe = build_recipe(TrainConfig(dataset=DATASET, model=name, seed=args.seed),
                               data, device)
         config = recipe.config
-        ours = timed_epoch(recipe.setup.model, recipe.setup.train_batches, recipe.setup.optimizer,
-                           recipe.setup.scheduler, recipe.setup.task, device=device,
-                           precision=recipe.precision, warmup=args.warmup)
-
+        # Each side's median over --repeats epochs: ours one after another in this process,
+        # the plain loop's each in a fresh process, since its speed varies from process to
+        # process (glibc's malloc; see the README) far more than from epoch to epoch.
+        ours = [timed_epoch(recipe.setup.model, recipe.setup.train_batches,
+                            recipe.setup.optimizer, recipe.setup.scheduler, recipe.setup.task,
+                            device=device, precision=recipe.precision, warmup=args.warmup)
+                for _ in range(args.repeats)]
         plain = dict(model=name, batch_size=config.batch_size, lr=config.lr,
                      momentum=config.momentum, warmup=args.warmup, seed=args.seed)
-        baseline = fresh_baseline("plain-epoch", plain, args, device)["images_per_second"]
+        baseline = [fresh_baseline("plain-epoch", plain, args, device)["images_per_second"]
+                    for _ in range(args.repeats)]
         with_allocator = fresh_baseline("plain-epoch", plain, args, device,
                                         keep_freed_memory=True)["images_per_second"]
-        ratio = ours / baseline
+        ratio = statistics.median(ours) / statistics.median(baseline)
         rows.append(Row(
-            f"images/s, one training epoch of `{name}`, batch {config.batch_size}",
-            f"{ours:,.0f} ({_path(recipe)})",
-            f"{baseline:,.0f} (plain fp32 loop; {with_allocator:,.0f} with torchbasics' "
-            "allocator setting)", f"{ratio:.1f}×", f"≥ {THROUGHPUT_GOAL}×",
-            ratio >= THROUGHPUT_GOAL,
+            f"images/s, one training epoch of `{name}`, batch {config.batch_size}"
+            + (f", median of {args.repeats}" if args.repeats > 1 else ""),
+            f"{statistics.median(ours):,.0f}{_spread(ours)} ({_path(recipe)})",
+            f"{statistics.median(baseline):,.0f}{_spread(baseline)} (plain fp32 loop, each in "
+            f"a fresh process; {with_allocator:,.0f} with torchbasics' allocator setting)",
+            f"{ratio:.1f}×", f"≥ {THROUGHPUT_GOAL}×", ratio >= THROUGHPUT_GOAL,
         ))
     return rows
 
@@ -502,6 +507,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="part 5: epochs of the cnn recipe (default: 5)")
     parser.add_argument("--warmup", type=int, default=5,
                         help="parts 1-2: untimed steps before the timed epoch (default: 5)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="part 1: epochs timed on each side, the median reported "
+                        "(default: 3; 1 with --quick)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--device", default="auto",
                         help="auto, cpu or cuda, for both sides (default: auto)")
@@ -509,11 +517,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "path, e.g. $TORCHBASICS_DATA)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.warmup = min(args.warmup, 1)
+        args.warmup, args.repeats = min(args.warmup, 1), 1
     if args.memory_gb <= 0 or args.precision_seeds < 1 or args.precision_epochs < 1 \
-            or args.warmup < 0:
-        parser.error("--memory-gb, --precision-seeds and --precision-epochs must be "
-                     "positive, --warmup not negative")
+            or args.repeats < 1 or args.warmup < 0:
+        parser.error("--memory-gb, --precision-seeds, --precision-epochs and --repeats must "
+                     "be positive, --warmup not negative")
     return args
 
 
@@ -546,6 +554,11 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work, so that a clock read after it counts it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _spread(values: list[float]) -> str:
+    """' (lowest–highest)' of several measurements; nothing for one."""
+    return f" ({min(values):,.0f}–{max(values):,.0f})" if len(values) > 1 else ""
 
 
 def _path(recipe: Recipe) -> str:
