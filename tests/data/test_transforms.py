@@ -129,3 +129,21 @@ def test_deskew_per_image_and_batch_agree_and_it_runs_in_the_standard_transform(
     assert [type(step).__name__ for step in transform.transforms] == [
         "ToFloat", "Deskew", "Normalize"]
     torch.testing.assert_close(transform(pixels), (batch - 0.5) / 0.5)
+
+
+def test_augmentation_with_deskewing_is_deskew_then_warp_in_one_resampling():
+    strokes = torch.stack([_slanted_stroke(s, (13.0 + s, 12.0 - 3 * s))
+                           for s in (-0.4, -0.2, 0.1, 0.3, 0.5)])  # (5, 1, 28, 28)
+    assert torch.equal(RandomAffine(0, 0, (1, 1), deskew=True)(strokes), deskew(strokes))
+
+    def augment(**deskewing):
+        return RandomAffine(15, 0.1, (0.9, 1.1), generator=torch.Generator().manual_seed(0),
+                            **deskewing)
+
+    one_pass = augment(deskew=True)(strokes)
+    two_passes = augment()(deskew(strokes))  # the same warps, one interpolation more
+    other_order = deskew(augment()(strokes))
+    assert (one_pass - two_passes).abs().mean() < 0.3 * (one_pass - other_order).abs().mean()
+    assert [type(step).__name__ for step in standard_transform(
+        (0.5,), (0.5,), deskew=True, augment=0.5).transforms] == [
+        "ToFloat", "RandomAffine", "Normalize"]
