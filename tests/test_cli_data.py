@@ -43,6 +43,29 @@ def test_show_writes_a_png(idx_dir, tmp_path, capsys):
     assert "saved 16 images" in capsys.readouterr().out
 
 
+def test_show_deskewed_shows_what_a_deskewing_model_sees(idx_dir, tmp_path, monkeypatch):
+    import torch
+
+    import torchbasics.plots
+    from torchbasics.data.transforms import deskew
+
+    shown = {}  # title -> the images drawn
+    real_grid = torchbasics.plots.image_grid
+
+    def recording_grid(images, *rest, **options):
+        shown[options["title"]] = images
+        return real_grid(images, *rest, **options)
+
+    monkeypatch.setattr(torchbasics.plots, "image_grid", recording_grid)
+    for flags in ([], ["--deskew"]):
+        assert main(["data", "show", "mnist", "--data-dir", str(idx_dir), "--n", "8",
+                     "--out", str(tmp_path / "grid.png"), *flags]) == 0
+    (plain_title, plain), (deskewed_title, deskewed) = shown.items()
+    assert deskewed_title == plain_title + ", deskewed"
+    expected = (deskew(plain.float() / 255) * 255).round().to(torch.uint8)
+    assert torch.equal(deskewed, expected) and not torch.equal(deskewed, plain)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

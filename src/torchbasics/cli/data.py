@@ -39,6 +39,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="seed for picking the images at random (default: 0)")
     show.add_argument("--list", type=Path, metavar="FILE",
                       help="pick from the images this list file names instead (IDs or paths)")
+    show.add_argument("--deskew", action="store_true",
+                      help="show the images deskewed, as models trained with --deskew see "
+                      "them (the MNIST recipes)")
     show.add_argument("--out", type=Path, default=Path("grid.png"),
                       help="output PNG (default: grid.png)")
     show.set_defaults(handler=run_show)
@@ -146,9 +149,15 @@ def run_show(args: argparse.Namespace) -> int:
         data = load_list(args.list, data)
     generator = torch.Generator().manual_seed(args.seed)
     pick = torch.randperm(len(data), generator=generator)[: args.n]
+    images = data.images[pick]  # (n, C, H, W) uint8
+    if args.deskew:
+        from torchbasics.data.transforms import deskew
+
+        images = (deskew(images.float() / 255) * 255).round().to(torch.uint8)
     figure = image_grid(
-        data.images[pick], data.labels[pick].tolist(), data.class_names,
-        title=f"{located.spec.name} {args.split}: {len(pick)} of {len(data):,} images",
+        images, data.labels[pick].tolist(), data.class_names,
+        title=f"{located.spec.name} {args.split}: {len(pick)} of {len(data):,} images"
+        + (", deskewed" if args.deskew else ""),
     )
     save_figure(figure, args.out)
     print(f"saved {len(pick)} images to {args.out}")
