@@ -158,6 +158,7 @@ def train_recipe(
     test_batches = TensorBatchLoader(
         data.test, batch_size=EVAL_BATCH_SIZE, device=device,
         transform=standard_transform(data.train.mean, data.train.std,
+                                     deskew=recipe.config.deskew,
                                      channels_last=recipe.setup.channels_last),
     )
     results: list[EpochResult] = []
@@ -169,8 +170,9 @@ def train_recipe(
         paused = time.perf_counter()
         accuracy = None
         if test_every_epoch or record.epoch == recipe.config.epochs:
+            # In fp32, as `torchbasics evaluate` tests a model whatever it trained in.
             tested = evaluate(recipe.setup.model, test_batches, recipe.setup.task, device=device,
-                              precision=recipe.precision)
+                              precision="fp32")
             accuracy = 1.0 - tested["error"]
         results.append(EpochResult(record.epoch, paused - started - untimed, accuracy,
                                    record.train_loss))

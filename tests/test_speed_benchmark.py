@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers import real_data_dir
 from torchbasics.training.config import TrainConfig
+from torchbasics.training.evaluate import evaluate_run
 from torchbasics.training.run import train
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -62,6 +64,20 @@ def test_recipe_trains_exactly_as_torchbasics_train(speed, idx_dir, tmp_path):
     assert [r.epoch for r in results] == [1, 2]
     assert results[-1].train_loss == summary["final_train_loss"]
     assert results[0].test_accuracy is None and 0 <= results[-1].test_accuracy <= 1
+
+
+@pytest.mark.slow
+def test_test_accuracy_is_measured_as_torchbasics_evaluate_does(speed, tmp_path):
+    """Deskewed as the model was trained, in fp32: the same figure as `evaluate`."""
+    mnist_dir = real_data_dir("mnist")
+    config = TrainConfig(dataset="mnist", model="softmax", epochs=2, deskew=True,
+                         data_dir=str(mnist_dir))
+    train(config, tmp_path / "run", log=lambda line: None)
+    data = speed.load_data(speed.parse_args(["--data-dir", str(mnist_dir)]))
+    results = speed.train_recipe(speed.build_recipe(config, data, torch.device("cpu")), data,
+                                 torch.device("cpu"), test_every_epoch=False)
+    tested = evaluate_run(tmp_path / "run", checkpoint_name="last.pt", device="cpu")
+    assert results[-1].test_accuracy == pytest.approx(1 - tested["error"], abs=1e-12)
 
 
 def test_time_to_mark_is_the_first_epoch_at_the_mark(speed):

@@ -66,3 +66,19 @@ def test_cli_evaluate(run, capsys):
     assert json.loads(capsys.readouterr().out)["count"] == 60
     assert main(["evaluate", str(run.parent / "nowhere")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_a_bf16_trained_model_is_evaluated_in_fp32(idx_dir, tmp_path, monkeypatch):
+    """The test error is that of the model as `predict` and exported files run it (fp32)."""
+    import torchbasics.training.evaluate as evaluation
+
+    config = TrainConfig(dataset="mnist", model="softmax", epochs=1, data_dir=str(idx_dir),
+                         precision="bf16", deskew=False)
+    train(config, tmp_path / "run", log=lambda line: None)
+    used = []
+    real = evaluation.predict_probabilities
+    monkeypatch.setattr(evaluation, "predict_probabilities",
+                        lambda *args, **options: used.append(options["precision"])
+                        or real(*args, **options))
+    evaluate_run(tmp_path / "run")
+    assert used == ["fp32"]

@@ -12,7 +12,7 @@ from torchbasics.data.image_data import ImageData
 from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import standard_transform
-from torchbasics.device import resolve_device, resolve_precision
+from torchbasics.device import resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.evaluation import (
     confusion,
@@ -59,6 +59,9 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Evaluate ``run_dir/checkpoint_name`` and write its figures and ``evaluation.json``.
 
+    The model runs in fp32, as ``predict`` and exported files run it, even when it was
+    trained in bf16.
+
     Evaluating the full test split also records ``test_error`` in ``summary.json``.
 
     Returns:
@@ -76,13 +79,14 @@ def evaluate_run(
     check_compatible(checkpoint, data, str(run_dir / checkpoint_name))
 
     torch_device = resolve_device(device)
-    precision = resolve_precision(config.get("precision", "auto"), torch_device)
     model = model_from_checkpoint(checkpoint, str(run_dir / checkpoint_name)).to(torch_device)
     batches = TensorBatchLoader(data, batch_size=EVAL_BATCH_SIZE, device=torch_device,
                                 transform=standard_transform(checkpoint["mean"], checkpoint["std"],
                                                              deskew=deskews(checkpoint)))
+    # In fp32 whatever precision training used: bf16 is a training speed-up, and the
+    # figures must be those of the model as `predict` and exported files run it (fp32).
     probabilities, labels = predict_probabilities(model, batches, device=torch_device,
-                                                  precision=precision)
+                                                  precision="fp32")
     predictions = probabilities.argmax(dim=1)
     error = error_rate(labels, predictions)
     evaluated_on = str(list_path) if list_path is not None else split
