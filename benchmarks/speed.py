@@ -564,9 +564,10 @@ def _spread(values: list[float]) -> str:
 
 
 def _path(recipe: Recipe) -> str:
-    """How torchbasics' side trains: precision, layout, augmentation."""
+    """How torchbasics' side trains: precision, layout, deskewing, augmentation."""
     layout = ", channels-last" if recipe.setup.channels_last else ""
-    return f"{recipe.precision}{layout}, augment {recipe.config.augment:g}"
+    deskewing = ", deskew" if recipe.config.deskew else ""
+    return f"{recipe.precision}{layout}{deskewing}, augment {recipe.config.augment:g}"
 
 
 def _history(results: list[EpochResult]) -> str:
