@@ -14,10 +14,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "export", help="write a trained image classifier as ONNX or TorchScript",
         description="Export a run's model to run without torchbasics (ONNX Runtime, libtorch). "
         "The file takes pixels (N, C, 28, 28) float32 on [0, 1], light ink on black, as "
-        "`torchbasics predict --show` shows them, any batch size, and gives class "
-        "probabilities (N, K): deskewing (for models trained with it), normalization and "
-        "softmax are inside. Class names and the "
-        "preprocessing are in its metadata. Written in fp32, then checked against PyTorch "
+        "`torchbasics predict --show` shows them (before deskewing), any batch size, and "
+        "gives class probabilities (N, K): deskewing (for models trained with it), "
+        "normalization and softmax are inside. Class names and the preprocessing are in "
+        "its metadata. Written in fp32, then checked against PyTorch "
         "on random pixels where the runtime is installed. ONNX needs `pip install "
         "'torchbasics[export]'` (onnx, onnxscript, onnxruntime).",
     )

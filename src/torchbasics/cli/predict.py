@@ -34,8 +34,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--json", action="store_true",
                        help="print a JSON list of predictions instead of text (default: off)")
     group.add_argument("--show", type=Path, metavar="OUT.png",
-                       help="save each picture beside the 28x28 image the model saw "
-                       "(default: off)")
+                       help="save each picture beside the 28x28 image the model saw, "
+                       "before and after deskewing for a deskewing model (default: off)")
     group = parser.add_argument_group("one employee (bonus regression)")
     group.add_argument("--rating", type=float, help="performance rating, a whole number 1-10")
     group.add_argument("--years", type=float, help="years of experience, a number >= 0")
@@ -94,7 +94,8 @@ def predict_images(args: argparse.Namespace, checkpoint: dict[str, Any], path: P
         write_text(args.out, text)
         print(f"wrote {args.out}: {len(predictions):,} predictions")
     if args.show is not None:
-        save_show(args.show, files, predictions)
+        sys.stdout.flush()  # the predictions first, then the line about the figure
+        save_show(args.show, files, predictions, deskewed=classifier.preprocessing.deskew)
         print(f"wrote {args.show}", file=sys.stderr if args.out is None else sys.stdout)
     return 0
 
@@ -145,7 +146,8 @@ def predictions_csv(predictions: list[Any], top: int) -> str:
     return buffer.getvalue()
 
 
-def save_show(out: Path, files: list[Path], predictions: list[Any]) -> None:
+def save_show(out: Path, files: list[Path], predictions: list[Any], *,
+              deskewed: bool = False) -> None:
     """Save the pictures beside what the model saw (see :mod:`torchbasics.inference.show`)."""
     import matplotlib
 
@@ -158,7 +160,7 @@ def save_show(out: Path, files: list[Path], predictions: list[Any]) -> None:
     from torchbasics.plots import save_figure
 
     pictures = [np.asarray(open_image(f).convert("RGB")) for f in files[:MAX_ROWS]]
-    figure = prediction_figure(pictures, predictions)
+    figure = prediction_figure(pictures, predictions, deskewed=deskewed)
     save_figure(figure, out)
     plt.close(figure)
 
