@@ -151,9 +151,9 @@ def run_show(args: argparse.Namespace) -> int:
     pick = torch.randperm(len(data), generator=generator)[: args.n]
     images = data.images[pick]  # (n, C, H, W) uint8
     if args.deskew:
-        from torchbasics.data.transforms import deskew
+        from torchbasics.data.transforms import deskew_pixels
 
-        images = (deskew(images.float() / 255) * 255).round().to(torch.uint8)
+        images = deskew_pixels(images)
     figure = image_grid(
         images, data.labels[pick].tolist(), data.class_names,
         title=f"{located.spec.name} {args.split}: {len(pick)} of {len(data):,} images"

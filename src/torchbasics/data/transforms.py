@@ -125,6 +125,11 @@ def deskew(images: torch.Tensor) -> torch.Tensor:
     return warp(images, deskew_theta(images))
 
 
+def deskew_pixels(images: torch.Tensor) -> torch.Tensor:
+    """:func:`deskew` for uint8 pixels ``(N, C, H, W)``, rounded back to uint8 (for showing)."""
+    return (deskew(images.float() / 255) * 255).round().to(torch.uint8)
+
+
 def compose(first: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
     """The ``(N, 2, 3)`` map that applies ``first`` to the image, then ``then``.
 

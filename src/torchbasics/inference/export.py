@@ -1,12 +1,12 @@
 """Export a trained classifier to ONNX or TorchScript, to run without torchbasics.
 
 The exported graph is the whole model step, so the file can be used on its own:
-``pixels (N, C, H, W) float32 on [0, 1]`` -> deskew if training did -> normalize with the
-training mean and std ->
-the network -> softmax -> ``probabilities (N, K)``. The batch size is free. What stays
-outside is the picture preparation (:mod:`torchbasics.inference.preprocess`): give the
-file 28x28 images made as ``torchbasics predict --show`` shows them (before deskewing).
-Class names, data set and preprocessing pipeline travel in the file's metadata.
+``pixels (N, C, H, W) float32 on [0, 1]`` -> deskew (if training did) -> normalize with
+the training mean and std -> the network -> softmax -> ``probabilities (N, K)``. The
+batch size is free. What stays outside is the picture preparation
+(:mod:`torchbasics.inference.preprocess`): give the file 28x28 images made as
+``torchbasics predict --show`` shows them (before deskewing). Class names, data set and
+preprocessing pipeline travel in the file's metadata.
 
 Both are written in fp32 from the eval-mode model (training may use bf16 autocast).
 """

@@ -59,10 +59,9 @@ def straightened(seen: np.ndarray) -> np.ndarray:
     """The ``(H, W)`` uint8 image deskewed, as a deskewing model gets it (for showing)."""
     import torch
 
-    from torchbasics.data.transforms import deskew
+    from torchbasics.data.transforms import deskew_pixels
 
-    pixels = torch.from_numpy(np.ascontiguousarray(seen)).float()[None, None] / 255
-    return (deskew(pixels)[0, 0] * 255).round().to(torch.uint8).numpy()
+    return deskew_pixels(torch.from_numpy(np.ascontiguousarray(seen))[None, None])[0, 0].numpy()
 
 
 def _short(source: str, width: int = 30) -> str:
