@@ -155,12 +155,10 @@ def train_recipe(
     The timed wall clock covers training and torchbasics' own validation pass per epoch;
     only the test evaluation is left out.
     """
-    test_batches = TensorBatchLoader(
-        data.test, batch_size=EVAL_BATCH_SIZE, device=device,
-        transform=standard_transform(data.train.mean, data.train.std,
-                                     deskew=recipe.config.deskew,
-                                     channels_last=recipe.setup.channels_last),
-    )
+    # The test images are prepared exactly as the run's validation images are (deskewing,
+    # normalization, layout): the same transform object, not a second copy of its settings.
+    test_batches = TensorBatchLoader(data.test, batch_size=EVAL_BATCH_SIZE, device=device,
+                                     transform=recipe.setup.val_batches.transform)
     results: list[EpochResult] = []
     untimed = 0.0
     started = time.perf_counter()
