@@ -12,6 +12,9 @@ import torch
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
 from torchbasics.inference.export import export, run_onnx, run_torchscript
+from torchbasics.inference.predictor import Classifier
+from torchbasics.models import create_model
+from torchbasics.models.mirror import MirrorAveraged
 
 TOLERANCE = 1e-4  # largest allowed absolute difference of a probability
 RUNNERS = {"onnx": run_onnx, "torchscript": run_torchscript}
@@ -59,6 +62,27 @@ def test_exported_model_gives_pytorchs_probabilities(exported, test_pixels, fmt)
         assert got.shape == (len(batch), 10)
         assert np.abs(got - expected[:len(batch)]).max() < TOLERANCE
     assert (got.argmax(1) == expected[:1].argmax(1)).all()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("fmt", [pytest.param("onnx", marks=pytest.mark.slow), "torchscript"])
+def test_mirror_averaged_convnet_exports(classifier, mnist_test, tmp_path, fmt):
+    """The Fashion-MNIST recipe's model: convnet's head (flatten, linear, 1-d batch norm)
+    and the mean over mirror images (a flip in the graph) give PyTorch's probabilities too."""
+    if fmt == "onnx":
+        _need_onnx()
+    torch.manual_seed(0)
+    model = create_model("convnet", (1, 28, 28), 10)
+    with torch.no_grad():  # running statistics away from their initial 0 and 1
+        model.train()(torch.randn(64, 1, 28, 28) * 3 + 1)
+    convnet = Classifier(MirrorAveraged(model), classifier.class_names,
+                         classifier.preprocessing, "mnist")
+    images, _ = mnist_test
+    pixels = convnet.preprocessing.pixels(
+        np.stack([convnet.preprocess(image).seen for image in images[:37]])).numpy()
+    expected = np.stack([p.probabilities for p in convnet.predict_many(images[:37])])
+    got = RUNNERS[fmt](export(convnet, tmp_path / f"convnet.{fmt}", fmt), pixels)
+    assert np.abs(got - expected).max() < TOLERANCE
 
 
 @pytest.mark.slow

@@ -99,6 +99,26 @@ def test_seed_cnn_computes_conv_relu_pool_fc():
         torch.testing.assert_close(ours, seeds, rtol=0, atol=0)
 
 
+def test_convnet_head_is_sized_from_the_image_and_hidden_setting():
+    model = create_model("convnet", (3, 40, 24), 10, width=8, hidden=16)
+    first_linear, last_linear = (layer for layer in model if isinstance(layer, torch.nn.Linear))
+    assert first_linear.in_features == 4 * 8 * (40 // 8) * (24 // 8)
+    assert (first_linear.out_features, last_linear.in_features) == (16, 16)
+    assert model.eval()(torch.randn(2, 3, 40, 24)).shape == (2, 10)
+
+
+def test_convnet_refuses_images_too_small_to_pool_three_times():
+    with pytest.raises(TorchbasicsError, match="at least 8x8"):
+        create_model("convnet", (1, 28, 7), 10)
+
+
+def test_convnet_keeps_its_earlier_average_pooling_head_by_name():
+    model = create_model("convnet", (1, 28, 28), 10, width=8, head="average")
+    assert isinstance(model[-4], torch.nn.AdaptiveAvgPool2d) and model[-1].in_features == 32
+    with pytest.raises(TorchbasicsError, match="Did you mean 'average'"):
+        create_model("convnet", (1, 28, 28), 10, head="avg")
+
+
 def test_unknown_model_suggests_the_closest():
     with pytest.raises(TorchbasicsError, match="Did you mean 'mlp-relu'"):
         create_model("mlp_relu", (1, 28, 28), 10)

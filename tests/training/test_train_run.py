@@ -209,3 +209,4 @@ def test_models_table_shows_each_data_sets_recipe(capsys):
     assert main(["models", "--dataset", "fashion-mnist"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert "deskew" not in rows["cnn"] and "batch 256" in rows["convnet"]
+    assert "mirror-averaged" in rows["convnet"] and "mirror-averaged" not in rows["cnn"]

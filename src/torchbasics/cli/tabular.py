@@ -31,8 +31,8 @@ def add_tabular_arguments(parser: argparse.ArgumentParser) -> None:
 
 # Flags that mean something for one kind of data set only; giving one for the other kind
 # is refused rather than silently ignored.
-IMAGE_ONLY = ("hidden", "width", "channels", "dropout", "augment", "deskew", "label_smoothing",
-              "data_dir", "train_list", "val_list", "tensorboard")
+IMAGE_ONLY = ("hidden", "width", "channels", "dropout", "augment", "deskew", "mirror_average",
+              "label_smoothing", "data_dir", "train_list", "val_list", "tensorboard")
 TABULAR_ONLY = ("csv", "rating_column", "years_column", "projects_column", "target_column")
 
 

@@ -41,7 +41,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="continue the run in --out from its last.pt, after Ctrl-C, "
                         "SIGTERM or a crash; ends as the uninterrupted run would have")
     group = parser.add_argument_group("model settings (only for the models that take them)")
-    group.add_argument("--hidden", type=int, help="MLP hidden units (default: 512)")
+    group.add_argument("--hidden", type=int,
+                       help="hidden units: of an MLP (default: 512), of convnet's fully "
+                       "connected layer (default: 256)")
     group.add_argument("--width", type=int,
                        help="convnet channels of the first block (default: 32)")
     group.add_argument("--channels", type=int, help="cnn convolution channels (default: 32)")
@@ -69,6 +71,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="straighten slanted images (shear upright, centre of mass to the "
                        "middle) in training and, recorded in the checkpoint, wherever the "
                        f"model is used afterwards ({DEFAULT_FROM_RECIPE})")
+    group.add_argument("--mirror-average", action=argparse.BooleanOptionalAction,
+                       help="predict from the mean logits of each image and its left-right "
+                       "mirror image, in validation and, recorded in the checkpoint, wherever "
+                       "the model is used afterwards; twice the work per prediction. Only for "
+                       f"data sets whose classes survive mirroring ({DEFAULT_FROM_RECIPE})")
     group.add_argument("--early-stopping", type=int, default=0, metavar="EPOCHS",
                        help="stop after this many epochs without a new best (default: 0, off)")
     group = parser.add_argument_group("data")
@@ -100,7 +107,8 @@ def config_from_args(args: argparse.Namespace):
         dataset=args.dataset, model=args.model, model_settings=settings, epochs=args.epochs,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, schedule=args.schedule, warmup=args.warmup,
-        label_smoothing=args.label_smoothing, deskew=args.deskew, augment=args.augment,
+        label_smoothing=args.label_smoothing, deskew=args.deskew,
+        mirror_average=args.mirror_average, augment=args.augment,
         val_fraction=args.val_fraction, seed=args.seed, device=args.device,
         precision=args.precision, early_stopping=args.early_stopping,
         tensorboard=args.tensorboard,
@@ -154,8 +162,7 @@ def run_models(args: argparse.Namespace) -> int:
     from torchbasics.training.config import recipe_for
 
     get_dataset(args.dataset)  # an unknown name is refused, listing the known ones
-    recipe_title = f"recipe on {args.dataset}"
-    print(f"{'model':<14}{'parameters':>12}  {recipe_title:<68}  description")
+    rows = []
     for name in list_models():
         regression = get_model_entry(name).task == "regression"  # 3 features -> 1 value
         shape, outputs = ((3,), 1) if regression else ((1, 28, 28), 10)
@@ -166,6 +173,12 @@ def run_models(args: argparse.Namespace) -> int:
         brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
                  f"{recipe.get('epochs', '?')} epochs, batch {recipe.get('batch_size', '?')}"
                  + (f", augment {recipe['augment']}" if recipe.get("augment") else "")
-                 + (", deskew" if recipe.get("deskew") else ""))
-        print(f"{name:<14}{parameters:>12,}  {brief:<68}  {get_model_entry(name).description}")
+                 + (", deskew" if recipe.get("deskew") else "")
+                 + (", mirror-averaged" if recipe.get("mirror_average") else ""))
+        rows.append((name, f"{parameters:,}", brief, get_model_entry(name).description))
+    recipe_title = f"recipe on {args.dataset}"
+    width = max(len(recipe_title), *(len(brief) for _, _, brief, _ in rows))
+    print(f"{'model':<14}{'parameters':>12}  {recipe_title:<{width}}  description")
+    for name, parameters, brief, description in rows:
+        print(f"{name:<14}{parameters:>12}  {brief:<{width}}  {description}")
     return 0

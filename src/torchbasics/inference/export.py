@@ -2,7 +2,8 @@
 
 The exported graph is the whole model step, so the file can be used on its own:
 ``pixels (N, C, H, W) float32 on [0, 1]`` -> deskew (if training did) -> normalize with
-the training mean and std -> the network -> softmax -> ``probabilities (N, K)``. The
+the training mean and std -> the network (averaging the logits of each image and its mirror
+image, if the model was trained to) -> softmax -> ``probabilities (N, K)``. The
 batch size is free. What stays outside is the picture preparation
 (:mod:`torchbasics.inference.preprocess`): give the file 28x28 images made as
 ``torchbasics predict --show`` shows them (before deskewing). Class names, data set and
@@ -28,6 +29,7 @@ from torchbasics.data.transforms import deskew
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import atomic_write
 from torchbasics.inference.predictor import Classifier
+from torchbasics.models.mirror import MirrorAveraged
 
 FORMATS = ("onnx", "torchscript")
 INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
@@ -65,6 +67,7 @@ def metadata(classifier: Classifier) -> dict[str, str]:
         "output": f"{OUTPUT_NAME}: (N, {len(classifier.class_names)}) float32",
         "preprocessing": preprocessing.pipeline,
         "deskew": json.dumps(preprocessing.deskew),
+        "mirror_average": json.dumps(isinstance(classifier.model, MirrorAveraged)),
         "mean": json.dumps(list(preprocessing.mean)),
         "std": json.dumps(list(preprocessing.std)),
     }

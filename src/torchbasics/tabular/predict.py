@@ -37,12 +37,12 @@ class Regressor:
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], where: str = "") -> Regressor:
         """Rebuild from a checkpoint of :func:`~torchbasics.tabular.regression.train_regression`."""
-        from torchbasics.training.checkpoint import is_regression
+        from torchbasics.training.checkpoint import is_regression, model_settings
 
         if not is_regression(checkpoint):
             raise TorchbasicsError("not a regression checkpoint", where=where or None)
         model = create_model(checkpoint["model"], tuple(checkpoint["input_shape"]),
-                             checkpoint["outputs"], **checkpoint["model_settings"])
+                             checkpoint["outputs"], **model_settings(checkpoint))
         try:
             model.load_state_dict(checkpoint["model_state"])
         except RuntimeError as exc:

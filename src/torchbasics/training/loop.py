@@ -31,6 +31,7 @@ from tqdm import tqdm  # text bars: tqdm.auto warns in notebooks without ipywidg
 
 from torchbasics.device import autocast
 from torchbasics.errors import TorchbasicsError
+from torchbasics.models.mirror import MirrorAveraged
 from torchbasics.training import distributed
 
 PROGRESS_EVERY = 25  # steps between progress-bar updates of the running loss
@@ -277,6 +278,7 @@ def fit(
     precision: str = "fp32",
     start_epoch: int = 1,
     resume: PartialEpoch | None = None,
+    mirror_average: bool = False,
     on_epoch_end: Callable[[EpochRecord], bool | None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress: bool = False,
@@ -291,6 +293,8 @@ def fit(
         resume: an interrupted epoch (``resume.epoch == start_epoch``) to continue after
             its ``resume.steps`` steps; ``train_batches`` must then take
             ``set_epoch(epoch, start_step)``.
+        mirror_average: validate with :class:`~torchbasics.models.mirror.MirrorAveraged`,
+            as the trained model will predict.
         should_stop: checked after every step and between epochs; when it returns True,
             :class:`Interrupted` is raised with where training stopped.
     """
@@ -304,8 +308,9 @@ def fit(
         trained = train_one_epoch(model, train_batches, optimizer, scheduler, task,
                                   device=device, precision=precision, epoch=epoch,
                                   progress=progress, resume=partial, should_stop=should_stop)
-        validated = evaluate(distributed.for_evaluation(model), val_batches, task,
-                             device=device, precision=precision)
+        evaluated = distributed.for_evaluation(model)
+        validated = evaluate(MirrorAveraged(evaluated) if mirror_average else evaluated,
+                             val_batches, task, device=device, precision=precision)
         record = EpochRecord(
             epoch=epoch, train_loss=trained["loss"], train_error=trained["error"],
             val_loss=validated["loss"], val_error=validated["error"], lr=trained["lr"],

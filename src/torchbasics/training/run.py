@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import time
@@ -29,6 +30,7 @@ from torchbasics.training.checkpoint import (
     is_regression,
     library_versions,
     load_checkpoint,
+    model_settings,
     save_checkpoint,
 )
 from torchbasics.training.config import TrainConfig, resolve
@@ -200,6 +202,7 @@ def _train(config: TrainConfig, out: str | os.PathLike, *, force: bool, resume: 
     if config.tensorboard:
         tensorboard.writer_class()  # fail fast when not installed, before writing anything
     config = resolve(config)  # recipe defaults filled in, ranges checked: before any write
+    check_mirror_average(config)
     world, rank = distributed.world_size(), distributed.rank()
 
     def check_out() -> tuple[Path, dict[str, Any] | None, list[EpochRecord]]:
@@ -214,6 +217,7 @@ def _train(config: TrainConfig, out: str | os.PathLike, *, force: bool, resume: 
     out, previous, records = distributed.from_main(check_out)
     if previous is not None:
         config = resolve(TrainConfig.from_dict(previous["config"]))
+        config = dataclasses.replace(config, model_settings=model_settings(previous))
         check_world_size(previous, world, out)
     per_rank = distributed.per_rank_batch(config.batch_size)
     device = distributed.local_device(resolve_device(config.device))
@@ -231,7 +235,7 @@ def _train(config: TrainConfig, out: str | os.PathLike, *, force: bool, resume: 
     description = describe_model(
         config.model, config.model_settings, input_shape=data.train.image_shape,
         class_names=data.train.class_names, dataset=config.dataset, mean=data.train.mean,
-        std=data.train.std, deskew=config.deskew,
+        std=data.train.std, deskew=config.deskew, mirror_average=config.mirror_average,
     )
     parameters = count_parameters(model)
 
@@ -332,7 +336,8 @@ def _train(config: TrainConfig, out: str | os.PathLike, *, force: bool, resume: 
         with stop_on_signals(**distributed.stop_signal_settings()) as stop_requested:
             fit(trained, train_batches, val_batches, optimizer, scheduler, task,
                 epochs=config.epochs, device=device, precision=precision,
-                start_epoch=len(records) + 1, resume=partial, on_epoch_end=on_epoch_end,
+                start_epoch=len(records) + 1, resume=partial,
+                mirror_average=config.mirror_average, on_epoch_end=on_epoch_end,
                 should_stop=distributed.stop_together(stop_requested, device),
                 progress=progress)
     except Interrupted as stopped:
@@ -362,6 +367,16 @@ def _train(config: TrainConfig, out: str | os.PathLike, *, force: bool, resume: 
         write_run_figures(out, records)
     distributed.barrier()  # every rank returns once the run directory is complete
     return summary
+
+
+def check_mirror_average(config: TrainConfig) -> None:
+    """Refuse mirror averaging where a mirror image may be of another class (digits)."""
+    if config.mirror_average and not get_dataset(config.dataset).mirror_invariant:
+        raise TorchbasicsError(
+            f"{config.dataset}: a mirrored image may not keep its class, so predictions "
+            "must not average over mirror images", where="--mirror-average",
+            fix="leave it off for this data set",
+        )
 
 
 def check_world_size(previous: dict[str, Any], world: int, out: Path) -> None:

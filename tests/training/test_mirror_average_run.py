@@ -1,0 +1,121 @@
+"""A model trained for mirror averaging predicts from each image and its mirror image everywhere.
+
+Like deskewing, it is recorded in the checkpoint: validation during training, evaluation,
+prediction and the exported file all average the two views' logits with no flag. Each
+check compares with the average computed by hand from the bare network, and with the bare
+network's own output, so that a path which forgot it would fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.helpers import make_idx_dataset, real_data_dir
+from torchbasics.data.sources import load_split
+from torchbasics.data.transforms import Normalize
+from torchbasics.errors import TorchbasicsError
+from torchbasics.models.mirror import MirrorAveraged
+from torchbasics.training.checkpoint import load_checkpoint, mirror_averages, model_from_checkpoint
+from torchbasics.training.config import TrainConfig, resolve
+from torchbasics.training.evaluate import evaluate_run
+from torchbasics.training.run import train
+
+TRAIN_IMAGES, VAL_IMAGES = 600, 200
+
+
+def test_eval_mode_averages_the_logits_of_both_views_and_training_sees_one():
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    model, images = MirrorAveraged(network), torch.randn(5, 1, 3, 4)
+    with torch.no_grad():
+        expected = (network(images) + network(images.flip(-1))) / 2
+        torch.testing.assert_close(model.eval()(images), expected)
+        torch.testing.assert_close(model.train()(images), network(images))
+    assert not torch.allclose(expected, network(images))
+
+
+@pytest.fixture(scope="module")
+def mirrored_run(tmp_path_factory):
+    """An MLP trained on 600 real Fashion-MNIST images with mirror averaging (3 epochs)."""
+    fashion_dir = real_data_dir("fashion-mnist")
+    folder = tmp_path_factory.mktemp("mirrored")
+    ids = np.random.default_rng(2).permutation(60_000)[:TRAIN_IMAGES + VAL_IMAGES]
+    (folder / "train.txt").write_text("\n".join(map(str, ids[:TRAIN_IMAGES])) + "\n")
+    (folder / "val.txt").write_text("\n".join(map(str, ids[TRAIN_IMAGES:])) + "\n")
+    config = TrainConfig(dataset="fashion-mnist", model="mlp-relu", model_settings={"hidden": 64},
+                         epochs=3, batch_size=32, mirror_average=True, precision="fp32",
+                         data_dir=str(fashion_dir), train_list=str(folder / "train.txt"),
+                         val_list=str(folder / "val.txt"))
+    train(config, folder / "run", log=lambda line: None)
+    test = load_split("fashion-mnist", "test", fashion_dir, download=False, progress=False)
+    return folder / "run", test
+
+
+def _probabilities(run, pixels: torch.Tensor, *, mirrored: bool, name: str = "best.pt"):
+    """The run's probabilities for ``(N, 1, 28, 28)`` pixels on [0, 1], computed by hand."""
+    checkpoint = load_checkpoint(run / name)
+    network = model_from_checkpoint(checkpoint).model  # the bare network inside the wrapper
+    inputs = Normalize(checkpoint["mean"], checkpoint["std"])(pixels)
+    with torch.no_grad():
+        logits = network(inputs)
+        if mirrored:
+            logits = (logits + network(inputs.flip(-1))) / 2
+        return torch.softmax(logits, dim=1).numpy()
+
+
+def test_validation_and_evaluation_average_over_mirror_images(mirrored_run):
+    run, test = mirrored_run
+    assert mirror_averages(load_checkpoint(run / "best.pt")) is True
+    pixels, labels = test.images.float() / 255, test.labels.numpy()
+    by_hand = (_probabilities(run, pixels, mirrored=True).argmax(1) != labels).mean()
+    one_view = (_probabilities(run, pixels, mirrored=False).argmax(1) != labels).mean()
+    assert by_hand != one_view  # so a forgotten average would show
+    assert evaluate_run(run, device="cpu")["error"] == pytest.approx(by_hand, abs=1e-4)
+
+    # The last epoch's validation error in metrics.csv is the mirror-averaged one.
+    val = load_split("fashion-mnist", "train", real_data_dir("fashion-mnist"), download=False,
+                     progress=False)
+    ids = [int(line) for line in (run.parent / "val.txt").read_text().split()]
+    val_pixels, val_labels = val.images[ids].float() / 255, val.labels[ids].numpy()
+    last_row = (run / "metrics.csv").read_text().splitlines()[-1].split(",")
+    expected = (_probabilities(run, val_pixels, mirrored=True, name="last.pt").argmax(1)
+                != val_labels).mean()
+    assert float(last_row[4]) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TorchScript, deprecated in torch
+def test_prediction_and_the_exported_file_average_over_mirror_images(mirrored_run, tmp_path):
+    import torchbasics
+    from torchbasics.inference.export import export, run_torchscript
+
+    run, test = mirrored_run
+    classifier = torchbasics.load(run)
+    images = test.images[:20, 0].numpy()
+    pixels = classifier.preprocessing.pixels(
+        np.stack([classifier.preprocess(image).seen for image in images]))
+    expected = _probabilities(run, pixels, mirrored=True)
+    assert np.abs(expected - _probabilities(run, pixels, mirrored=False)).max() > 0.01
+    predicted = np.stack([p.probabilities for p in classifier.predict_many(images)])
+    np.testing.assert_allclose(predicted, expected, atol=1e-5)
+    exported = export(classifier, tmp_path / "model.pt", "torchscript")
+    np.testing.assert_allclose(run_torchscript(exported, pixels.numpy()), expected, atol=1e-5)
+
+
+def test_digits_are_refused_since_a_mirrored_digit_may_be_another(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHBASICS_CACHE", str(tmp_path / "cache"))
+    data = make_idx_dataset(tmp_path / "data")
+    with pytest.raises(TorchbasicsError, match="--mirror-average"):
+        train(TrainConfig(dataset="mnist", model="softmax", epochs=1, mirror_average=True,
+                          data_dir=str(data)), tmp_path / "run", log=lambda line: None)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_recipe_mirror_averages_the_fashion_convnet_only():
+    assert resolve(TrainConfig(dataset="fashion-mnist", model="convnet")).mirror_average is True
+    assert resolve(TrainConfig(dataset="fashion-mnist", model="cnn")).mirror_average is False
+    assert resolve(TrainConfig(dataset="mnist", model="convnet")).mirror_average is False
+    old = TrainConfig.from_dict({"dataset": "fashion-mnist", "model": "convnet"})
+    assert old.mirror_average is False and resolve(old).mirror_average is False
+    assert mirror_averages({"model": "convnet"}) is False
