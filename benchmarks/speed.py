@@ -231,7 +231,7 @@ def part_throughput(args: argparse.Namespace, data: Data, device: torch.device) 
             f"{statistics.median(ours):,.0f}{_spread(ours)} ({_path(recipe)})",
             f"{statistics.median(baseline):,.0f}{_spread(baseline)} (plain fp32 loop, each in "
             f"a fresh process; {with_allocator:,.0f} with torchbasics' allocator setting)",
-            f"{ratio:.1f}×", f"≥ {THROUGHPUT_GOAL}×", ratio >= THROUGHPUT_GOAL,
+            f"{ratio:.2f}×", f"≥ {THROUGHPUT_GOAL}×", ratio >= THROUGHPUT_GOAL,
         ))
     return rows
 
@@ -257,7 +257,7 @@ def part_loader(args: argparse.Namespace, data: Data, device: torch.device) -> l
         Row(f"images/s, one epoch of `{LOADER_MODEL}`: torchbasics vs the classic "
             f"Dataset + DataLoader(batch_size={CLASSIC_BATCH_SIZE}, shuffle=True)",
             f"{ours:,.0f} ({_path(recipe)}, batch {recipe.config.batch_size})",
-            f"{classic:,.0f} (plain fp32 loop)", f"{ratio:.1f}×", f"≥ {LOADER_GOAL}×",
+            f"{classic:,.0f} (plain fp32 loop)", f"{ratio:.2f}×", f"≥ {LOADER_GOAL}×",
             ratio >= LOADER_GOAL),
         loader_alone(args, data, device),
     ]
@@ -292,7 +292,7 @@ def loader_alone(args: argparse.Namespace, data: Data, device: torch.device) -> 
         f"… the loaders alone: `{LOADER_MODEL}`, batch {CLASSIC_BATCH_SIZE}, fp32, "
         "the same loop (train_one_epoch), one process",
         f"{speed['fast']:,.0f} (TensorBatchLoader)",
-        f"{speed['classic']:,.0f} (Dataset + DataLoader)", f"{ratio:.1f}×", "—", None,
+        f"{speed['classic']:,.0f} (Dataset + DataLoader)", f"{ratio:.2f}×", "—", None,
     )
 
 
@@ -340,7 +340,7 @@ def part_time_to_mark(args: argparse.Namespace, data: Data, device: torch.device
         ratio, met = f"> {bound:.1f}×", bound >= TIME_GOAL
     else:
         speedup = theirs_hit.seconds / ours_hit.seconds
-        ratio, met = f"{speedup:.1f}×", speedup >= TIME_GOAL
+        ratio, met = f"{speedup:.2f}×", speedup >= TIME_GOAL
 
     final = ours[-1].test_accuracy
     stopped = len(theirs) < EXAMPLES_EPOCHS and not args.quick
