@@ -38,6 +38,36 @@ def make_idx_dataset(
     return directory
 
 
+def write_random_id_lists(folder: Path, total: int, train: int, val: int,
+                          seed: int) -> tuple[Path, Path]:
+    """``train.txt`` and ``val.txt``: disjoint random IDs out of ``range(total)``."""
+    ids = np.random.default_rng(seed).permutation(total)[:train + val]
+    paths = folder / "train.txt", folder / "val.txt"
+    for path, chosen in zip(paths, (ids[:train], ids[train:]), strict=True):
+        path.write_text("\n".join(map(str, chosen)) + "\n")
+    return paths
+
+
+def pixels_of(classifier, images: np.ndarray):
+    """``images`` as the classifier's model gets them before its own deskewing and
+    normalization: ``(N, C, H, W)`` float32 on [0, 1], what exported files take."""
+    return classifier.preprocessing.pixels(
+        np.stack([classifier.preprocess(image).seen for image in images]))
+
+
+def assert_predict_and_torchscript_give(classifier, images: np.ndarray, expected: np.ndarray,
+                                        folder: Path) -> None:
+    """``predict`` on ``images``, and the classifier exported to TorchScript on their pixels,
+    both give the probabilities ``expected``."""
+    from torchbasics.inference.export import export, run_torchscript
+
+    predicted = np.stack([p.probabilities for p in classifier.predict_many(images)])
+    np.testing.assert_allclose(predicted, expected, atol=1e-5)
+    exported = export(classifier, folder / "model.pt", "torchscript")
+    pixels = pixels_of(classifier, images).numpy()
+    np.testing.assert_allclose(run_torchscript(exported, pixels), expected, atol=1e-5)
+
+
 def real_data_dir(name: str) -> Path:
     """The folder holding a real data set, or skip the test saying how to provide it."""
     located = find_dataset(get_dataset(name))

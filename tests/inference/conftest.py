@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from tests.helpers import real_data_dir
+from tests.helpers import real_data_dir, write_random_id_lists
 
 TRAIN_IMAGES, VAL_IMAGES, EPOCHS = 600, 200, 3
 
@@ -37,13 +36,11 @@ def mnist_run(mnist_dir, tmp_path_factory):
     from torchbasics.training.run import train
 
     folder = tmp_path_factory.mktemp("mnist-run")
-    ids = np.random.default_rng(0).permutation(10_000)[:TRAIN_IMAGES + VAL_IMAGES]
-    (folder / "train.txt").write_text("\n".join(map(str, ids[:TRAIN_IMAGES])) + "\n")
-    (folder / "val.txt").write_text("\n".join(map(str, ids[TRAIN_IMAGES:])) + "\n")
+    train_list, val_list = write_random_id_lists(folder, 10_000, TRAIN_IMAGES, VAL_IMAGES, 0)
     # Small batches and no augmentation: enough steps in 3 epochs to reach ~90 % accuracy.
     config = TrainConfig(dataset="mnist", model="cnn", epochs=EPOCHS, batch_size=32, augment=0.0,
                          precision="fp32", data_dir=str(mnist_dir),
-                         train_list=str(folder / "train.txt"), val_list=str(folder / "val.txt"))
+                         train_list=str(train_list), val_list=str(val_list))
     train(config, folder / "run", log=lambda line: None)
     return folder / "run"
 

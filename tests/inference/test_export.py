@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.helpers import pixels_of
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
 from torchbasics.inference.export import export, run_onnx, run_torchscript
@@ -31,8 +32,7 @@ def test_pixels(classifier, mnist_test):
     """37 real test digits as the model sees them: ``(N, 1, 28, 28)`` float32 on [0, 1],
     and PyTorch's probabilities for them (from the Classifier, fp32 eval)."""
     images, _ = mnist_test
-    seen = np.stack([classifier.preprocess(image).seen for image in images[:37]])
-    pixels = classifier.preprocessing.pixels(seen).numpy()
+    pixels = pixels_of(classifier, images[:37]).numpy()
     expected = np.stack([p.probabilities for p in classifier.predict_many(images[:37])])
     return pixels, expected
 
@@ -78,8 +78,7 @@ def test_mirror_averaged_convnet_exports(classifier, mnist_test, tmp_path, fmt):
     convnet = Classifier(MirrorAveraged(model), classifier.class_names,
                          classifier.preprocessing, "mnist")
     images, _ = mnist_test
-    pixels = convnet.preprocessing.pixels(
-        np.stack([convnet.preprocess(image).seen for image in images[:37]])).numpy()
+    pixels = pixels_of(convnet, images[:37]).numpy()
     expected = np.stack([p.probabilities for p in convnet.predict_many(images[:37])])
     got = RUNNERS[fmt](export(convnet, tmp_path / f"convnet.{fmt}", fmt), pixels)
     assert np.abs(got - expected).max() < TOLERANCE

@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import real_data_dir
+from tests.helpers import (
+    assert_predict_and_torchscript_give,
+    pixels_of,
+    real_data_dir,
+    write_random_id_lists,
+)
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import Normalize, deskew
 from torchbasics.training.checkpoint import deskews, load_checkpoint
@@ -28,12 +33,10 @@ def deskewed_run(tmp_path_factory):
     """Softmax regression trained on 600 real MNIST digits, deskewed (3 epochs, ~2 s)."""
     mnist_dir = real_data_dir("mnist")
     folder = tmp_path_factory.mktemp("deskewed")
-    ids = np.random.default_rng(1).permutation(10_000)[:TRAIN_IMAGES + VAL_IMAGES]
-    (folder / "train.txt").write_text("\n".join(map(str, ids[:TRAIN_IMAGES])) + "\n")
-    (folder / "val.txt").write_text("\n".join(map(str, ids[TRAIN_IMAGES:])) + "\n")
+    train_list, val_list = write_random_id_lists(folder, 10_000, TRAIN_IMAGES, VAL_IMAGES, 1)
     config = TrainConfig(dataset="mnist", model="softmax", epochs=3, batch_size=32,
                          deskew=True, precision="fp32", data_dir=str(mnist_dir),
-                         train_list=str(folder / "train.txt"), val_list=str(folder / "val.txt"))
+                         train_list=str(train_list), val_list=str(val_list))
     train(config, folder / "run", log=lambda line: None)
     test = load_split("mnist", "test", mnist_dir, download=False, progress=False)
     return folder / "run", test
@@ -65,20 +68,15 @@ def test_the_checkpoint_records_it_and_evaluation_applies_it(deskewed_run):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TorchScript, deprecated in torch
 def test_prediction_and_the_exported_file_apply_it(deskewed_run, tmp_path):
     import torchbasics
-    from torchbasics.inference.export import export, run_torchscript
 
     run, test = deskewed_run
     classifier = torchbasics.load(run)
     assert classifier.preprocessing.deskew
     images = test.images[:20, 0].numpy()
-    seen = np.stack([classifier.preprocess(image).seen for image in images])
-    pixels = classifier.preprocessing.pixels(seen)  # (20, 1, 28, 28) on [0, 1]
+    pixels = pixels_of(classifier, images)  # (20, 1, 28, 28) on [0, 1], before deskewing
     expected = _probabilities(run, pixels, straighten=True)
     assert np.abs(expected - _probabilities(run, pixels, straighten=False)).max() > 0.05
-    predicted = np.stack([p.probabilities for p in classifier.predict_many(images)])
-    np.testing.assert_allclose(predicted, expected, atol=1e-5)
-    exported = export(classifier, tmp_path / "model.pt", "torchscript")
-    np.testing.assert_allclose(run_torchscript(exported, pixels.numpy()), expected, atol=1e-5)
+    assert_predict_and_torchscript_give(classifier, images, expected, tmp_path)
 
 
 def test_runs_saved_before_deskewing_existed_go_on_without_it():

@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import make_idx_dataset, real_data_dir
+from tests.helpers import (
+    assert_predict_and_torchscript_give,
+    make_idx_dataset,
+    pixels_of,
+    real_data_dir,
+    write_random_id_lists,
+)
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import Normalize
 from torchbasics.errors import TorchbasicsError
@@ -41,13 +47,11 @@ def mirrored_run(tmp_path_factory):
     """An MLP trained on 600 real Fashion-MNIST images with mirror averaging (3 epochs)."""
     fashion_dir = real_data_dir("fashion-mnist")
     folder = tmp_path_factory.mktemp("mirrored")
-    ids = np.random.default_rng(2).permutation(60_000)[:TRAIN_IMAGES + VAL_IMAGES]
-    (folder / "train.txt").write_text("\n".join(map(str, ids[:TRAIN_IMAGES])) + "\n")
-    (folder / "val.txt").write_text("\n".join(map(str, ids[TRAIN_IMAGES:])) + "\n")
+    train_list, val_list = write_random_id_lists(folder, 60_000, TRAIN_IMAGES, VAL_IMAGES, 2)
     config = TrainConfig(dataset="fashion-mnist", model="mlp-relu", model_settings={"hidden": 64},
                          epochs=3, batch_size=32, mirror_average=True, precision="fp32",
-                         data_dir=str(fashion_dir), train_list=str(folder / "train.txt"),
-                         val_list=str(folder / "val.txt"))
+                         data_dir=str(fashion_dir), train_list=str(train_list),
+                         val_list=str(val_list))
     train(config, folder / "run", log=lambda line: None)
     test = load_split("fashion-mnist", "test", fashion_dir, download=False, progress=False)
     return folder / "run", test
@@ -88,19 +92,14 @@ def test_validation_and_evaluation_average_over_mirror_images(mirrored_run):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TorchScript, deprecated in torch
 def test_prediction_and_the_exported_file_average_over_mirror_images(mirrored_run, tmp_path):
     import torchbasics
-    from torchbasics.inference.export import export, run_torchscript
 
     run, test = mirrored_run
     classifier = torchbasics.load(run)
     images = test.images[:20, 0].numpy()
-    pixels = classifier.preprocessing.pixels(
-        np.stack([classifier.preprocess(image).seen for image in images]))
+    pixels = pixels_of(classifier, images)
     expected = _probabilities(run, pixels, mirrored=True)
     assert np.abs(expected - _probabilities(run, pixels, mirrored=False)).max() > 0.01
-    predicted = np.stack([p.probabilities for p in classifier.predict_many(images)])
-    np.testing.assert_allclose(predicted, expected, atol=1e-5)
-    exported = export(classifier, tmp_path / "model.pt", "torchscript")
-    np.testing.assert_allclose(run_torchscript(exported, pixels.numpy()), expected, atol=1e-5)
+    assert_predict_and_torchscript_give(classifier, images, expected, tmp_path)
 
 
 def test_digits_are_refused_since_a_mirrored_digit_may_be_another(tmp_path, monkeypatch):
