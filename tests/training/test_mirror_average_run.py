@@ -111,6 +111,24 @@ def test_digits_are_refused_since_a_mirrored_digit_may_be_another(tmp_path, monk
     assert not (tmp_path / "run").exists()
 
 
+def test_the_command_line_flag_reaches_the_run_and_is_refused_for_digits(tmp_path, capsys,
+                                                                         monkeypatch):
+    from torchbasics.cli import main
+
+    monkeypatch.setenv("TORCHBASICS_CACHE", str(tmp_path / "cache"))
+    data = make_idx_dataset(tmp_path / "data")
+    argv = ["train", "--dataset", "mnist", "--model", "softmax", "--data-dir", str(data),
+            "--epochs", "1", "--quiet", "--out", str(tmp_path / "run"), "--mirror-average"]
+    assert main(argv) == 2
+    assert "--mirror-average: mnist: a mirrored image may not keep" in capsys.readouterr().err
+    assert main([*argv[:-1], "--no-mirror-average"]) == 0
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["mirror_average"] is False
+    bonus = ["train", "--dataset", "bonus", "--model", "linear", "--out", str(tmp_path / "b"),
+             "--mirror-average"]
+    assert main(bonus) == 2
+    assert "--mirror-average does not apply to the tabular" in capsys.readouterr().err
+
+
 def test_the_recipe_mirror_averages_the_fashion_convnet_only():
     assert resolve(TrainConfig(dataset="fashion-mnist", model="convnet")).mirror_average is True
     assert resolve(TrainConfig(dataset="fashion-mnist", model="cnn")).mirror_average is False
