@@ -16,9 +16,9 @@ from pathlib import Path
 
 from torchbasics.data.locate import find_dataset
 from torchbasics.data.registry import get_dataset
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.evaluate import evaluate_run
-from torchbasics.training.run import train
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.evaluate import evaluate_run
+from torchbasics.runs.images import train
 
 # (data set, model) -> highest acceptable test error, from the train issue.
 GOALS: dict[tuple[str, str], float] = {

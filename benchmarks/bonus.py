@@ -6,7 +6,7 @@ markdown table of the goals, exiting with 1 if one is missed:
 
 - test MSE of the net within 1 % of the least-squares test MSE (same training rows);
 - every learned coefficient, and the intercept, within 1 % of least squares' (original units);
-- training under 5 s: :func:`~torchbasics.tabular.regression.train_regression` from reading
+- training under 5 s: :func:`~torchbasics.runs.regression.train_regression` from reading
   the CSV to the written run directory. The first call in a process also pays for the
   libraries it imports lazily (scikit-learn, torch's optimizer machinery, matplotlib): the
   goal applies to it too. The fit loop alone is shown beside it.
@@ -86,8 +86,8 @@ def main() -> int:
                         help="skip timing the whole command in a fresh process")
     args = parser.parse_args()
 
-    from torchbasics.tabular.regression import train_regression
-    from torchbasics.training.config import TrainConfig
+    from torchbasics.runs.config import TrainConfig
+    from torchbasics.runs.regression import train_regression
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from torchbasics.checkpoint import load_checkpoint
 from torchbasics.data.sources import load_split
 from torchbasics.inference.loading import find_checkpoint
 from torchbasics.inference.predictor import Classifier
 from torchbasics.inference.scans import render_scan
-from torchbasics.training.checkpoint import load_checkpoint
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.run import train
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.images import train
 
 GOAL = 0.97  # lowest acceptable accuracy on the rendered digits
 

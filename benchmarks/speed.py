@@ -62,7 +62,8 @@ from torchbasics.data.transforms import standard_transform
 from torchbasics.device import cpu_has_fast_bf16, resolve_device, resolve_precision
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import create_model
-from torchbasics.training.config import TrainConfig, resolve
+from torchbasics.runs.config import TrainConfig, resolve
+from torchbasics.runs.images import EVAL_BATCH_SIZE, TrainingSetup, build_training
 from torchbasics.training.loop import (
     ClassificationTask,
     EpochRecord,
@@ -71,7 +72,6 @@ from torchbasics.training.loop import (
     train_one_epoch,
 )
 from torchbasics.training.optim import build_optimizer, build_scheduler
-from torchbasics.training.run import EVAL_BATCH_SIZE, TrainingSetup, build_training
 
 PARTS = (1, 2, 3, 4, 5)
 DATASET = "mnist"

@@ -25,11 +25,11 @@ import pytest
 import torch
 
 from tests.helpers import make_idx_dataset
+from torchbasics.checkpoint import load_checkpoint
 from torchbasics.cli import main
-from torchbasics.tabular.regression import train_regression
-from torchbasics.training.checkpoint import load_checkpoint
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.run import train
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.images import train
+from torchbasics.runs.regression import train_regression
 
 BONUS_HEADER = "performance_rating,years_experience,projects_completed,bonus\n"
 IMAGES, LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from tests.helpers import real_data_dir
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.evaluate import evaluate_run
-from torchbasics.training.run import train
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.evaluate import evaluate_run
+from torchbasics.runs.images import train
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

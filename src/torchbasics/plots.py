@@ -86,7 +86,7 @@ def loss_curves(metrics: pd.DataFrame, title: str | None = None) -> Figure:
 
     Args:
         metrics: one row per epoch with the columns of ``metrics.csv`` (see
-            :func:`torchbasics.evaluation.read_metrics`); errors are fractions.
+            :func:`torchbasics.runs.rundir.read_metrics`); errors are fractions.
         title: figure title.
     """
     epoch = _column(metrics, "epoch")
@@ -113,7 +113,7 @@ def confusion_matrix_figure(
     """A heatmap of a confusion matrix, each cell annotated: rows true, columns predicted.
 
     Args:
-        matrix: ``(K, K)`` counts, as :func:`torchbasics.evaluation.confusion` returns.
+        matrix: ``(K, K)`` counts, as :func:`torchbasics.metrics.confusion` returns.
         class_names: the K names, labelling both axes.
         title: figure title.
         normalize: show each row as percentages of its true class instead of counts
@@ -194,7 +194,7 @@ def _column(metrics: pd.DataFrame, name: str) -> np.ndarray:
     if name not in metrics:
         raise TorchbasicsError(f"metrics have no column {name!r} (columns: "
                                f"{', '.join(map(str, metrics.columns))})",
-                               fix="read them with torchbasics.evaluation.read_metrics")
+                               fix="read them with torchbasics.runs.rundir.read_metrics")
     if len(metrics) == 0:
         raise TorchbasicsError("metrics have no epochs", fix="train for at least one epoch")
     return pd.to_numeric(metrics[name], errors="coerce").to_numpy(dtype=np.float64)

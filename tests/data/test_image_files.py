@@ -201,15 +201,15 @@ def test_dataset_from_paths_without_a_list(tmp_path):
 
 
 def test_load_list_selects_ids_or_reads_paths(idx_dir, tmp_path):
-    from torchbasics.data.export import export_split
     from torchbasics.data.image_files import load_list
+    from torchbasics.data.pngs import write_pngs
     from torchbasics.data.sources import load_split
 
     split = load_split("mnist", "test", idx_dir, download=False)
     (tmp_path / "ids.txt").write_text("4\n1\n")
     picked = load_list(tmp_path / "ids.txt", split)
     assert torch.equal(picked.images, split.images[[4, 1]])
-    listed = export_split(split, tmp_path / "png", progress=False)
+    listed = write_pngs(split, tmp_path / "png", progress=False)
     read_back = load_list(listed, split)
     assert torch.equal(read_back.images, split.images)
     assert torch.equal(read_back.labels, split.labels)

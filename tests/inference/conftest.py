@@ -32,8 +32,8 @@ def mnist_run(mnist_dir, tmp_path_factory):
     on a checkpoint made the real way; in fp32, which is several times faster than bf16
     autocast for this small model and batch (the benchmark covers a bf16-trained convnet).
     """
-    from torchbasics.training.config import TrainConfig
-    from torchbasics.training.run import train
+    from torchbasics.runs.config import TrainConfig
+    from torchbasics.runs.images import train
 
     folder = tmp_path_factory.mktemp("mnist-run")
     train_list, val_list = write_random_id_lists(folder, 10_000, TRAIN_IMAGES, VAL_IMAGES, 0)

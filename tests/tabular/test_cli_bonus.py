@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from torchbasics.checkpoint import describe_model, save_checkpoint
 from torchbasics.cli import main
 from torchbasics.tabular.bonus import generate_bonus
-from torchbasics.training.checkpoint import describe_model, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from torchbasics.metrics import regression_metrics
 from torchbasics.tabular.formula import LinearFormula, comparison_table
-from torchbasics.tabular.metrics import regression_metrics
 
 
 def test_unstandardized_formula_predicts_what_the_layer_predicts():

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from torchbasics.models import create_model
-from torchbasics.training.config import TrainConfig, resolve
+from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.training.optim import build_optimizer, build_scheduler
 
 

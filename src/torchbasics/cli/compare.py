@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``compare`` to the top-level parser."""
-    from torchbasics.training.config import SEED_MODELS
+    from torchbasics.runs.config import SEED_MODELS
 
     parser = commands.add_parser(
         "compare", help="train several models on the same split and compare them",
@@ -35,9 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run the comparison and print the table."""
-    from torchbasics.compare import compare
     from torchbasics.errors import TorchbasicsError
-    from torchbasics.training.config import TrainConfig
+    from torchbasics.runs.compare import compare
+    from torchbasics.runs.config import TrainConfig
 
     models = [name.strip() for name in args.models.split(",") if name.strip()]
     if not models:

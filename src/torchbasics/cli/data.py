@@ -166,11 +166,11 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write a split as PNG files in class folders, with a list file to read them back."""
-    from torchbasics.data.export import export_split
+    from torchbasics.data.pngs import write_pngs
     from torchbasics.data.sources import load_located
 
     data = load_located(_locate(args), args.split)
-    list_path = export_split(data, args.out, list_name=f"{args.split}.txt", overwrite=args.force,
+    list_path = write_pngs(data, args.out, list_name=f"{args.split}.txt", overwrite=args.force,
                              progress=sys.stderr.isatty())
     print(f"wrote {len(data):,} PNG files to {args.out}; list file: {list_path}")
     return 0

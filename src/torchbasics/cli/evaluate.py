@@ -32,8 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate and print the result."""
-    from torchbasics.reports import percent
-    from torchbasics.training.evaluate import evaluate_run
+    from torchbasics.runs.evaluate import evaluate_run
+    from torchbasics.runs.report import percent
 
     result = evaluate_run(args.run_dir, split=args.split if args.list is None else "test",
                           list_path=args.list, data_dir=args.data_dir,

@@ -35,11 +35,11 @@ def run_export(args: argparse.Namespace) -> int:
     """Export, check against PyTorch where possible, and say where the file is."""
     import numpy as np
 
+    from torchbasics.checkpoint import is_regression, load_checkpoint
     from torchbasics.errors import TorchbasicsError
     from torchbasics.inference.export import check_export, export
     from torchbasics.inference.loading import find_checkpoint
     from torchbasics.inference.predictor import Classifier
-    from torchbasics.training.checkpoint import is_regression, load_checkpoint
 
     path = find_checkpoint(args.run)
     checkpoint = load_checkpoint(path)

@@ -52,8 +52,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Dispatch on the checkpoint's kind, predict, and print or write the result."""
+    from torchbasics.checkpoint import is_regression, load_checkpoint
     from torchbasics.inference.loading import find_checkpoint
-    from torchbasics.training.checkpoint import is_regression, load_checkpoint
 
     path = find_checkpoint(args.run)
     checkpoint = load_checkpoint(path)

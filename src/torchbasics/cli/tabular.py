@@ -58,9 +58,9 @@ def is_tabular(dataset: str) -> bool:
 def run_train_tabular(args: argparse.Namespace) -> int:
     """Train a regression model, print the metrics and formulas, say where the run is."""
     from torchbasics.cli.train import config_from_args
+    from torchbasics.runs.regression import train_regression
     from torchbasics.tabular.bonus import FEATURES
     from torchbasics.tabular.formula import LinearFormula
-    from torchbasics.tabular.regression import train_regression
 
     refuse_flags(args, IMAGE_ONLY, "the tabular")
     names = [args.rating_column, args.years_column, args.projects_column]

@@ -99,7 +99,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`TrainConfig` the flags describe."""
-    from torchbasics.training.config import TrainConfig
+    from torchbasics.runs.config import TrainConfig
 
     settings = {name: getattr(args, name) for name in ("hidden", "width", "channels", "dropout")
                 if getattr(args, name) is not None}
@@ -127,9 +127,9 @@ def run_train(args: argparse.Namespace) -> int:
     refuse_flags(args, TABULAR_ONLY, "the image")
     from torchbasics.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED
     from torchbasics.errors import TorchbasicsError
-    from torchbasics.reports import percent
+    from torchbasics.runs.images import train
+    from torchbasics.runs.report import percent
     from torchbasics.training import distributed
-    from torchbasics.training.run import train
 
     def log(line: str) -> None:
         if not args.quiet:
@@ -159,7 +159,7 @@ def run_models(args: argparse.Namespace) -> int:
     """Print the model table."""
     from torchbasics.data.registry import get_dataset
     from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
-    from torchbasics.training.config import recipe_for
+    from torchbasics.runs.config import recipe_for
 
     get_dataset(args.dataset)  # an unknown name is refused, listing the known ones
     rows = []

@@ -35,7 +35,7 @@ def load(run: str | os.PathLike) -> Classifier | Regressor:
     (``.predict(picture)``), the bonus regression as a
     :class:`~torchbasics.tabular.predict.Regressor` (``.predict_one({...})``).
     """
-    from torchbasics.training.checkpoint import is_regression, load_checkpoint
+    from torchbasics.checkpoint import is_regression, load_checkpoint
 
     path = find_checkpoint(run)
     checkpoint = load_checkpoint(path)

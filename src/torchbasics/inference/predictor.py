@@ -68,7 +68,7 @@ class Classifier:
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], where: str = "") -> Classifier:
         """Rebuild from a checkpoint written by ``torchbasics train``."""
-        from torchbasics.training.checkpoint import model_from_checkpoint
+        from torchbasics.checkpoint import model_from_checkpoint
 
         if checkpoint.get("kind", "classification") != "classification":
             raise TorchbasicsError("not an image classifier checkpoint", where=where or None)

@@ -27,10 +27,10 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from torchbasics.checkpoint import deskews
 from torchbasics.data.image_files import open_image, to_mode
 from torchbasics.data.transforms import Normalize, deskew
 from torchbasics.errors import TorchbasicsError
-from torchbasics.training.checkpoint import deskews
 
 # Data set -> pipeline. A data set not listed gets "fit", which assumes nothing about ink.
 PIPELINES: dict[str, str] = {"mnist": "digits", "fashion-mnist": "fit"}

@@ -36,8 +36,8 @@ class Regressor:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], where: str = "") -> Regressor:
-        """Rebuild from a checkpoint of :func:`~torchbasics.tabular.regression.train_regression`."""
-        from torchbasics.training.checkpoint import is_regression, model_settings
+        """Rebuild from a checkpoint of :func:`~torchbasics.runs.regression.train_regression`."""
+        from torchbasics.checkpoint import is_regression, model_settings
 
         if not is_regression(checkpoint):
             raise TorchbasicsError("not a regression checkpoint", where=where or None)
@@ -106,6 +106,6 @@ class Regressor:
 
 def load_regressor(path: str | os.PathLike) -> Regressor:
     """The :class:`Regressor` saved in a checkpoint file."""
-    from torchbasics.training.checkpoint import load_checkpoint
+    from torchbasics.checkpoint import load_checkpoint
 
     return Regressor.from_checkpoint(load_checkpoint(path), str(Path(path)))

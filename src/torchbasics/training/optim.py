@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from torchbasics.errors import TorchbasicsError, closest
-from torchbasics.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from torchbasics.runs.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
 # Devices whose optimizers have a fused kernel: the whole update of every parameter in one
 # call, instead of a few element-wise passes per parameter tensor (measured on CPU: an

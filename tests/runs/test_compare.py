@@ -8,9 +8,9 @@ import re
 import pytest
 
 from torchbasics.cli import main
-from torchbasics.compare import compare
+from torchbasics.runs.compare import compare
 from torchbasics.errors import TorchbasicsError
-from torchbasics.training.config import TrainConfig
+from torchbasics.runs.config import TrainConfig
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_cli_compare(idx_dir, tmp_path, capsys):
 
 
 def test_a_diverging_model_does_not_stop_the_others(idx_dir, tmp_path, monkeypatch, capsys):
-    from torchbasics.training import config
+    from torchbasics.runs import config
 
     monkeypatch.setitem(config.RECIPES, "mlp-relu", config.RECIPES["mlp-relu"] | {"lr": 1e30})
     argv = ["compare", "--dataset", "mnist", "--data-dir", str(idx_dir), "--models",

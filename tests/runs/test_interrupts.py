@@ -24,11 +24,11 @@ import torch
 from tests.helpers import make_idx_dataset, wait_for_epochs
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.loaders import TensorBatchLoader
-from torchbasics.tabular.regression import one_cpu_thread
-from torchbasics.training.checkpoint import load_checkpoint
-from torchbasics.training.config import TrainConfig
+from torchbasics.runs.regression import one_cpu_thread
+from torchbasics.checkpoint import load_checkpoint
+from torchbasics.runs.config import TrainConfig
 from torchbasics.training.interrupts import TrainingInterrupted
-from torchbasics.training.run import train
+from torchbasics.runs.images import train
 
 TIMING_COLUMNS = ("seconds", "images_per_second")  # the only columns allowed to differ
 

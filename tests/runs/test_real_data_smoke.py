@@ -8,9 +8,9 @@ import pytest
 
 from tests.helpers import real_data_dir
 from torchbasics.models import list_models
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.evaluate import evaluate_run
-from torchbasics.training.run import train
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.evaluate import evaluate_run
+from torchbasics.runs.images import train
 
 
 @pytest.fixture(scope="module")

@@ -1,28 +1,24 @@
-"""Evaluation metrics: error rate, confusion matrix, per-class report, confident mistakes.
+"""How good a model is, in numbers: classification and regression metrics.
 
-Numbers only (no matplotlib): the figures that show them live in :mod:`torchbasics.plots`.
-Labels and predictions may be tensors, NumPy arrays or lists of class indices.
+Classification: error rate, confusion matrix, per-class report, confident mistakes (labels
+and predictions may be tensors, NumPy arrays or lists of class indices). Regression: MSE,
+RMSE, MAE and R², in the target's units (R² has none). Numbers only (no matplotlib): the
+figures that show them live in :mod:`torchbasics.plots`.
 """
 
 from __future__ import annotations
 
-import os
+import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.metrics import classification_report, confusion_matrix
 
 from torchbasics.errors import TorchbasicsError
 
-# The columns of a run's metrics.csv (one row per epoch; errors are fractions 0..1).
-METRIC_COLUMNS = (
-    "epoch", "train_loss", "train_error", "val_loss", "val_error", "lr", "seconds",
-    "images_per_second",
-)
+REGRESSION_METRICS = {"mse": "MSE", "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
 
 ClassIndices = torch.Tensor | np.ndarray | Sequence[int]
 
@@ -126,29 +122,24 @@ def most_confident_mistakes(probabilities: torch.Tensor, labels: torch.Tensor, k
     return wrong[order[:k]]
 
 
-def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a run's ``metrics.csv``, checking it has every column and at least one epoch.
+def regression_metrics(
+    target: np.ndarray | torch.Tensor, prediction: np.ndarray | torch.Tensor
+) -> dict[str, float | None]:
+    """``{"mse", "rmse", "mae", "r2"}`` of predictions against true values (any shape, N each).
 
-    Errors are NaN for tasks without one (regression).
+    R² is 1 - MSE / variance of the target: 1 is perfect, 0 is no better than always
+    predicting the mean.
     """
-    path = Path(path)
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise TorchbasicsError("file not found", where=path,
-                               fix="is this a run directory made by `torchbasics train`?") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise TorchbasicsError(f"not a readable CSV file ({exc})", where=path) from exc
-    missing = [column for column in METRIC_COLUMNS if column not in frame.columns]
-    if missing:
-        raise TorchbasicsError(f"missing columns: {', '.join(missing)}", where=path,
-                               fix=f"metrics.csv needs the columns {','.join(METRIC_COLUMNS)}")
-    if frame.empty:
-        raise TorchbasicsError("no epochs recorded", where=path,
-                               fix="train for at least one epoch")
-    for column in METRIC_COLUMNS:
-        try:
-            frame[column] = pd.to_numeric(frame[column])
-        except (ValueError, TypeError) as exc:
-            raise TorchbasicsError(f"column {column} is not numeric ({exc})", where=path) from exc
-    return frame
+    true, predicted = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (target, prediction))
+    if len(true) != len(predicted) or len(true) == 0:
+        raise TorchbasicsError(f"{len(true)} targets and {len(predicted)} predictions",
+                               fix="pass one prediction per target, at least one")
+    errors = predicted - true
+    mse = float(np.mean(errors**2))
+    variance = float(np.var(true))
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": float(np.mean(np.abs(errors))),
+        "r2": 1.0 - mse / variance if variance > 0 else None,  # undefined: constant target
+    }

@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 
 from torchbasics.errors import TorchbasicsError
-from torchbasics.evaluation import read_metrics
 from torchbasics.files import write_text
 from torchbasics.training.loop import EpochRecord
 
@@ -28,6 +27,7 @@ RUN_FILES = (
     "config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png", "summary.json",
     "report.md", "confusion_matrix.png", "mistakes.png", "evaluation.json",
 )
+# The columns of metrics.csv, one row per epoch (errors are fractions 0..1, empty for regression).
 METRIC_COLUMNS = [field.name for field in dataclasses.fields(EpochRecord)]
 
 
@@ -103,6 +103,34 @@ def write_metrics(path: str | os.PathLike, records: list[EpochRecord]) -> None:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, float_format="%.6g")
     write_text(path, buffer.getvalue())
+
+
+def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a run's ``metrics.csv``, checking it has every column and at least one epoch.
+
+    Errors are NaN for tasks without one (regression).
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise TorchbasicsError("file not found", where=path,
+                               fix="is this a run directory made by `torchbasics train`?") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise TorchbasicsError(f"not a readable CSV file ({exc})", where=path) from exc
+    missing = [column for column in METRIC_COLUMNS if column not in frame.columns]
+    if missing:
+        raise TorchbasicsError(f"missing columns: {', '.join(missing)}", where=path,
+                               fix=f"metrics.csv needs the columns {','.join(METRIC_COLUMNS)}")
+    if frame.empty:
+        raise TorchbasicsError("no epochs recorded", where=path,
+                               fix="train for at least one epoch")
+    for column in METRIC_COLUMNS:
+        try:
+            frame[column] = pd.to_numeric(frame[column])
+        except (ValueError, TypeError) as exc:
+            raise TorchbasicsError(f"column {column} is not numeric ({exc})", where=path) from exc
+    return frame
 
 
 def read_metrics_records(path: str | os.PathLike) -> list[EpochRecord]:

@@ -10,9 +10,9 @@ import torch
 
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
-from torchbasics.training.checkpoint import load_checkpoint, model_from_checkpoint
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.run import train
+from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.images import train
 
 
 def _config(idx_dir, **overrides) -> TrainConfig:
@@ -99,16 +99,9 @@ def test_cli_train_and_errors(idx_dir, tmp_path, capsys):
     assert "Did you mean 'cnn'" in capsys.readouterr().err
 
 
-def test_metrics_columns_agree_between_writer_and_reader():
-    from torchbasics.evaluation import METRIC_COLUMNS as READ
-    from torchbasics.training.rundir import METRIC_COLUMNS as WRITTEN
-
-    assert list(READ) == list(WRITTEN)
-
-
 def test_epoch_line_without_error_column():
     from torchbasics.training.loop import EpochRecord
-    from torchbasics.training.run import format_epoch
+    from torchbasics.runs.images import format_epoch
 
     line = format_epoch(EpochRecord(1, 0.5, None, 0.6, None, 0.1, 1.0, 100.0), 3)
     assert "train loss 0.5000  val loss 0.6000" in line and "error" not in line
@@ -148,7 +141,7 @@ def test_flags_for_the_other_kind_of_data_are_refused(idx_dir, tmp_path, capsys)
 
 
 def test_recipe_defaults_fill_only_what_was_not_given():
-    from torchbasics.training.config import resolve
+    from torchbasics.runs.config import resolve
 
     fashion = resolve(TrainConfig(dataset="fashion-mnist", model="convnet", lr=0.05))
     assert fashion.lr == 0.05 and fashion.batch_size == 256 and fashion.augment == 0.2
@@ -158,7 +151,7 @@ def test_recipe_defaults_fill_only_what_was_not_given():
 
 def test_best_epoch_breaks_error_ties_by_loss():
     from torchbasics.training.loop import EpochRecord
-    from torchbasics.training.rundir import summarize
+    from torchbasics.runs.rundir import summarize
 
     records = [EpochRecord(epoch, 0.1, 0.01, loss, error, 0.1, 1.0, 1.0)
                for epoch, error, loss in ((1, 0.02, 0.3), (2, 0.01, 0.2), (3, 0.01, 0.1),

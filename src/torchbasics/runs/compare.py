@@ -10,12 +10,12 @@ from typing import Any
 
 from torchbasics.files import write_text
 from torchbasics.models import get_model_entry
-from torchbasics.reports import percent
-from torchbasics.training import rundir
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.evaluate import evaluate_run
+from torchbasics.runs.report import percent
+from torchbasics.runs import rundir
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.evaluate import evaluate_run
 from torchbasics.training.loop import TrainingDiverged
-from torchbasics.training.run import train
+from torchbasics.runs.images import train
 
 COLUMNS = (
     ("final_train_error", "Final Train Error"),
@@ -67,7 +67,7 @@ def compare(
 
 def write_results(out: Path, dataset: str, rows: list[dict[str, Any]]) -> None:
     """``results.json``, ``results.md`` and ``validation_curves.png`` for compared runs."""
-    from torchbasics.evaluation import read_metrics
+    from torchbasics.runs.rundir import read_metrics
     from torchbasics.plots import save_figure, validation_curves
 
     rundir.write_json(out / "results.json", {"dataset": dataset, "models": rows})

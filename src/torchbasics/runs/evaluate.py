@@ -14,22 +14,22 @@ from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import standard_transform
 from torchbasics.device import resolve_device
 from torchbasics.errors import TorchbasicsError
-from torchbasics.evaluation import (
+from torchbasics.metrics import (
     confusion,
     error_rate,
     format_report,
     most_confident_mistakes,
     per_class_report,
 )
-from torchbasics.training import rundir
-from torchbasics.training.checkpoint import (
+from torchbasics.runs import rundir
+from torchbasics.checkpoint import (
     deskews,
     is_regression,
     load_checkpoint,
     model_from_checkpoint,
 )
 from torchbasics.training.loop import predict_probabilities
-from torchbasics.training.run import EVAL_BATCH_SIZE
+from torchbasics.runs.images import EVAL_BATCH_SIZE
 
 MISTAKES_SHOWN = 32
 
@@ -104,7 +104,7 @@ def evaluate_run(
     if split == "test" and list_path is None and (run_dir / "summary.json").is_file():
         summary = rundir.read_json(run_dir / "summary.json")
         rundir.write_json(run_dir / "summary.json", summary | {"test_error": error})
-        from torchbasics.reports import write_report
+        from torchbasics.runs.report import write_report
 
         write_report(run_dir)
     return result

@@ -31,12 +31,12 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
 from torchbasics.tabular import bonus
 from torchbasics.tabular.formula import LinearFormula
-from torchbasics.tabular.metrics import regression_metrics
+from torchbasics.metrics import regression_metrics
 from torchbasics.tabular.prepare import RowBatches, Standardizer, TableSplits, split_table
 from torchbasics.tabular.table import Table
-from torchbasics.training import rundir
-from torchbasics.training.checkpoint import describe_model, library_versions, save_checkpoint
-from torchbasics.training.config import TrainConfig, resolve
+from torchbasics.runs import rundir
+from torchbasics.checkpoint import describe_model, library_versions, save_checkpoint
+from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.training.loop import EpochRecord, RegressionTask, fit
 from torchbasics.training.optim import build_optimizer, build_scheduler
 
@@ -171,7 +171,7 @@ def train_regression(
         **results,
     )
     rundir.write_json(out / "summary.json", summary)
-    from torchbasics.tabular.report import write_regression_figures
+    from torchbasics.runs.regression_report import write_regression_figures
 
     write_regression_figures(out, records)
     return summary

@@ -14,9 +14,9 @@ from torchbasics.tabular.bonus import TRUE_FORMULA, load_bonus
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.predict import load_regressor
 from torchbasics.tabular.prepare import split_table
-from torchbasics.tabular.regression import train_regression
-from torchbasics.training.checkpoint import load_checkpoint
-from torchbasics.training.config import TrainConfig, resolve
+from torchbasics.runs.regression import train_regression
+from torchbasics.checkpoint import load_checkpoint
+from torchbasics.runs.config import TrainConfig, resolve
 
 GOAL = 0.01  # the goal: within 1 % of the closed-form least-squares fit
 

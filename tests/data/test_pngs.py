@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from tests.helpers import real_data_dir
-from torchbasics.data import export
-from torchbasics.data.export import export_split
+from torchbasics.data import pngs
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.image_files import load_image_list
 from torchbasics.data.listfile import class_slug
+from torchbasics.data.pngs import write_pngs
 from torchbasics.data.registry import get_dataset
 from torchbasics.data.sources import load_split
 from torchbasics.errors import TorchbasicsError
@@ -23,7 +23,7 @@ FASHION = get_dataset("fashion-mnist").class_names
 
 
 def _round_trip(data: ImageData, out_dir) -> ImageData:
-    list_path = export_split(data, out_dir, progress=False)
+    list_path = write_pngs(data, out_dir, progress=False)
     return load_image_list(list_path, data.class_names, data.mean, data.std,
                            size=data.image_shape[1:], channels=data.image_shape[0])
 
@@ -41,7 +41,7 @@ def test_round_trip_is_pixel_and_label_identical(idx_dir, tmp_path):
 
 def test_layout_uses_class_slugs_and_split_indices(idx_dir, tmp_path):
     data = replace(load_split("mnist", "test", idx_dir, download=False), class_names=FASHION)
-    list_path = export_split(data, tmp_path / "out", "subset.txt", progress=False)
+    list_path = write_pngs(data, tmp_path / "out", "subset.txt", progress=False)
     assert list_path == tmp_path / "out" / "subset.txt"
     folders = {p.name for p in (tmp_path / "out").iterdir() if p.is_dir()}
     assert {"T-shirt_top", "Ankle_boot"} <= folders and len(folders) == 10
@@ -69,14 +69,14 @@ def test_refuses_a_non_empty_folder(idx_dir, tmp_path):
     (out / "keep.txt").write_text("mine")
     with pytest.raises(TorchbasicsError, match=re.escape(f"{out}: the output folder is not "
                                                          "empty. Choose a new or empty folder")):
-        export_split(data, out)
+        write_pngs(data, out)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 def test_overwrite_replaces_an_earlier_export(idx_dir, tmp_path):
     data = load_split("mnist", "test", idx_dir, download=False)
-    first = export_split(data.subset(range(5)), tmp_path / "out", progress=False)
-    list_path = export_split(data, tmp_path / "out", overwrite=True, progress=False)
+    first = write_pngs(data.subset(range(5)), tmp_path / "out", progress=False)
+    list_path = write_pngs(data, tmp_path / "out", overwrite=True, progress=False)
     assert list_path == first
     _assert_identical(load_image_list(list_path, data.class_names, data.mean, data.std), data)
 
@@ -90,23 +90,23 @@ def _interrupt_after(count, monkeypatch):
             raise KeyboardInterrupt
         saved.append(path)
 
-    monkeypatch.setattr(export, "_save_png", save_or_stop)
+    monkeypatch.setattr(pngs, "_save_png", save_or_stop)
 
 
 def test_interrupted_export_leaves_no_list_file(idx_dir, tmp_path, monkeypatch):
     data = load_split("mnist", "test", idx_dir, download=False)
     _interrupt_after(3, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        export_split(data, tmp_path / "out", progress=False)
+        write_pngs(data, tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "test.txt").exists()
 
 
 def test_interrupted_overwrite_leaves_no_stale_list_file(idx_dir, tmp_path, monkeypatch):
     data = load_split("mnist", "test", idx_dir, download=False)
-    export_split(data, tmp_path / "out", progress=False)
+    write_pngs(data, tmp_path / "out", progress=False)
     _interrupt_after(3, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        export_split(data, tmp_path / "out", overwrite=True, progress=False)
+        write_pngs(data, tmp_path / "out", overwrite=True, progress=False)
     assert not (tmp_path / "out" / "test.txt").exists()
 
 
@@ -114,20 +114,20 @@ def test_refuses_a_file_as_folder(idx_dir, tmp_path):
     data = load_split("mnist", "test", idx_dir, download=False)
     (tmp_path / "out").write_text("")
     with pytest.raises(TorchbasicsError, match="is not a folder"):
-        export_split(data, tmp_path / "out")
+        write_pngs(data, tmp_path / "out")
 
 
 def test_refuses_classes_sharing_a_folder(idx_dir, tmp_path):
     data = load_split("mnist", "test", idx_dir, download=False)
     names = ("a b", "a/b", *data.class_names[2:])
     with pytest.raises(TorchbasicsError, match="would share the folder 'a_b'"):
-        export_split(replace(data, class_names=names), tmp_path / "out")
+        write_pngs(replace(data, class_names=names), tmp_path / "out")
 
 
 def test_list_name_must_be_a_plain_name(idx_dir, tmp_path):
     data = load_split("mnist", "test", idx_dir, download=False)
     with pytest.raises(TorchbasicsError, match="not a plain file name"):
-        export_split(data, tmp_path / "out", "lists/test.txt")
+        write_pngs(data, tmp_path / "out", "lists/test.txt")
 
 
 def test_refuses_images_png_cannot_hold(tmp_path):
@@ -135,7 +135,7 @@ def test_refuses_images_png_cannot_hold(tmp_path):
                      labels=torch.tensor([0, 1]), class_names=("a", "b"),
                      mean=(0.5, 0.5), std=(0.2, 0.2))
     with pytest.raises(TorchbasicsError, match="2-channel"):
-        export_split(data, tmp_path / "out")
+        write_pngs(data, tmp_path / "out")
 
 
 def test_real_fashion_mnist_round_trip(tmp_path):

@@ -23,8 +23,9 @@ from torchbasics.data.transforms import standard_transform
 from torchbasics.device import resolve_device, resolve_precision
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters, create_model, get_model_entry
-from torchbasics.training import distributed, rundir, tensorboard
-from torchbasics.training.checkpoint import (
+from torchbasics.runs import rundir
+from torchbasics.training import distributed, tensorboard
+from torchbasics.checkpoint import (
     check_weights_fit,
     describe_model,
     is_regression,
@@ -33,7 +34,7 @@ from torchbasics.training.checkpoint import (
     model_settings,
     save_checkpoint,
 )
-from torchbasics.training.config import TrainConfig, resolve
+from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.training.interrupts import TrainingInterrupted, stop_on_signals
 from torchbasics.training.loop import (
     ClassificationTask,
@@ -414,7 +415,7 @@ def write_run_figures(out: Path, records: list[EpochRecord]) -> None:
     import pandas as pd
 
     from torchbasics.plots import loss_curves, save_figure
-    from torchbasics.reports import write_report
+    from torchbasics.runs.report import write_report
 
     metrics = pd.DataFrame([dataclasses.asdict(r) for r in records])
     save_figure(loss_curves(metrics), out / "loss_curves.png")

@@ -20,10 +20,10 @@ from tests.helpers import (
 )
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import Normalize, deskew
-from torchbasics.training.checkpoint import deskews, load_checkpoint
-from torchbasics.training.config import TrainConfig, resolve
-from torchbasics.training.evaluate import evaluate_run
-from torchbasics.training.run import train
+from torchbasics.checkpoint import deskews, load_checkpoint
+from torchbasics.runs.config import TrainConfig, resolve
+from torchbasics.runs.evaluate import evaluate_run
+from torchbasics.runs.images import train
 
 TRAIN_IMAGES, VAL_IMAGES = 600, 200
 
@@ -44,7 +44,7 @@ def deskewed_run(tmp_path_factory):
 
 def _probabilities(run, pixels: torch.Tensor, *, straighten: bool) -> np.ndarray:
     """The run's probabilities for ``(N, 1, 28, 28)`` pixels on [0, 1], computed by hand."""
-    from torchbasics.training.checkpoint import model_from_checkpoint
+    from torchbasics.checkpoint import model_from_checkpoint
 
     checkpoint = load_checkpoint(run / "best.pt")
     model = model_from_checkpoint(checkpoint)

@@ -12,9 +12,9 @@ import pandas as pd
 
 from torchbasics.files import write_text
 from torchbasics.tabular.formula import LinearFormula, comparison_table
-from torchbasics.tabular.metrics import METRIC_NAMES
+from torchbasics.metrics import REGRESSION_METRICS
 from torchbasics.training.loop import EpochRecord
-from torchbasics.training.rundir import read_json
+from torchbasics.runs.rundir import read_json
 
 SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 
@@ -45,7 +45,7 @@ def metrics_table(summary: dict[str, Any]) -> list[str]:
     splits = list(summary["metrics"])
     lines = ["| metric | " + " | ".join(SPLIT_NAMES[s] for s in splits) + " |",
              "|---|" + "---:|" * len(splits)]
-    for key, label in METRIC_NAMES.items():
+    for key, label in REGRESSION_METRICS.items():
         lines.append(f"| {label} | " + " | ".join(
             _number(summary["metrics"][s][key]) for s in splits) + " |")
     least = summary["least_squares_metrics"]

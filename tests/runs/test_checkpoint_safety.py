@@ -13,10 +13,10 @@ import torch
 from tests.helpers import make_idx_dataset
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
-from torchbasics.tabular.regression import train_regression
-from torchbasics.training.checkpoint import load_checkpoint, model_from_checkpoint
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.run import train
+from torchbasics.runs.regression import train_regression
+from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.images import train
 
 
 class TouchOnLoad:

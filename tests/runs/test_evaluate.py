@@ -12,10 +12,10 @@ from torchbasics.cli import main
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import standard_transform
 from torchbasics.errors import TorchbasicsError
-from torchbasics.training.checkpoint import load_checkpoint, model_from_checkpoint
-from torchbasics.training.config import TrainConfig
-from torchbasics.training.evaluate import evaluate_run
-from torchbasics.training.run import train
+from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
+from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.evaluate import evaluate_run
+from torchbasics.runs.images import train
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_cli_evaluate(run, capsys):
 
 def test_a_bf16_trained_model_is_evaluated_in_fp32(idx_dir, tmp_path, monkeypatch):
     """The test error is that of the model as `predict` and exported files run it (fp32)."""
-    import torchbasics.training.evaluate as evaluation
+    import torchbasics.runs.evaluate as evaluation
 
     config = TrainConfig(dataset="mnist", model="softmax", epochs=1, data_dir=str(idx_dir),
                          precision="bf16", deskew=False)

@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from tests.helpers import make_idx_dataset
-from torchbasics.training.checkpoint import (
+from torchbasics.checkpoint import (
     load_checkpoint,
     model_from_checkpoint,
     save_checkpoint,
 )
-from torchbasics.training.config import TrainConfig
+from torchbasics.runs.config import TrainConfig
 from torchbasics.training.interrupts import TrainingInterrupted
-from torchbasics.training.run import train
+from torchbasics.runs.images import train
 
 
 def as_version_1(path) -> None:

@@ -1,4 +1,4 @@
-"""Export a split as PNG files in class folders plus a list file, readable by any tool.
+"""A split as PNG files in class folders plus a list file, readable by any tool.
 
 The layout is ``out_dir/<class slug>/<index:05d>.png`` (``index``: the image's position in
 the split) and ``out_dir/<list name>`` with one ``<relative path> <label index>`` line per
@@ -22,7 +22,7 @@ from torchbasics.files import write_text
 _PNG_CHANNELS = (1, 3)  # grayscale or RGB
 
 
-def export_split(
+def write_pngs(
     data: ImageData,
     out_dir: str | os.PathLike,
     list_name: str = "test.txt",

@@ -23,10 +23,10 @@ from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import Normalize
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models.mirror import MirrorAveraged
-from torchbasics.training.checkpoint import load_checkpoint, mirror_averages, model_from_checkpoint
-from torchbasics.training.config import TrainConfig, resolve
-from torchbasics.training.evaluate import evaluate_run
-from torchbasics.training.run import train
+from torchbasics.checkpoint import load_checkpoint, mirror_averages, model_from_checkpoint
+from torchbasics.runs.config import TrainConfig, resolve
+from torchbasics.runs.evaluate import evaluate_run
+from torchbasics.runs.images import train
 
 TRAIN_IMAGES, VAL_IMAGES = 600, 200
 
