@@ -28,8 +28,8 @@ from tests.helpers import make_idx_dataset
 from torchbasics.checkpoint import load_checkpoint
 from torchbasics.cli import main
 from torchbasics.runs.config import TrainConfig
-from torchbasics.runs.images import train
 from torchbasics.runs.regression import train_regression
+from torchbasics.runs.train import train
 
 BONUS_HEADER = "performance_rating,years_experience,projects_completed,bonus\n"
 IMAGES, LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
@@ -197,9 +197,9 @@ CASES = [
                  id="model-for-another-task"),
     pytest.param(flags("--csv", "x.csv"), "--csv does not apply to the image data set",
                  id="flag-for-other-data"),
-    pytest.param(flags("--hidden", "8"), "model 'softmax' does not take these settings",
+    pytest.param(flags("--hidden", "8"), "--hidden: model 'softmax' does not take this setting",
                  id="setting-the-model-lacks"),
-    pytest.param(flags("--val-fraction", "1.5"), "validation fraction must be between 0 and 1",
+    pytest.param(flags("--val-fraction", "1.5"), "--val-fraction: must be above 0 and below 1",
                  id="val-fraction-above-1"),
     pytest.param(flags("--device", "tpu"), "unknown device 'tpu'", id="unknown-device"),
     pytest.param(flags("--train-list", "ids.txt"), "--train-list and --val-list go together",
@@ -278,12 +278,12 @@ CASES = [
     pytest.param(eval_checkpoint(lambda c, t: {**c, "model": "mlp-relu"}),
                  "the weights are not those of model 'mlp-relu'", id="checkpoint-other-model"),
     pytest.param(eval_checkpoint(lambda c, t: {**c, "input_shape": [1, 20, 20]}),
-                 "the model expects images of shape (1, 20, 20), the data has (1, 28, 28)",
+                 "the weights are not for input shape (1, 20, 20) of model 'softmax'",
                  id="checkpoint-other-input-shape"),
     pytest.param(eval_checkpoint(lambda c, t: {**c, "class_names": list("abcde")}),
-                 "trained on 5 classes", id="checkpoint-other-class-count"),
-    pytest.param(eval_checkpoint(lambda c, t: {k: v for k, v in c.items() if k != "mean"}),
-                 "damaged checkpoint: 'mean' is missing", id="checkpoint-missing-field"),
+                 "but the checkpoint names 5 classes", id="checkpoint-other-class-count"),
+    pytest.param(eval_checkpoint(lambda c, t: {k: v for k, v in c.items() if k != "input"}),
+                 "damaged checkpoint: 'input' is missing", id="checkpoint-missing-field"),
     # Run directories.
     pytest.param(lambda w, t: train_argv(w, w.image), "already holds a run", id="run-exists"),
     pytest.param(lambda w, t: train_argv(w, run_copy(w, t), "--force", data=data_with(
@@ -306,7 +306,7 @@ CASES = [
         run_copy(w, t, w.unfinished), partial_epoch={"epoch": 2}))],
                  "damaged checkpoint: its unfinished epoch does not add up",
                  id="resume-damaged-partial-epoch"),
-    pytest.param(lambda w, t: ["evaluate", str(t)], "checkpoint not found",
+    pytest.param(lambda w, t: ["evaluate", str(t)], "no best.pt or last.pt here",
                  id="evaluate-not-a-run"),
     pytest.param(lambda w, t: ["predict", str(t / "nowhere"), "--rating", "8"],
                  "no such run directory or checkpoint", id="predict-no-run"),

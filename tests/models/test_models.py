@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from torchbasics.errors import TorchbasicsError
-from torchbasics.models import count_parameters, create_model, list_models
+from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
 
 
 @pytest.mark.parametrize("name", list_models(task="classification"))
@@ -112,18 +112,33 @@ def test_convnet_refuses_images_too_small_to_pool_three_times():
         create_model("convnet", (1, 28, 7), 10)
 
 
-def test_convnet_keeps_its_earlier_average_pooling_head_by_name():
-    model = create_model("convnet", (1, 28, 28), 10, width=8, head="average")
-    assert isinstance(model[-4], torch.nn.AdaptiveAvgPool2d) and model[-1].in_features == 32
-    with pytest.raises(TorchbasicsError, match="Did you mean 'average'"):
-        create_model("convnet", (1, 28, 28), 10, head="avg")
-
-
 def test_unknown_model_suggests_the_closest():
     with pytest.raises(TorchbasicsError, match="Did you mean 'mlp-relu'"):
         create_model("mlp_relu", (1, 28, 28), 10)
 
 
 def test_unknown_setting_is_refused_not_ignored():
-    with pytest.raises(TorchbasicsError, match="does not take these settings"):
+    with pytest.raises(TorchbasicsError, match=r"--hidden: model 'cnn' does not take this "
+                       r"setting\. 'cnn' takes: --channels"):
         create_model("cnn", (1, 28, 28), 10, hidden=5)
+
+
+@pytest.mark.parametrize(("setting", "value", "match"), [
+    ("hidden", 0, "--hidden: must be at least 1, got 0"),
+    ("hidden", 2.5, "--hidden: must be a whole number"),
+    ("dropout", 1.0, "--dropout: must be at least 0 and below 1, got 1"),
+    ("dropout", float("nan"), "--dropout: must be a finite number"),
+])
+def test_model_settings_out_of_range_are_refused(setting, value, match):
+    with pytest.raises(TorchbasicsError, match=match):
+        create_model("mlp-relu", (1, 28, 28), 10, **{setting: value})
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_setting_has_a_range_and_every_recipe_names_real_settings(name):
+    from torchbasics.models import MODEL_SETTINGS
+    from torchbasics.runs.config import SETTINGS
+
+    entry = get_model_entry(name)
+    assert set(entry.settings()) <= set(MODEL_SETTINGS)
+    assert set(entry.recipe) <= set(SETTINGS), "a recipe sets something that is not a setting"

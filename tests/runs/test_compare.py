@@ -49,9 +49,9 @@ def test_cli_compare(idx_dir, tmp_path, capsys):
 
 
 def test_a_diverging_model_does_not_stop_the_others(idx_dir, tmp_path, monkeypatch, capsys):
-    from torchbasics.runs import config
+    from torchbasics.models import get_model_entry
 
-    monkeypatch.setitem(config.RECIPES, "mlp-relu", config.RECIPES["mlp-relu"] | {"lr": 1e30})
+    monkeypatch.setitem(get_model_entry("mlp-relu").recipe, "lr", 1e30)
     argv = ["compare", "--dataset", "mnist", "--data-dir", str(idx_dir), "--models",
             "mlp-relu,softmax", "--epochs", "1", "--out", str(tmp_path / "cmp"), "--quiet"]
     assert main(argv) == 2

@@ -12,7 +12,7 @@ from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
 from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.runs.config import TrainConfig
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 
 def _config(idx_dir, **overrides) -> TrainConfig:
@@ -57,7 +57,7 @@ def test_checkpoint_describes_itself(idx_dir, tmp_path):
     checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
     assert checkpoint["model"] == "softmax" and checkpoint["input_shape"] == [1, 28, 28]
     assert checkpoint["class_names"] == [str(d) for d in range(10)]
-    assert checkpoint["mean"] == [0.1307]
+    assert checkpoint["input"]["mean"] == [0.1307]
     model = model_from_checkpoint(checkpoint)
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
@@ -136,7 +136,9 @@ def test_flags_for_the_other_kind_of_data_are_refused(idx_dir, tmp_path, capsys)
     tabular_run = ["train", "--dataset", "bonus", "--model", "linear", "--out",
                    str(tmp_path / "b"), "--augment", "0.5", "--hidden", "8"]
     assert main(tabular_run) == 2
-    assert "--hidden, --augment do not apply to the tabular" in capsys.readouterr().err
+    assert "--augment does not apply to the tabular data set 'bonus'" in capsys.readouterr().err
+    assert main([*tabular_run[:-4], "--hidden", "8"]) == 2  # a model setting linear lacks
+    assert "--hidden: model 'linear' does not take this setting" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
@@ -173,12 +175,23 @@ def test_best_checkpoint_is_the_summarys_best_epoch(idx_dir, tmp_path):
     ("--momentum", "1", "--momentum: must be at least 0 and below 1, got 1.0"),
     ("--weight-decay", "-0.1", "--weight-decay: must be at least 0"),
     ("--label-smoothing", "1.5", "--label-smoothing: must be at least 0 and below 1"),
-    ("--augment", "-1", "--augment: must be at least 0, got -1.0"),
+    ("--augment", "-1", "--augment: must be at least 0 and at most 5, got -1.0"),
+    ("--augment", "10", "--augment: must be at least 0 and at most 5, got 10.0"),
+    ("--warmup", "0", "--warmup: must be above 0 and below 1, got 0.0"),
+    ("--val-fraction", "1", "--val-fraction: must be above 0 and below 1, got 1.0"),
+    ("--lr", "nan", "--lr: must be a finite number, got nan"),
+    ("--weight-decay", "inf", "--weight-decay: must be a finite number, got inf"),
+    ("--seed", "-1", "--seed: must be at least 0, got -1"),
+    ("--hidden", "0", "--hidden: must be at least 1, got 0"),
+    ("--dropout", "1", "--dropout: must be at least 0 and below 1, got 1.0"),
+    ("--model", "cnnn", "unknown model 'cnnn'. Did you mean 'cnn'?"),
+    ("--dataset", "mnits", "unknown data set 'mnits'. Did you mean 'mnist'?"),
+    ("--device", "tpu", "unknown device 'tpu'"),
     ("--early-stopping", "-2", "--early-stopping: must be at least 0, got -2"),
 ])
 def test_out_of_range_settings_are_one_line_and_write_nothing(idx_dir, tmp_path, capsys, flag,
                                                               value, message):
-    argv = ["train", "--model", "softmax", "--data-dir", str(idx_dir), "--out",
+    argv = ["train", "--model", "mlp-relu", "--data-dir", str(idx_dir), "--out",
             str(tmp_path / "run"), flag, value]
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -9,19 +9,16 @@ import torch
 import torch.nn.functional as F
 
 from torchbasics.models import create_model
-from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.training.optim import build_optimizer, build_scheduler
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
 def test_fused_update_matches_the_plain_one(optimizer):
-    config = resolve(TrainConfig(model="mlp-relu", optimizer=optimizer, lr=0.01,
-                                 weight_decay=1e-2))
     torch.manual_seed(0)
     fused_model = create_model("mlp-relu", (1, 8, 8), 3, hidden=16)
     plain_model = copy.deepcopy(fused_model)
-    fused = build_optimizer(fused_model, config)
-    plain = build_optimizer(plain_model, config)
+    fused = build_optimizer(fused_model, optimizer, lr=0.01, weight_decay=1e-2)
+    plain = build_optimizer(plain_model, optimizer, lr=0.01, weight_decay=1e-2)
     assert all(group["fused"] for group in fused.param_groups)
     for group in plain.param_groups:  # the same groups, updated tensor by tensor
         group["fused"] = False
@@ -40,9 +37,8 @@ def test_fused_update_matches_the_plain_one(optimizer):
 
 @pytest.mark.parametrize("warmup", [0.1, 0.25, 0.5])
 def test_one_cycle_peaks_after_the_warmup_share_of_steps(warmup):
-    config = resolve(TrainConfig(model="cnn", epochs=4, lr=0.2, warmup=warmup))
-    optimizer = build_optimizer(create_model("cnn", (1, 8, 8), 3), config)
-    scheduler = build_scheduler(optimizer, config, steps_per_epoch=25)
+    optimizer = build_optimizer(create_model("cnn", (1, 8, 8), 3), "sgd", lr=0.2)
+    scheduler = build_scheduler(optimizer, "onecycle", total_steps=100, warmup=warmup)
     rates = []
     for _ in range(100):
         rates.append(optimizer.param_groups[0]["lr"])
@@ -51,10 +47,3 @@ def test_one_cycle_peaks_after_the_warmup_share_of_steps(warmup):
     peak = max(range(100), key=rates.__getitem__)
     assert abs(peak - warmup * 100) <= 1
     assert rates[peak] == pytest.approx(0.2)
-
-
-def test_runs_saved_before_warmup_existed_resume_with_the_old_warmup():
-    stored = TrainConfig(model="convnet").to_dict()
-    del stored["warmup"]
-    assert resolve(TrainConfig.from_dict(stored)).warmup == 0.25
-    assert resolve(TrainConfig(model="convnet")).warmup == 0.1  # today's recipe

@@ -11,8 +11,8 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from torchbasics import __version__
 from torchbasics.cli import compare as compare_commands
@@ -35,7 +35,33 @@ Every command has its own --help. Data sets are found on a search path (see
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line like every other error (not usage + message)."""
+    """argparse, but a bad flag is one line like every other error (not usage + message).
+
+    Args:
+        populate: adds the parser's arguments the first time it is used (to parse or to
+            show ``--help``). The training flags are made from the settings' declarations,
+            which need PyTorch; building them only for the command that uses them keeps
+            ``torchbasics --help`` and the data commands fast.
+    """
+
+    def __init__(self, *args: Any,
+                 populate: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def _ready(self) -> None:
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            populate(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._ready()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._ready()
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         fix = f"see `{self.prog} --help`"

@@ -9,35 +9,39 @@ from pathlib import Path
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``compare`` to the top-level parser."""
-    from torchbasics.runs.config import SEED_MODELS
-
     parser = commands.add_parser(
         "compare", help="train several models on the same split and compare them",
         description="Train each model with its recipe on the same split and seed, evaluate "
         "each on the test split, and write results.md (a row per model: final train error, "
         "final validation error, lowest validation error, test error, parameters, epochs, "
         "time, images/s), results.json (errors as fractions) and validation_curves.png into "
-        "--out; each model's own run directory is OUT/MODEL.",
+        "--out; each model's own run directory is OUT/MODEL. Any training setting given "
+        "applies to every model.",
+        populate=add_compare_flags,
     )
-    parser.add_argument("--dataset", default="mnist", help="data set (default: mnist)")
+    parser.set_defaults(handler=run_compare)
+
+
+def add_compare_flags(parser: argparse.ArgumentParser) -> None:
+    """``compare``'s flags: the models, where the results go, and the image settings."""
+    from torchbasics.cli.flags import add_setting_flags
+    from torchbasics.runs.compare import SEED_MODELS
+
     parser.add_argument("--models", default=",".join(SEED_MODELS),
-                        help=f"comma-separated models (default: {','.join(SEED_MODELS)})")
+                        help=f"comma-separated models (default: {','.join(SEED_MODELS)}, "
+                        "the seed project's four)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the comparison")
-    parser.add_argument("--epochs", type=int,
-                        help="epochs for every model (default: each model's recipe)")
-    parser.add_argument("--data-dir", type=Path, help="folder searched first for the data set")
-    parser.add_argument("--seed", type=int, default=0, help="seed for every run (default: 0)")
     parser.add_argument("--force", action="store_true",
                         help="overwrite earlier runs in --out (default: refuse)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
-    parser.set_defaults(handler=run_compare)
+    add_setting_flags(parser, exclude=("model",), kinds=("image",), model_settings=False)
 
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run the comparison and print the table."""
+    from torchbasics.cli.flags import config_from_args
     from torchbasics.errors import TorchbasicsError
     from torchbasics.runs.compare import compare
-    from torchbasics.runs.config import TrainConfig
 
     models = [name.strip() for name in args.models.split(",") if name.strip()]
     if not models:
@@ -48,9 +52,7 @@ def run_compare(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line, flush=True)
 
-    base = TrainConfig(dataset=args.dataset, epochs=args.epochs, seed=args.seed,
-                       data_dir=None if args.data_dir is None else str(args.data_dir))
-    rows = compare(base, models, args.out, force=args.force,
+    rows = compare(config_from_args(args), models, args.out, force=args.force,
                    progress=sys.stderr.isatty() and not args.quiet, log=log)
     print((args.out / "results.md").read_text())
     print(f"table: {args.out / 'results.md'}; curves: {args.out / 'validation_curves.png'}")

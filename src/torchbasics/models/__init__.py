@@ -11,11 +11,15 @@ from torchbasics.models import cnn  # noqa: F401
 
 # isort: on
 from torchbasics.models._registry import (
+    MODEL_SETTINGS,
+    check_model_settings,
     count_parameters,
     create_model,
     get_model_entry,
     list_models,
     register_model,
+    setting_defaults,
 )
 
-__all__ = ["count_parameters", "create_model", "get_model_entry", "list_models", "register_model"]
+__all__ = ["MODEL_SETTINGS", "check_model_settings", "count_parameters", "create_model",
+           "get_model_entry", "list_models", "register_model", "setting_defaults"]

@@ -2,42 +2,68 @@
 
 Every model is built from the data's input shape and output count, so any IDX data set
 works with any classification model; ``forward`` returns logits, or the regression output
-(the loss belongs to the training step). Each entry says which task it is for.
+(the loss belongs to the training step). Each entry says which task it is for and carries
+its recipe: the training settings that reach its goals (data sets may adjust them, see
+:class:`~torchbasics.data.registry.DatasetSpec`).
+
+A model's own settings (``hidden``, ``width``, ...) are its builder's keyword arguments:
+their defaults are the builder's, their ranges and help are :data:`MODEL_SETTINGS`.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
 from torchbasics.errors import TorchbasicsError, closest
+from torchbasics.settings import Setting, flag_name
 
 ModelBuilder = Callable[..., nn.Module]
 TASKS = ("classification", "regression")
 
+# Every keyword a model builder may take, with its range and help.
+MODEL_SETTINGS: dict[str, Setting] = {
+    "hidden": Setting(int, "hidden units: of an MLP's hidden layer, of convnet's fully "
+                      "connected layer", low=1, group="model"),
+    "width": Setting(int, "convnet's channels in its first block (2x and 4x in the next two)",
+                     low=1, group="model"),
+    "channels": Setting(int, "cnn's convolution channels", low=1, group="model"),
+    "dropout": Setting(float, "dropout probability", low=0, high=1, high_inclusive=False,
+                       group="model"),
+}
+
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: how to build it, a one-line description, and its task."""
+    """A registered model: how to build it, a one-line description, its task and recipe."""
 
     name: str
     builder: ModelBuilder
     description: str
     task: str = "classification"  # or "regression": (B, outputs) values, trained with MSE
+    recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig field -> value
+
+    def settings(self) -> dict[str, Any]:
+        """The model settings its builder takes, with their defaults."""
+        parameters = list(inspect.signature(self.builder).parameters.values())[2:]
+        return {p.name: p.default for p in parameters}
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
 def register_model(
-    name: str, description: str, task: str = "classification"
+    name: str, description: str, task: str = "classification", *,
+    recipe: dict[str, Any] | None = None,
 ) -> Callable[[ModelBuilder], ModelBuilder]:
     """Register ``builder(input_shape, num_classes, **settings) -> nn.Module`` as ``name``.
 
-    For a regression model ``num_classes`` is the number of outputs.
+    For a regression model ``num_classes`` is the number of outputs. ``recipe`` holds the
+    training settings (``TrainConfig`` fields) the model trains with unless told otherwise.
     """
     if task not in TASKS:
         raise ValueError(f"model '{name}': task must be one of {TASKS}, not '{task}'")
@@ -45,7 +71,12 @@ def register_model(
     def decorate(builder: ModelBuilder) -> ModelBuilder:
         if name in _MODELS:
             raise ValueError(f"model '{name}' is registered twice")
-        _MODELS[name] = ModelEntry(name, builder, description, task)
+        entry = ModelEntry(name, builder, description, task, dict(recipe or {}))
+        unknown = set(entry.settings()) - set(MODEL_SETTINGS)
+        if unknown:
+            raise ValueError(f"model '{name}': settings {sorted(unknown)} are not in "
+                             "MODEL_SETTINGS (declare their range and help there)")
+        _MODELS[name] = entry
         return builder
 
     return decorate
@@ -66,6 +97,23 @@ def get_model_entry(name: str) -> ModelEntry:
         ) from None
 
 
+def check_model_settings(name: str, settings: dict[str, Any]) -> None:
+    """Refuse settings the model ``name`` does not take, or values out of their range."""
+    accepted = get_model_entry(name).settings()
+    for key, value in settings.items():
+        if key not in accepted:
+            takes = ", ".join(flag_name(k) for k in accepted) or "no settings"
+            raise TorchbasicsError(f"model '{name}' does not take this setting",
+                                   where=flag_name(key), fix=f"'{name}' takes: {takes}")
+        MODEL_SETTINGS[key].check(flag_name(key), value)
+
+
+def setting_defaults(key: str) -> dict[str, Any]:
+    """Model name -> its default for the setting ``key``, for the models that take it."""
+    return {name: entry.settings()[key] for name, entry in _MODELS.items()
+            if key in entry.settings()}
+
+
 def create_model(
     name: str, input_shape: tuple[int, ...], num_classes: int, **settings: Any
 ) -> nn.Module:
@@ -75,15 +123,10 @@ def create_model(
 
     Args:
         settings: model-specific options (e.g. ``hidden=512`` for the MLPs); unknown ones
-            are refused rather than ignored.
+            and values out of range are refused (:func:`check_model_settings`).
     """
-    entry = get_model_entry(name)
-    try:
-        return entry.builder(tuple(input_shape), num_classes, **settings)
-    except TypeError as exc:
-        raise TorchbasicsError(
-            f"model '{name}' does not take these settings {sorted(settings)} ({exc})"
-        ) from exc
+    check_model_settings(name, settings)
+    return get_model_entry(name).builder(tuple(input_shape), num_classes, **settings)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -8,15 +8,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from torchbasics.data.registry import get_dataset, image_datasets
+from torchbasics.errors import TorchbasicsError
 from torchbasics.files import write_text
-from torchbasics.models import get_model_entry
-from torchbasics.runs.report import percent
 from torchbasics.runs import rundir
-from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.runs.evaluate import evaluate_run
+from torchbasics.runs.images import train_images
+from torchbasics.runs.report import percent
 from torchbasics.training.loop import TrainingDiverged
-from torchbasics.runs.images import train
 
+SEED_MODELS = ("softmax", "mlp-sigmoid", "mlp-relu", "cnn")  # the seed project's four models
 COLUMNS = (
     ("final_train_error", "Final Train Error"),
     ("final_val_error", "Final Validation Error"),
@@ -45,15 +47,20 @@ def compare(
         One row per model: the summary figures, test error, parameters, time, speed; or
         ``{"model", "failed"}`` for a model that diverged.
     """
-    for model in models:
-        get_model_entry(model)  # every name checked before hours of training start
+    dataset = base.dataset or TrainConfig.default_dataset()
+    if get_dataset(dataset).kind != "image":
+        raise TorchbasicsError(f"'{dataset}' is not an image data set", where="--dataset",
+                               fix=f"compare trains classifiers on: {', '.join(image_datasets())}")
+    configs = [dataclasses.replace(base, dataset=dataset, model=model) for model in models]
+    for config in configs:
+        resolve(config)  # every model and setting checked before hours of training start
     out = Path(out)
     rows = []
-    for index, model in enumerate(models, start=1):
+    for index, (model, config) in enumerate(zip(models, configs, strict=True), start=1):
         log(f"[{index}/{len(models)}] {model}")
-        config = dataclasses.replace(base, model=model)
         try:
-            summary = train(config, out / model, force=force, progress=progress, log=log)
+            summary = train_images(config, out / model, force=force, progress=progress,
+                                   log=log)
         except TrainingDiverged as exc:
             log(f"{model}: failed: {exc.message}; going on with the next model")
             rows.append({"model": model, "failed": exc.message})
@@ -61,7 +68,7 @@ def compare(
         test_error = evaluate_run(out / model)["error"]
         rows.append(summary | {"test_error": test_error})
         log(f"{model}: test error {percent(test_error)}")
-    write_results(out, base.dataset, rows)
+    write_results(out, dataset, rows)
     return rows
 
 

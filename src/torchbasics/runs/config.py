@@ -1,4 +1,12 @@
-"""Typed training settings, and each model's recipe: the defaults that reach its goals."""
+"""Typed training settings: every setting declared once, with its default, range and help.
+
+A field left ``None`` means "not given". :func:`resolve` fills it, in this order of
+precedence: the value given (flag or Python), the data set's recipe for this model, the
+model's recipe, the data set's settings for every model, the setting's own default.
+:func:`check` then refuses anything out of range, from the command line and from Python
+alike, before anything is read or written. The command line builds its flags from the same
+declarations (:mod:`torchbasics.cli.flags`).
+"""
 
 from __future__ import annotations
 
@@ -6,174 +14,213 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SEED_MODELS = ("softmax", "mlp-sigmoid", "mlp-relu", "cnn")  # the seed project's four models
-SCHEDULES = ("onecycle", "cosine", "constant")
+import torch
+
+from torchbasics.data.registry import DATASETS, DatasetSpec, get_dataset
+from torchbasics.errors import TorchbasicsError
+from torchbasics.models import check_model_settings, get_model_entry, list_models
+from torchbasics.settings import Setting, flag_name, setting, settings_of
+from torchbasics.training.optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_scheduler
+
+PRECISIONS = ("auto", "fp32", "bf16")
+FRACTION = dict(low=0, high=1, low_inclusive=False, high_inclusive=False)
+DATA, RUN = "data", "run"  # --help groups besides "optimization"
+
+
+def _datasets() -> list[str]:
+    return list(DATASETS)
 
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on; ``None`` means "the model's recipe default".
+    """Everything a training run depends on; ``None`` means "not given" (see :func:`resolve`).
 
-    Stored whole in the run directory's ``config.json`` and in every checkpoint.
+    Stored whole, resolved, in the run directory's ``config.json`` and in every checkpoint.
     """
 
-    dataset: str = "mnist"
-    model: str = "cnn"
-    model_settings: dict[str, Any] = field(default_factory=dict)  # e.g. {"hidden": 512}
-    epochs: int | None = None
-    batch_size: int | None = None  # the global batch: under torchrun, split over the processes
-    optimizer: str | None = None
-    lr: float | None = None
-    momentum: float = 0.9
-    weight_decay: float | None = None
-    schedule: str | None = None
-    warmup: float | None = None  # one-cycle: the share of the steps spent raising the rate
-    label_smoothing: float | None = None
-    deskew: bool | None = None  # straighten slanted images first (see transforms.Deskew)
-    mirror_average: bool | None = None  # predict from image + mirror image (models.mirror)
-    augment: float | None = None  # strength of random warps: 0 off, 1 standard (see transforms)
-    val_fraction: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    early_stopping: int = 0  # stop after this many epochs without a new best; 0 = never
-    tensorboard: bool = False  # also log to RUN_DIR/tensorboard (needs the tensorboard package)
-    data_dir: str | None = None
-    train_list: str | None = None
-    val_list: str | None = None
-    # Tabular data sets (e.g. bonus) only:
-    csv: str | None = None  # the CSV to train on; None = the data set's own file
-    feature_columns: list[str] | None = None  # the CSV's feature names; None = the defaults
-    target_column: str | None = None  # the CSV's target name; None = the default
-    test_fraction: float = 0.2  # share of the rows held out for testing
+    dataset: str | None = setting(str, "the data set to train on", default="mnist",
+                                  choices=_datasets, group=DATA)
+    model: str | None = setting(str, "the model to train (default: the data set's own, cnn "
+                                "for images and linear for tables)", choices=list_models,
+                                group="model")
+    # The model's own settings (hidden, width, ...): see torchbasics.models.MODEL_SETTINGS.
+    model_settings: dict[str, Any] = field(default_factory=dict)
+    epochs: int | None = setting(int, "passes over the training set", default=10, low=1)
+    batch_size: int | None = setting(
+        int, "images per step; under torchrun the global batch, split over the processes",
+        default=128, low=1)
+    optimizer: str | None = setting(str, "the optimizer (SGD with Nesterov momentum, Adam, "
+                                    "AdamW)", default="adamw", choices=OPTIMIZERS)
+    lr: float | None = setting(float, "peak learning rate", default=1e-3, low=0,
+                               low_inclusive=False)
+    momentum: float | None = setting(float, "SGD momentum", default=0.9, low=0, high=1,
+                                     high_inclusive=False)
+    weight_decay: float | None = setting(float, "weight decay (never on biases and norms)",
+                                         default=1e-2, low=0)
+    schedule: str | None = setting(str, "learning-rate schedule over the steps",
+                                   default="onecycle", choices=SCHEDULES)
+    warmup: float | None = setting(float, "one-cycle schedule: the share of the steps spent "
+                                   "raising the learning rate to --lr before annealing it",
+                                   default=0.25, metavar="FRACTION", **FRACTION)
+    label_smoothing: float | None = setting(
+        float, "share of each label's probability spread over the other classes", default=0.0,
+        low=0, high=1, high_inclusive=False, applies_to="image")
+    augment: float | None = setting(
+        float, "strength of random rotations, shifts and zoom of training images (and "
+        "left-right flips where the data set allows): 0 off, 1 standard (10 degrees, 10 % "
+        "shift and zoom)", default=0.0, low=0, high=5, metavar="STRENGTH", applies_to="image")
+    deskew: bool | None = setting(
+        bool, "straighten slanted images (shear upright, centre of mass to the middle) in "
+        "training and, recorded in the checkpoint, wherever the model is used afterwards",
+        default=False, applies_to="image")
+    mirror_average: bool | None = setting(
+        bool, "predict from the mean logits of each image and its left-right mirror image, "
+        "in validation and, recorded in the checkpoint, wherever the model is used "
+        "afterwards; twice the work per prediction. Only for data sets whose classes "
+        "survive mirroring", default=False, applies_to="image")
+    early_stopping: int | None = setting(int, "stop after this many epochs without a new "
+                                         "best; 0 never stops early", default=0, low=0,
+                                         metavar="EPOCHS")
+    val_fraction: float | None = setting(float, "share of the training set held out for "
+                                         "validation, stratified", default=0.1,
+                                         metavar="FRACTION", group=DATA, **FRACTION)
+    data_dir: str | None = setting(str, "folder searched first for the data set", group=DATA,
+                                   metavar="DIR", applies_to="image")
+    train_list: str | None = setting(str, "list file of training IDs or image paths (with "
+                                     "--val-list)", group=DATA, metavar="FILE",
+                                     applies_to="image")
+    val_list: str | None = setting(str, "list file of validation IDs or image paths (with "
+                                   "--train-list)", group=DATA, metavar="FILE",
+                                   applies_to="image")
+    csv: str | None = setting(str, "CSV to train on, instead of the data set's own",
+                              group=DATA, metavar="FILE", applies_to="tabular")
+    # The CSV's names for the data set's feature columns, in order (None: the data set's).
+    feature_columns: list[str] | None = setting(list, "the CSV's feature column names",
+                                                flag=False, applies_to="tabular")
+    target_column: str | None = setting(str, "the CSV's column to predict (default: the "
+                                        "data set's)", group=DATA, metavar="NAME",
+                                        applies_to="tabular")
+    test_fraction: float | None = setting(float, "share of the rows held out for testing, "
+                                          "seeded; --val-fraction of the rest validates",
+                                          default=0.2, metavar="FRACTION", group=DATA,
+                                          applies_to="tabular", **FRACTION)
+    seed: int | None = setting(int, "seed for everything random", default=0, low=0,
+                               group=RUN)
+    device: str | None = setting(str, "where to train: auto (an accelerator if there is "
+                                 "one), cpu, cuda, cuda:N", default="auto", group=RUN)
+    precision: str | None = setting(str, "arithmetic: auto uses bf16 where the hardware is "
+                                    "fast at it", default="auto", choices=PRECISIONS,
+                                    group=RUN)
+    tensorboard: bool | None = setting(bool, "also log to RUN_DIR/tensorboard (needs the "
+                                       "tensorboard package)", default=False, group=RUN,
+                                       applies_to="image")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         return dataclasses.asdict(self)
 
+    @staticmethod
+    def default_dataset() -> str:
+        """The data set used when none is given."""
+        return SETTINGS["dataset"].default
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Rebuild from :meth:`to_dict` output, ignoring keys this version does not know.
-
-        Settings added after a run was saved take the value such runs had (see
-        ``SETTINGS_BEFORE_THEY_EXISTED``), so a resumed run goes on as it started.
-        """
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**SETTINGS_BEFORE_THEY_EXISTED
-                   | {key: value for key, value in values.items() if key in known})
+        """Rebuild from :meth:`to_dict` output (as stored in a checkpoint)."""
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TorchbasicsError(f"unknown settings {sorted(unknown)}",
+                                   fix="use a configuration written by this version")
+        return cls(**values)
 
 
-# What runs saved before a setting existed did in its place.
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
-    "warmup": 0.25, "deskew": False, "mirror_average": False,
-}
+SETTINGS: dict[str, Setting] = settings_of(TrainConfig)
+IDENTITY = ("dataset", "model")  # what a recipe is chosen by, not what it sets
 
 
-# Per-model defaults, tuned on MNIST-10k; the figures they reach are in the README
-# (measured by benchmarks/accuracy.py). Augmentation strength 1.0 = rotations up to 10°,
-# shifts and zoom up to 10 %; small models underfit with it, so they get less.
-RECIPES: dict[str, dict[str, Any]] = {
-    "softmax": dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-3,
-                    schedule="onecycle", label_smoothing=0.0, augment=0.15),
-    "mlp-sigmoid": dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.5, weight_decay=5e-5,
-                        schedule="onecycle", label_smoothing=0.0, augment=1.0),
-    "mlp-relu": dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-5,
-                     schedule="onecycle", label_smoothing=0.0, augment=1.0),
-    "cnn": dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
-                schedule="onecycle", label_smoothing=0.1, augment=0.5),
-    # A short warm-up to a high rate (batch norm keeps it stable): 98 % MNIST-10k test
-    # accuracy after 2 epochs instead of 4, and 0.53 % vs 0.57 % test error at the end
-    # (seed 0, measured before deskewing). The same change did nothing for `cnn` over six
-    # seeds, and lr 0.2 made it diverge on Fashion-MNIST.
-    "convnet": dict(epochs=15, batch_size=128, optimizer="sgd", lr=0.2, weight_decay=5e-4,
-                    schedule="onecycle", warmup=0.1, label_smoothing=0.1, augment=0.5),
-    # Linear regression on standardized features: full-batch gradient descent (the batch is
-    # every training row, up to 65,536), constant lr, no weight decay, so it converges to
-    # least squares; lr 0.1 is ~4x below divergence even for strongly correlated features.
-    "linear": dict(epochs=200, batch_size=65_536, optimizer="sgd", lr=0.1, weight_decay=0.0,
-                   schedule="constant", label_smoothing=0.0, augment=0.0),
-}
-# Where a data set wants other settings: Fashion-MNIST has 6x the images (fewer epochs
-# fit the time budget) and its classes are told apart by texture more than by shape, so
-# strong warps hurt more than they help. Softmax regression gets no augmentation at all:
-# left-right flips cost a linear model two points (17.6 % vs 15.3 % test error, measured),
-# since it cannot represent both orientations of a shoe at once.
-DATASET_RECIPES: dict[tuple[str, str], dict[str, Any]] = {
-    ("fashion-mnist", "softmax"): dict(epochs=30, weight_decay=1e-3, augment=0.0),
-    ("fashion-mnist", "mlp-relu"): dict(epochs=30, augment=0.3),
-    ("fashion-mnist", "mlp-sigmoid"): dict(epochs=30, augment=0.3),
-    ("fashion-mnist", "cnn"): dict(epochs=15, augment=0.3),
-    # Mirror averaging (models.mirror): 5.79 / 6.19 / 6.19 % -> 5.72 / 6.09 / 5.81 % test
-    # error over seeds 0 / 1 / 2, measured on the same trained models.
-    ("fashion-mnist", "convnet"): dict(epochs=20, batch_size=256, lr=0.2, warmup=0.25,
-                                       label_smoothing=0.0, augment=0.2, mirror_average=True),
-}
-# What every recipe has unless it says otherwise.
-COMMON_RECIPE: dict[str, Any] = dict(warmup=0.25, deskew=False, mirror_average=False)
-# What every model gets on a data set unless its recipe says otherwise. Handwritten digits
-# are deskewed (transforms.deskew): MNIST-10k test error, seed 0, without -> with it:
-# softmax 9.03 -> 5.26 %, mlp-sigmoid 1.89 -> 1.48 %, mlp-relu 1.77 -> 1.54 %, cnn 1.35 ->
-# 0.92 % (six seeds: 1.31 -> 0.97 % on average), convnet 0.59 -> 0.50 %. Not for clothes:
-# the Fashion-MNIST convnet went from 6.03 to 6.79 % with it.
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {"mnist": dict(deskew=True)}
-GENERIC_RECIPE: dict[str, Any] = dict(
-    epochs=10, batch_size=128, optimizer="adamw", lr=1e-3, weight_decay=1e-2,
-    schedule="onecycle", label_smoothing=0.0, augment=0.0,
-)
+def applies(setting_: Setting, spec: DatasetSpec) -> bool:
+    """Whether a setting means something for this data set's kind."""
+    return setting_.applies_to in (None, spec.kind)
 
 
-def recipe_for(model: str, dataset: str | None = None) -> dict[str, Any]:
-    """The model's default settings, with the data set's own where it has them.
+def recipe_for(model: str, dataset: str) -> dict[str, Any]:
+    """The settings ``model`` trains with on ``dataset`` unless told otherwise.
 
-    Later sources win: common settings, the data set's defaults for every model, the
-    model's recipe, then the recipe for this model on this data set.
+    Later sources win: the settings' defaults, the data set's settings for every model,
+    the model's recipe, the data set's recipe for this model. Settings that do not apply
+    to the data set's kind are left out.
     """
-    return (COMMON_RECIPE | DATASET_DEFAULTS.get(dataset, {}) | RECIPES.get(model, GENERIC_RECIPE)
-            | DATASET_RECIPES.get((dataset, model), {}))
+    spec = get_dataset(dataset)
+    defaults = {name: s.default for name, s in SETTINGS.items()
+                if s.default is not None and name not in IDENTITY}
+    merged = (defaults | spec.settings | get_model_entry(model).recipe
+              | spec.recipes.get(model, {}))
+    return {name: value for name, value in merged.items() if applies(SETTINGS[name], spec)}
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
-    """A copy with every ``None`` replaced by the model's recipe value, checked.
+    """A copy with every setting that was not given filled in (see :func:`recipe_for`), checked.
 
     Raises:
-        TorchbasicsError: a setting out of its range, naming the flag.
+        TorchbasicsError: a setting that is unknown, out of its range, or does not apply to
+            the data set, naming its flag.
     """
-    recipe = recipe_for(config.model, config.dataset)
-    filled = {
-        name: recipe[name] if getattr(config, name) is None else getattr(config, name)
-        for name in recipe
-    }
-    resolved = dataclasses.replace(config, **filled)
-    check_ranges(resolved)
+    spec = get_dataset(config.dataset or TrainConfig.default_dataset())
+    model = config.model or spec.default_model
+    recipe = recipe_for(model, spec.name)
+    filled = {name: recipe.get(name) for name in SETTINGS
+              if name not in IDENTITY and getattr(config, name) is None}
+    resolved = dataclasses.replace(config, **filled, dataset=spec.name, model=model)
+    check(resolved)
     return resolved
 
 
-# Flag -> (field, lowest allowed, whether the lowest is allowed itself, highest or None).
-_RANGES = (
-    ("--epochs", "epochs", 1, True, None),
-    ("--batch-size", "batch_size", 1, True, None),
-    ("--lr", "lr", 0, False, None),
-    ("--momentum", "momentum", 0, True, 1),
-    ("--weight-decay", "weight_decay", 0, True, None),
-    ("--warmup", "warmup", 0, False, 1),
-    ("--label-smoothing", "label_smoothing", 0, True, 1),
-    ("--augment", "augment", 0, True, None),
-    ("--early-stopping", "early_stopping", 0, True, None),
-)
+def check(config: TrainConfig) -> None:
+    """Refuse a setting that is out of range or does not fit the data set or model.
+
+    Raises:
+        TorchbasicsError: naming the flag, what is wrong and how to fix it.
+    """
+    spec = get_dataset(config.dataset)
+    entry = get_model_entry(config.model)
+    misplaced = [flag_name(name) for name, declared in SETTINGS.items()
+                 if getattr(config, name) is not None and not applies(declared, spec)]
+    if misplaced:
+        raise TorchbasicsError(f"{', '.join(misplaced)} {'does' if len(misplaced) == 1 else 'do'}"
+                               f" not apply to the {spec.kind} data set '{spec.name}'",
+                               fix="leave them out" if len(misplaced) > 1 else "leave it out")
+    for name, declared in SETTINGS.items():
+        declared.check(flag_name(name), getattr(config, name))
+    wanted = "regression" if spec.kind == "tabular" else "classification"
+    if entry.task != wanted:
+        raise TorchbasicsError(
+            f"'{entry.name}' is a {entry.task} model, and '{spec.name}' needs a {wanted} model",
+            where="--model", fix=f"use one of {', '.join(list_models(wanted))}")
+    check_model_settings(config.model, config.model_settings)
+    _check_image_settings(config, spec)
 
 
-def check_ranges(config: TrainConfig) -> None:
-    """Refuse numeric settings that cannot work (zero epochs, a negative rate, ...)."""
-    from torchbasics.errors import TorchbasicsError
+def _check_image_settings(config: TrainConfig, spec: DatasetSpec) -> None:
+    """The rules between image settings: mirror averaging, list files, the device."""
+    if config.mirror_average and not spec.mirror_invariant:
+        raise TorchbasicsError(
+            f"{spec.name}: a mirrored image may not keep its class, so predictions must not "
+            "average over mirror images", where="--mirror-average",
+            fix="leave it off for this data set")
+    if bool(config.train_list) != bool(config.val_list):
+        raise TorchbasicsError("--train-list and --val-list go together",
+                               fix="give both, or neither for a stratified split")
+    from torchbasics.device import resolve_device
 
-    for flag, name, low, low_ok, high in _RANGES:
-        value = getattr(config, name)
-        if value is None:
-            continue
-        too_low = value < low or (value == low and not low_ok)
-        if too_low or (high is not None and value >= high):
-            bound = f"at least {low}" if low_ok else f"above {low}"
-            if high is not None:
-                bound += f" and below {high}"
-            raise TorchbasicsError(f"must be {bound}, got {value}", where=flag)
+    resolve_device(config.device)  # an unknown or absent device is refused here
+
+
+def optimizer_and_schedule(
+    model: torch.nn.Module, config: TrainConfig, *, steps: int,
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """The optimizer and learning-rate schedule ``config`` names, the schedule laid over
+    ``steps`` optimizer steps."""
+    optimizer = build_optimizer(model, config.optimizer, lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    return optimizer, build_scheduler(optimizer, config.schedule, total_steps=steps,
+                                      warmup=config.warmup)

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from torchbasics.data.registry import get_dataset
 from torchbasics.errors import TorchbasicsError
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.table import Column, Table, load_table
@@ -49,6 +48,7 @@ TRUE_FORMULA = LinearFormula(
 COLUMN_FLAGS_FIX = ("name the columns with --rating-column, --years-column, --projects-column "
                     "and --target-column")
 REPOSITORY = Path(__file__).resolve().parents[3]  # src/torchbasics/tabular/bonus.py -> repo
+CSV = "data/bonus.csv"  # in the repository (or the working folder)
 
 
 def generate_bonus(rows: int = ROWS, seed: int = SEED) -> pd.DataFrame:
@@ -96,12 +96,11 @@ def bonus_columns(
 
 def default_csv() -> Path:
     """``data/bonus.csv`` of the repository (or of the working folder), where it exists."""
-    relative = get_dataset("bonus").csv_path
     for folder in (REPOSITORY, Path.cwd()):
-        if (folder / relative).is_file():
-            return folder / relative
+        if (folder / CSV).is_file():
+            return folder / CSV
     raise TorchbasicsError(
-        f"{relative} not found in {REPOSITORY} or the working folder",
+        f"{CSV} not found in {REPOSITORY} or the working folder",
         fix="run `python scripts/make_bonus_data.py` in the repository, or pass --csv FILE",
     )
 
