@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from torchbasics.checkpoint import load_checkpoint
+import torchbasics
 from torchbasics.data.sources import load_split
-from torchbasics.inference.loading import find_checkpoint
 from torchbasics.inference.predictor import Classifier
 from torchbasics.inference.scans import render_scan
 from torchbasics.runs.config import TrainConfig
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 GOAL = 0.97  # lowest acceptable accuracy on the rendered digits
 
@@ -55,17 +54,16 @@ def main() -> int:
         train(TrainConfig(dataset="mnist", model="convnet"), run, force=True,
               log=lambda line: print(line, file=sys.stderr, flush=True))
     trained = time.perf_counter()
-    checkpoint = load_checkpoint(find_checkpoint(run))
-    if checkpoint.get("dataset") != "mnist":
-        parser.error(f"{run} is a {checkpoint.get('dataset')} run; this measures MNIST digits")
-    classifier = Classifier.from_checkpoint(checkpoint, str(run))
+    classifier = torchbasics.load(run)
+    if not isinstance(classifier, Classifier) or classifier.dataset != "mnist":
+        parser.error(f"{run} is not an MNIST classifier run; this measures MNIST digits")
     test = load_split("mnist", "test", progress=False)
     images = test.images[:args.count, 0].numpy()  # (N, 28, 28) uint8
     labels = test.labels[:args.count].numpy()
 
     # The model alone, on the test images exactly as training and `evaluate` feed them.
-    inputs = classifier.preprocessing.model_input(torch.from_numpy(images[:, None]).float() / 255)
-    direct = classifier.probabilities(inputs).argmax(1)
+    pixels = torch.from_numpy(images[:, None]).float() / 255
+    direct = classifier.probabilities_of_pixels(pixels).argmax(1)
     plain = np.array([p.label for p in classifier.predict_many(images)])
     rng = np.random.default_rng(args.seed)
     scans = [render_scan(image, rng) for image in images]
@@ -79,7 +77,7 @@ def main() -> int:
         ("rendered as photos/scans, through `predict`", scanned, GOAL),
     ]
     command = " ".join(["python benchmarks/robust_digits.py", *sys.argv[1:]])
-    print(f"`{command}`: {checkpoint['model']} from {run}, {len(labels):,} test digits, "
+    print(f"`{command}`: {classifier.config['model']} from {run}, {len(labels):,} test digits, "
           f"rendering seed {args.seed}\n")
     print("| input | accuracy | errors | goal | met |")
     print("|---|---:|---:|---:|---|")

@@ -47,7 +47,7 @@ def test_show_deskewed_shows_what_a_deskewing_model_sees(idx_dir, tmp_path, monk
     import torch
 
     import torchbasics.plots
-    from torchbasics.data.transforms import deskew
+    from torchbasics.data.geometry import deskew
 
     shown = {}  # title -> the images drawn
     real_grid = torchbasics.plots.image_grid

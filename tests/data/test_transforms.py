@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from torchbasics.data.geometry import deskew
 from torchbasics.data.transforms import (
-    Deskew,
+    ModelInput,
     Normalize,
     RandomAffine,
     ToFloat,
-    deskew,
     standard_transform,
 )
 
@@ -120,15 +120,24 @@ def test_deskew_leaves_upright_centred_and_blank_images_alone():
     assert torch.equal(deskew(blank), blank)
 
 
-def test_deskew_per_image_and_batch_agree_and_it_runs_in_the_standard_transform():
+def test_model_input_deskews_then_normalizes_one_image_or_a_batch_alike():
     pixels = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
-    batch = Deskew()(ToFloat()(pixels))
+    model_input = ModelInput((0.5,), (0.25,), deskew=True)
+    batch = model_input(ToFloat()(pixels))
+    torch.testing.assert_close(batch, (deskew(ToFloat()(pixels)) - 0.5) / 0.25)
     for index in range(4):
-        torch.testing.assert_close(Deskew()(ToFloat()(pixels[index])), batch[index])
+        # Normalizing by 0.25 scales float rounding by 4 (the batched moments sum otherwise).
+        torch.testing.assert_close(model_input(ToFloat()(pixels[index])), batch[index],
+                                   atol=1e-4, rtol=1e-5)
+    assert model_input.settings() == {"mean": [0.5], "std": [0.25], "deskew": True}
+
+
+def test_evaluation_batches_are_the_model_input_itself():
+    pixels = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
+    model_input = ModelInput((0.5,), (0.5,), deskew=True)
     transform = standard_transform((0.5,), (0.5,), deskew=True)
-    assert [type(step).__name__ for step in transform.transforms] == [
-        "ToFloat", "Deskew", "Normalize"]
-    torch.testing.assert_close(transform(pixels), (batch - 0.5) / 0.5)
+    assert [type(step).__name__ for step in transform.transforms] == ["ToFloat", "ModelInput"]
+    torch.testing.assert_close(transform(pixels), model_input(ToFloat()(pixels)))
 
 
 def test_augmentation_with_deskewing_is_deskew_then_warp_in_one_resampling():
@@ -144,6 +153,6 @@ def test_augmentation_with_deskewing_is_deskew_then_warp_in_one_resampling():
     two_passes = augment()(deskew(strokes))  # the same warps, one interpolation more
     other_order = deskew(augment()(strokes))
     assert (one_pass - two_passes).abs().mean() < 0.3 * (one_pass - other_order).abs().mean()
-    assert [type(step).__name__ for step in standard_transform(
-        (0.5,), (0.5,), deskew=True, augment=0.5).transforms] == [
-        "ToFloat", "RandomAffine", "Normalize"]
+    steps = standard_transform((0.5,), (0.5,), deskew=True, augment=0.5).transforms
+    assert [getattr(step, "__name__", type(step).__name__) for step in steps] == [
+        "ToFloat", "RandomAffine", "normalize"]

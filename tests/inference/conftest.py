@@ -33,7 +33,7 @@ def mnist_run(mnist_dir, tmp_path_factory):
     autocast for this small model and batch (the benchmark covers a bf16-trained convnet).
     """
     from torchbasics.runs.config import TrainConfig
-    from torchbasics.runs.images import train
+    from torchbasics.runs.train import train
 
     folder = tmp_path_factory.mktemp("mnist-run")
     train_list, val_list = write_random_id_lists(folder, 10_000, TRAIN_IMAGES, VAL_IMAGES, 0)

@@ -9,7 +9,7 @@ from PIL import Image
 
 import torchbasics
 from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
-from torchbasics.data.transforms import deskew
+from torchbasics.data.geometry import deskew
 from torchbasics.errors import TorchbasicsError
 from torchbasics.inference.predictor import Classifier, Prediction
 from torchbasics.inference.scans import render_scan
@@ -55,7 +55,7 @@ def test_predictions_match_the_model_on_the_test_split(classifier, mnist_test, m
     images, labels = mnist_test
     predicted = np.array([p.label for p in classifier.predict_many(images[SAMPLE])])
     checkpoint = load_checkpoint(mnist_run / "best.pt")
-    assert checkpoint["deskew"]  # MNIST's recipe: the model learned from deskewed digits
+    assert checkpoint["input"]["deskew"]  # MNIST's recipe: the model learned from deskewed digits
     model = model_from_checkpoint(checkpoint)
     inputs = (deskew(torch.from_numpy(images[SAMPLE]).float()[:, None] / 255) - 0.1307) / 0.3081
     with torch.no_grad():
@@ -93,7 +93,7 @@ def test_a_bad_file_among_many_is_named(classifier, tmp_path):
 
 def test_load_opens_a_regression_run_as_a_regressor(tmp_path):
     from torchbasics.cli import main
-    from torchbasics.tabular.predict import Regressor
+    from torchbasics.inference.regressor import Regressor
 
     assert main(["train", "--dataset", "bonus", "--model", "linear", "--epochs", "5",
                  "--quiet", "--out", str(tmp_path / "bonus")]) == 0

@@ -9,12 +9,14 @@ from PIL import Image
 from scipy import ndimage
 
 from tests.helpers import real_data_dir
+from torchbasics.data.registry import get_dataset
+from torchbasics.data.transforms import ModelInput
 from torchbasics.errors import TorchbasicsError
-from torchbasics.inference.preprocess import Preprocessing, pipeline_for, preprocess
+from torchbasics.inference.preprocess import Preprocessing, preprocess
 from torchbasics.inference.scans import ScanStyle, render_scan
 
-DIGITS = Preprocessing("digits", (1, 28, 28), (0.1307,), (0.3081,))
-FIT = Preprocessing("fit", (1, 28, 28), (0.2860,), (0.3530,))
+DIGITS = Preprocessing("digits", (1, 28, 28), ModelInput((0.1307,), (0.3081,)))
+FIT = Preprocessing("fit", (1, 28, 28), ModelInput((0.2860,), (0.3530,)))
 SAMPLE = range(0, 2000, 50)  # 40 test digits, all classes
 
 
@@ -37,10 +39,10 @@ def paper(height: int = 120, width: int = 160, level: int = 235) -> np.ndarray:
 
 
 def test_each_data_set_has_its_pipeline():
-    assert pipeline_for("mnist") == "digits"
-    assert pipeline_for("fashion-mnist") == "fit"
-    checkpoint = {"dataset": "fashion-mnist", "input_shape": [1, 28, 28], "mean": [0.286],
-                  "std": [0.353]}
+    assert get_dataset("mnist").picture_pipeline == "digits"
+    assert get_dataset("fashion-mnist").picture_pipeline == "fit"
+    checkpoint = {"dataset": "fashion-mnist", "input_shape": [1, 28, 28],
+                  "input": {"mean": [0.286], "std": [0.353], "deskew": False}}
     assert Preprocessing.for_checkpoint(checkpoint).pipeline == "fit"
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchbasics.data.transforms import deskew
+from torchbasics.data.geometry import deskew
 from torchbasics.inference.predictor import Prediction
 from torchbasics.inference.show import prediction_figure
 

@@ -151,7 +151,7 @@ def run_show(args: argparse.Namespace) -> int:
     pick = torch.randperm(len(data), generator=generator)[: args.n]
     images = data.images[pick]  # (n, C, H, W) uint8
     if args.deskew:
-        from torchbasics.data.transforms import deskew_pixels
+        from torchbasics.data.geometry import deskew_pixels
 
         images = deskew_pixels(images)
     figure = image_grid(

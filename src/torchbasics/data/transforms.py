@@ -2,15 +2,20 @@
 
 The same objects serve the classic per-sample ``Dataset`` and the fast batch loader; on a
 batch they run as a handful of tensor operations, with no Python loop over images.
+:class:`ModelInput` is the part a trained model keeps: training, evaluation, ``predict``
+and exported files all call it, so a model sees the same input wherever it is used.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
-import torch.nn.functional as F
+from torch import nn
+
+from torchbasics.data.geometry import compose, deskew, deskew_theta, warp
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -57,103 +62,6 @@ class Normalize:
 
     def __repr__(self) -> str:
         return f"Normalize(mean={self.mean}, std={self.std})"
-
-
-def warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Resample each image through its own affine map (bilinear; zeros from outside).
-
-    Args:
-        images: ``(N, C, H, W)`` floats.
-        theta: ``(N, 2, 3)``: maps each output pixel's position ``(x, y, 1)`` to the input
-            position it is read from, in ``grid_sample``'s normalized coordinates (-1 and 1
-            are the outer edges, so a distance of d pixels is 2d / size).
-    """
-    n, height, width = images.shape[0], images.shape[-2], images.shape[-1]
-    x = (2 * torch.arange(width, dtype=theta.dtype, device=theta.device) + 1) / width - 1
-    y = (2 * torch.arange(height, dtype=theta.dtype, device=theta.device) + 1) / height - 1
-    positions = torch.stack([x.expand(height, width), y[:, None].expand(height, width),
-                             torch.ones(height, width, dtype=theta.dtype, device=theta.device)],
-                            dim=-1).reshape(height * width, 3)  # every pixel centre, (x, y, 1)
-    # One small matmul: ~3x faster than F.affine_grid, which computes the same grid.
-    grid = (positions @ theta.transpose(1, 2)).view(n, height, width, 2)
-    return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="zeros",
-                         align_corners=False)
-
-
-def deskew_theta(images: torch.Tensor) -> torch.Tensor:
-    """The ``(N, 2, 3)`` map (see :func:`warp`) that deskews each image; see :func:`deskew`."""
-    height, width = images.shape[-2], images.shape[-1]
-    ink = images.float().mean(dim=1)  # (N, H, W): the intensity whose moments are taken
-    rows = torch.arange(height, dtype=ink.dtype, device=ink.device)  # (H,)
-    cols = torch.arange(width, dtype=ink.dtype, device=ink.device)  # (W,)
-    # Every moment comes from three profiles, not from (N, H, W) products: the ink in
-    # each row, in each column, and each row's ink-weighted column sum.
-    row_ink, col_ink, row_col_sum = ink.sum(dim=2), ink.sum(dim=1), ink @ cols  # (N, H) ...
-    mass = row_ink.sum(dim=1).clamp_min(1e-12)  # (N,)
-    row_mean, col_mean = row_ink @ rows / mass, col_ink @ cols / mass
-    row_offsets = rows - row_mean[:, None]  # (N, H)
-    row_var = (row_ink * row_offsets * row_offsets).sum(dim=1) / mass
-    row_col_cov = (row_offsets * (row_col_sum - col_mean[:, None] * row_ink)).sum(dim=1) / mass
-    slant = row_col_cov / row_var.clamp_min(1e-12)  # 0 for a blank image (cov is 0 too)
-    # Output pixels are read from the input column moved by slant * (rows from the
-    # middle), shifted so that the centre of mass comes to the middle.
-    zeros, ones = torch.zeros_like(slant), torch.ones_like(slant)
-    return torch.stack([
-        torch.stack([ones, slant * height / width, (2 * col_mean + 1) / width - 1], 1),
-        torch.stack([zeros, ones, (2 * row_mean + 1) / height - 1], 1),
-    ], 1)
-
-
-def deskew(images: torch.Tensor) -> torch.Tensor:
-    """Straighten slanted handwriting: shear each image upright and centre its mass.
-
-    The classic MNIST preprocessing (LeCun et al. 1998): from an image's intensity
-    moments, its slant is ``cov(row, col) / var(row)`` columns per row; shearing by
-    the opposite amount makes the strokes upright, and shifting the centre of mass to
-    the middle of the frame removes the offset. A digit then looks much the same
-    however it was written, so a linear model has one thing less to learn: softmax
-    regression on MNIST-10k, 9.0 % -> 5.1 % test error (scikit-learn's logistic
-    regression on the same split, measured).
-
-    Args:
-        images: ``(N, C, H, W)`` floats on [0, 1] with a dark (0) background, before
-            normalizing. A blank image comes back as it is.
-
-    Returns:
-        The straightened images, same shape; one ``grid_sample`` call for the batch.
-    """
-    return warp(images, deskew_theta(images))
-
-
-def deskew_pixels(images: torch.Tensor) -> torch.Tensor:
-    """:func:`deskew` for uint8 pixels ``(N, C, H, W)``, rounded back to uint8 (for showing)."""
-    return (deskew(images.float() / 255) * 255).round().to(torch.uint8)
-
-
-def compose(first: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
-    """The ``(N, 2, 3)`` map that applies ``first`` to the image, then ``then``.
-
-    Maps go from output to input positions, so the result sends an output position
-    through ``then``'s map and the position found through ``first``'s.
-    """
-    combined = first[:, :, :2] @ then  # (N, 2, 3)
-    combined[:, :, 2] += first[:, :, 2]
-    return combined
-
-
-class Deskew:
-    """:func:`deskew` as a transform, for one image or a batch.
-
-    Deterministic, so unlike augmentation it belongs in training *and* wherever the model
-    is used afterwards: checkpoints record it and evaluation, ``predict`` and exported
-    files apply it.
-    """
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return deskew(images[None])[0] if images.ndim == 3 else deskew(images)
-
-    def __repr__(self) -> str:
-        return "Deskew()"
 
 
 class RandomAffine:
@@ -242,6 +150,77 @@ class ChannelsLast:
         return "ChannelsLast()"
 
 
+class ModelInput(nn.Module):
+    """A model's own input step: pixels on [0, 1] -> deskewed (if it learned so) -> normalized.
+
+    Deterministic, so unlike augmentation it belongs wherever the model is used: training
+    validates through it, ``evaluate`` and ``predict`` call it, exported files contain it,
+    and checkpoints record its :meth:`settings`.
+
+    Args:
+        mean, std: per-channel statistics of the training images, on [0, 1].
+        deskew: straighten each image first (:func:`~torchbasics.data.geometry.deskew`).
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], deskew: bool = False):
+        super().__init__()
+        if len(mean) != len(std) or any(s <= 0 for s in std):
+            raise ValueError(f"need one positive std per mean, got mean={mean} std={std}")
+        self.deskew = bool(deskew)
+        self._statistics = ([float(m) for m in mean], [float(s) for s in std])  # as given
+        # (C, 1, 1) broadcasts over one image (C, H, W) and a batch (N, C, H, W) alike.
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32)[:, None, None],
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32)[:, None, None],
+                             persistent=False)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` or ``(C, H, W)`` floats on [0, 1], light ink on black -> model input."""
+        if self.deskew:
+            pixels = deskew(pixels) if pixels.dim() == 4 else deskew(pixels[None])[0]
+        return self.normalize(pixels)
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Subtract the mean and divide by the std, per channel (inputs roughly N(0, 1))."""
+        return (pixels - self.mean.to(pixels)) / self.std.to(pixels)
+
+    def settings(self) -> dict[str, Any]:
+        """What a checkpoint records: ``{"mean": [...], "std": [...], "deskew": bool}``."""
+        mean, std = self._statistics
+        return {"mean": list(mean), "std": list(std), "deskew": self.deskew}
+
+    def batches(self, *, augment: float = 0.0, flips: bool = False,
+                generator: torch.Generator | None = None,
+                channels_last: bool = False) -> Compose:
+        """uint8 pixels -> model input, with random augmentation for training.
+
+        Args:
+            augment: strength of the random affine warp; 1.0 means rotations up to 10°,
+                shifts up to 10 % and zoom of ±10 %, 0.5 half of each, 0 none (then the
+                result is exactly this module's, as evaluation needs).
+            flips: also mirror half the images left-right (only when ``augment`` > 0).
+            generator: seeded source of the augmentation's randomness.
+            channels_last: lay batches out for convolutional models (:class:`ChannelsLast`).
+        """
+        steps: list[Transform] = [ToFloat()]
+        if augment > 0:
+            # Deskewing folds into the random warp: one resampling, so less blur and work.
+            steps.append(RandomAffine(degrees=10 * augment, translate=0.1 * augment,
+                                      scale=(1 - 0.1 * augment, 1 + 0.1 * augment),
+                                      deskew=self.deskew, generator=generator))
+            if flips:
+                steps.append(RandomHorizontalFlip(generator=generator))
+            steps.append(self.normalize)
+        else:
+            steps.append(self)
+        if channels_last:
+            steps.append(ChannelsLast())
+        return Compose(steps)
+
+    def extra_repr(self) -> str:
+        return f"mean={self.settings()['mean']}, std={self.settings()['std']}, deskew={self.deskew}"
+
+
 def standard_transform(
     mean: Sequence[float],
     std: Sequence[float],
@@ -252,27 +231,9 @@ def standard_transform(
     generator: torch.Generator | None = None,
     channels_last: bool = False,
 ) -> Compose:
-    """uint8 pixels -> normalized floats, with random augmentation for training.
+    """uint8 pixels -> normalized floats: ``ModelInput(mean, std, deskew).batches(...)``.
 
-    Args:
-        deskew: straighten each image first (:class:`Deskew`); then it must be done the
-            same way wherever the model is used, which checkpoints record.
-        augment: strength of the random affine warp; 1.0 means rotations up to 10°, shifts
-            up to 10 % and zoom of ±10 %, 0.5 half of each, 0 none.
-        flips: also mirror half the images left-right (only when ``augment`` > 0).
-        generator: seeded source of the augmentation's randomness.
-        channels_last: lay batches out for convolutional models (see :class:`ChannelsLast`).
+    See :meth:`ModelInput.batches` for the arguments.
     """
-    steps: list[Transform] = [ToFloat()]
-    if augment > 0:  # deskewing, if asked, is done in the same resampling
-        steps.append(RandomAffine(degrees=10 * augment, translate=0.1 * augment,
-                                  scale=(1 - 0.1 * augment, 1 + 0.1 * augment),
-                                  deskew=deskew, generator=generator))
-        if flips:
-            steps.append(RandomHorizontalFlip(generator=generator))
-    elif deskew:
-        steps.append(Deskew())
-    steps.append(Normalize(mean, std))
-    if channels_last:
-        steps.append(ChannelsLast())
-    return Compose(steps)
+    return ModelInput(mean, std, deskew).batches(augment=augment, flips=flips,
+                                                 generator=generator, channels_last=channels_last)

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from torchbasics.data.transforms import deskew
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import atomic_write
 from torchbasics.inference.predictor import Classifier
@@ -38,26 +37,23 @@ INSTALL_HINT = "install the export extra: pip install 'torchbasics[export]'"
 
 
 class ExportModule(nn.Module):
-    """Pixels on [0, 1] -> class probabilities: deskewing, normalization, network, softmax."""
+    """Pixels on [0, 1] -> class probabilities: the model's own input step (deskewing,
+    normalization), the network (mirror averaging included), softmax."""
 
     def __init__(self, classifier: Classifier):
         super().__init__()
-        preprocessing = classifier.preprocessing
+        self.model_input = classifier.preprocessing.model_input
         self.network = classifier.model
-        self.deskew = preprocessing.deskew
-        self.register_buffer("mean", torch.tensor(preprocessing.mean)[None, :, None, None])
-        self.register_buffer("std", torch.tensor(preprocessing.std)[None, :, None, None])
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        if self.deskew:
-            pixels = deskew(pixels)
-        logits = self.network((pixels - self.mean) / self.std)  # (N, K)
+        logits = self.network(self.model_input(pixels))  # (N, K)
         return torch.softmax(logits, dim=1)
 
 
 def metadata(classifier: Classifier) -> dict[str, str]:
     """What a user of the exported file needs to know, as strings."""
     preprocessing = classifier.preprocessing
+    model_input = preprocessing.model_input.settings()
     return {
         "producer": "torchbasics",
         "dataset": classifier.dataset,
@@ -66,10 +62,10 @@ def metadata(classifier: Classifier) -> dict[str, str]:
                  "float32 on [0, 1], light ink on black",
         "output": f"{OUTPUT_NAME}: (N, {len(classifier.class_names)}) float32",
         "preprocessing": preprocessing.pipeline,
-        "deskew": json.dumps(preprocessing.deskew),
+        "deskew": json.dumps(model_input["deskew"]),
         "mirror_average": json.dumps(isinstance(classifier.model, MirrorAveraged)),
-        "mean": json.dumps(list(preprocessing.mean)),
-        "std": json.dumps(list(preprocessing.std)),
+        "mean": json.dumps(model_input["mean"]),
+        "std": json.dumps(model_input["std"]),
     }
 
 
@@ -151,8 +147,7 @@ def check_export(classifier: Classifier, path: str | os.PathLike, fmt: str,
     Args:
         pixels: ``(N, C, H, W)`` float32 on [0, 1].
     """
-    inputs = classifier.preprocessing.model_input(torch.from_numpy(pixels.astype(np.float32)))
-    ours = classifier.probabilities(inputs)
+    ours = classifier.probabilities_of_pixels(torch.from_numpy(pixels.astype(np.float32)))
     theirs = (run_onnx if fmt == "onnx" else run_torchscript)(path, pixels)
     return float(np.abs(theirs - ours).max())
 

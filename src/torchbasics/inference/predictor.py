@@ -54,26 +54,30 @@ class Classifier:
         class_names: one name per output, in label order.
         preprocessing: how pictures become model input (see :mod:`.preprocess`).
         dataset: the data set it was trained on (for messages and metadata).
+        config: the settings it was trained with (``TrainConfig.to_dict()``), if known.
     """
 
     def __init__(self, model: nn.Module, class_names: Sequence[str],
-                 preprocessing: Preprocessing, dataset: str = ""):
+                 preprocessing: Preprocessing, dataset: str = "",
+                 config: dict[str, Any] | None = None):
         # Training may use bf16 autocast and channels-last; prediction is plain fp32, so
         # results do not depend on the CPU and match the exported models.
         self.model = model.float().to(memory_format=torch.contiguous_format).eval()
         self.class_names = tuple(class_names)
         self.preprocessing = preprocessing
         self.dataset = dataset
+        self.config = dict(config or {})
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], where: str = "") -> Classifier:
         """Rebuild from a checkpoint written by ``torchbasics train``."""
-        from torchbasics.checkpoint import model_from_checkpoint
+        from torchbasics.checkpoint import CLASSIFIER, model_from_checkpoint
 
-        if checkpoint.get("kind", "classification") != "classification":
+        if checkpoint["kind"] != CLASSIFIER:
             raise TorchbasicsError("not an image classifier checkpoint", where=where or None)
         return cls(model_from_checkpoint(checkpoint, where), checkpoint["class_names"],
-                   Preprocessing.for_checkpoint(checkpoint), checkpoint["dataset"])
+                   Preprocessing.for_checkpoint(checkpoint), checkpoint["dataset"],
+                   checkpoint["config"])
 
     def __repr__(self) -> str:
         return (f"Classifier(dataset={self.dataset!r}, classes={len(self.class_names)}, "
@@ -85,9 +89,16 @@ class Classifier:
 
     @torch.no_grad()
     def probabilities(self, inputs: torch.Tensor) -> np.ndarray:
-        """Class probabilities ``(N, K)`` for normalized model inputs ``(N, C, H, W)``."""
+        """Class probabilities ``(N, K)`` for model inputs ``(N, C, H, W)`` (normalized, as
+        ``preprocessing.model_input`` makes them)."""
         logits = self.model(inputs.float())  # (N, K)
         return torch.softmax(logits, dim=1).numpy()
+
+    @torch.no_grad()
+    def probabilities_of_pixels(self, pixels: torch.Tensor) -> np.ndarray:
+        """Class probabilities ``(N, K)`` for 28x28 pixels ``(N, C, H, W)`` on [0, 1], as
+        ``Prediction.seen`` shows them (before deskewing): what exported files take."""
+        return self.probabilities(self.preprocessing.model_input(pixels.float()))
 
     def predict(self, image: ImageInput, top: int = DEFAULT_TOP) -> Prediction:
         """The prediction for one picture: a path, a PIL image or a numpy array.

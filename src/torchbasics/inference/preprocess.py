@@ -2,7 +2,7 @@
 
 The models learned from MNIST or Fashion-MNIST, whose images were made in a fixed way; a
 photo or scan must be brought into the same form or the model sees something it never
-met. Two pipelines, chosen by the data set (:data:`PIPELINES`, the one place that knows):
+met. Two pipelines, chosen by the data set (``DatasetSpec.picture_pipeline``):
 
 ``digits`` (MNIST's own recipe, LeCun et al.): light ink on black, the digit's bounding
 box fitted into 20x20 keeping its aspect ratio, then placed in 28x28 so that its centre of
@@ -27,13 +27,11 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from torchbasics.checkpoint import deskews
 from torchbasics.data.image_files import open_image, to_mode
-from torchbasics.data.transforms import Normalize, deskew
+from torchbasics.data.registry import get_dataset
+from torchbasics.data.transforms import ModelInput
 from torchbasics.errors import TorchbasicsError
 
-# Data set -> pipeline. A data set not listed gets "fit", which assumes nothing about ink.
-PIPELINES: dict[str, str] = {"mnist": "digits", "fashion-mnist": "fit"}
 DIGIT_BOX = 20 / 28  # MNIST digits fill a 20x20 box inside the 28x28 image
 BORDER = 0.05  # the outer 5 % of each side is taken as background
 MIN_CONTRAST = 0.15  # ink must differ from the background by this much (of the full range)
@@ -49,26 +47,26 @@ _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601 weights, as Pillow's "L" co
 ImageInput = Any  # a PIL image, a numpy array (H, W) or (H, W, C), or a path
 
 
-def pipeline_for(dataset: str) -> str:
-    """The preprocessing pipeline (``"digits"`` or ``"fit"``) for models of ``dataset``."""
-    return PIPELINES.get(dataset, "fit")
-
-
 @dataclass(frozen=True)
 class Preprocessing:
-    """How to turn a picture into model input: pipeline, size, channels, normalization."""
+    """How to turn a picture into model input: the pipeline, the size, the model's input step."""
 
     pipeline: str  # "digits" or "fit"
     input_shape: tuple[int, int, int]  # (C, H, W) the model takes
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    deskew: bool = False  # straighten the image before normalizing, as in training
+    model_input: ModelInput  # deskewing (if trained so) and normalization, as in training
 
     @classmethod
     def for_checkpoint(cls, checkpoint: dict[str, Any]) -> Preprocessing:
-        """The preprocessing a checkpoint's model needs (its data set, shape, statistics)."""
-        return cls(pipeline_for(checkpoint["dataset"]), tuple(checkpoint["input_shape"]),
-                   tuple(checkpoint["mean"]), tuple(checkpoint["std"]), deskews(checkpoint))
+        """The preprocessing a checkpoint's model needs (its data set, shape, input step)."""
+        from torchbasics.checkpoint import model_input
+
+        return cls(get_dataset(checkpoint["dataset"]).picture_pipeline,
+                   tuple(checkpoint["input_shape"]), model_input(checkpoint))
+
+    @property
+    def deskew(self) -> bool:
+        """Whether the model straightens its input first (as it learned to)."""
+        return self.model_input.deskew
 
     def __call__(self, image: ImageInput) -> Preprocessed:
         """``image`` preprocessed; see :func:`preprocess`."""
@@ -78,12 +76,6 @@ class Preprocessing:
         """``(N, H, W)`` uint8 -> ``(N, C, H, W)`` float32 on [0, 1] (gray in every channel)."""
         pixels = torch.from_numpy(np.ascontiguousarray(seen)).float().div_(255.0)
         return pixels[:, None].expand(-1, self.input_shape[0], -1, -1).contiguous()
-
-    def model_input(self, pixels: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W)`` pixels on [0, 1] -> the model's input, as training made it:
-        deskewed if the model learned from deskewed images, then normalized with the
-        training mean and std."""
-        return Normalize(self.mean, self.std)(deskew(pixels) if self.deskew else pixels)
 
 
 @dataclass(frozen=True)
@@ -105,7 +97,7 @@ def preprocess(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
       3. :func:`ink_box` - crop to the ink, ignoring specks of noise.
       4. :func:`place_digit` (``digits``) or :func:`fit_and_pad` (``fit``) - resize into
          the model's frame.
-      5. :meth:`Preprocessing.pixels`, :meth:`Preprocessing.model_input` - rounded to
+      5. :meth:`Preprocessing.pixels`, then ``Preprocessing.model_input`` - rounded to
          uint8 as the training images were, then (deskewed if training did, and)
          normalized with their mean and std.
 
@@ -121,7 +113,8 @@ def preprocess(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
     else:
         frame = fit_and_pad(crop, (height, width))
     seen = np.round(frame * 255).astype(np.uint8)  # (H, W); what training images were: uint8
-    tensor = preprocessing.model_input(preprocessing.pixels(seen[None]))  # (1, C, H, W)
+    with torch.no_grad():
+        tensor = preprocessing.model_input(preprocessing.pixels(seen[None]))  # (1, C, H, W)
     return Preprocessed(tensor, seen, ink.inverted)
 
 

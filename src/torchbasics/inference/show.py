@@ -59,7 +59,7 @@ def straightened(seen: np.ndarray) -> np.ndarray:
     """The ``(H, W)`` uint8 image deskewed, as a deskewing model gets it (for showing)."""
     import torch
 
-    from torchbasics.data.transforms import deskew_pixels
+    from torchbasics.data.geometry import deskew_pixels
 
     return deskew_pixels(torch.from_numpy(np.ascontiguousarray(seen))[None, None])[0, 0].numpy()
 

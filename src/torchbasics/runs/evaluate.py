@@ -11,7 +11,6 @@ import torch
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.sources import load_split
-from torchbasics.data.transforms import standard_transform
 from torchbasics.device import resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.metrics import (
@@ -22,29 +21,25 @@ from torchbasics.metrics import (
     per_class_report,
 )
 from torchbasics.runs import rundir
-from torchbasics.checkpoint import (
-    deskews,
-    is_regression,
-    load_checkpoint,
-    model_from_checkpoint,
-)
+from torchbasics.inference.loading import load
+from torchbasics.inference.predictor import Classifier
 from torchbasics.training.loop import predict_probabilities
 from torchbasics.runs.images import EVAL_BATCH_SIZE
 
 MISTAKES_SHOWN = 32
 
 
-def check_compatible(checkpoint: dict[str, Any], data: ImageData, where: str) -> None:
+def check_compatible(classifier: Classifier, data: ImageData, where: str) -> None:
     """Refuse data whose image shape or classes differ from what the model was trained on."""
-    if list(data.image_shape) != list(checkpoint["input_shape"]):
+    if data.image_shape != classifier.preprocessing.input_shape:
         raise TorchbasicsError(
-            f"the model expects images of shape {tuple(checkpoint['input_shape'])}, the data "
-            f"has {data.image_shape}", where=where,
+            f"the model expects images of shape {classifier.preprocessing.input_shape}, the "
+            f"data has {data.image_shape}", where=where,
         )
-    if list(data.class_names) != list(checkpoint["class_names"]):
+    if data.class_names != classifier.class_names:
         raise TorchbasicsError(
-            f"the model was trained on {len(checkpoint['class_names'])} classes of "
-            f"'{checkpoint['dataset']}', not these {data.num_classes}", where=where,
+            f"the model was trained on {len(classifier.class_names)} classes of "
+            f"'{classifier.dataset}', not these {data.num_classes}", where=where,
         )
 
 
@@ -68,25 +63,21 @@ def evaluate_run(
         error, accuracy, count, per-class report (text and dict), and what was evaluated.
     """
     run_dir = Path(run_dir)
-    _refuse_regression_run(run_dir)
-    checkpoint = load_checkpoint(run_dir / checkpoint_name)
-    config = checkpoint.get("config", {})  # the training settings, stored in the checkpoint
-    data = load_split(checkpoint["dataset"], split, data_dir or config.get("data_dir"))
+    classifier = load_classifier(run_dir, checkpoint_name)
+    data = load_split(classifier.dataset, split, data_dir or classifier.config["data_dir"])
     if list_path is not None:
         from torchbasics.data.image_files import load_list
 
         data = load_list(list_path, data)
-    check_compatible(checkpoint, data, str(run_dir / checkpoint_name))
+    check_compatible(classifier, data, str(run_dir / checkpoint_name))
 
     torch_device = resolve_device(device)
-    model = model_from_checkpoint(checkpoint, str(run_dir / checkpoint_name)).to(torch_device)
     batches = TensorBatchLoader(data, batch_size=EVAL_BATCH_SIZE, device=torch_device,
-                                transform=standard_transform(checkpoint["mean"], checkpoint["std"],
-                                                             deskew=deskews(checkpoint)))
+                                transform=classifier.preprocessing.model_input.batches())
     # In fp32 whatever precision training used: bf16 is a training speed-up, and the
     # figures must be those of the model as `predict` and exported files run it (fp32).
-    probabilities, labels = predict_probabilities(model, batches, device=torch_device,
-                                                  precision="fp32")
+    probabilities, labels = predict_probabilities(classifier.model.to(torch_device), batches,
+                                                  device=torch_device, precision="fp32")
     predictions = probabilities.argmax(dim=1)
     error = error_rate(labels, predictions)
     evaluated_on = str(list_path) if list_path is not None else split
@@ -110,15 +101,20 @@ def evaluate_run(
     return result
 
 
-def _refuse_regression_run(run_dir: Path) -> None:
-    """A regression (bonus) run is tested as it trains; say where its figures are."""
-    last = run_dir / "last.pt"
-    if last.is_file() and is_regression(load_checkpoint(last)):
+def load_classifier(run_dir: Path, checkpoint_name: str) -> Classifier:
+    """The run's classifier from ``checkpoint_name``; a regression run is refused, saying
+    where its test figures are (it is tested as it trains, and has only last.pt)."""
+    path = run_dir / checkpoint_name
+    model = load(path if path.is_file() else run_dir)
+    if not isinstance(model, Classifier):
         raise TorchbasicsError(
             "this is a regression run: its test metrics (MSE, RMSE, MAE, R²) were computed "
             "when it trained", where=run_dir,
             fix=f"see {run_dir / 'report.md'}, or predict with `torchbasics predict {run_dir}`",
         )
+    if not path.is_file():
+        raise TorchbasicsError("checkpoint not found", where=path)
+    return model
 
 
 def _write_figures(
