@@ -2,10 +2,21 @@
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads
 with ``torch.load(weights_only=True)``, which refuses (and never runs) arbitrary pickled
-code. It holds the model name and settings, input shape, class names, normalization (and
-whether images are deskewed first), whether predictions average over mirror images, the
-data set, the training config, library versions, and, for resuming, the optimizer and
-scheduler states and the epoch.
+code. Every checkpoint holds:
+
+    format, format_version   "torchbasics-checkpoint", FORMAT_VERSION
+    kind                     "classifier" or "regressor"
+    model, model_settings    the registered model and its settings
+    input_shape              (C, H, W) of an image, or (F,) features
+    dataset                  the data set it learned from
+    model_state              the weights
+    config, versions         the training settings; torchbasics, torch and Python versions
+
+a classifier also ``class_names``, ``input`` (its :class:`ModelInput` settings: mean, std,
+deskew) and ``mirror_average``; a regressor ``features`` and ``target`` (its columns) and
+``scaler`` (the training rows' mean and std). ``last.pt`` adds what resuming needs (see
+:mod:`torchbasics.runs.images`). CHANGELOG.md says from which version on a format stays
+readable.
 """
 
 from __future__ import annotations
@@ -21,18 +32,24 @@ import torch
 from torch import nn
 
 from torchbasics import __version__
+from torchbasics.data.transforms import ModelInput
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import atomic_write
 from torchbasics.models import create_model
 from torchbasics.models.mirror import MirrorAveraged
 
 FORMAT = "torchbasics-checkpoint"
-FORMAT_VERSION = 2
-# What a model name meant in checkpoints of an earlier format version, as the settings that
-# rebuild it today: (version, model) -> settings. Version 1 is before 2026-11-22, when
-# convnet ended in global average pooling instead of a hidden fully connected layer.
-EARLIER_MODEL_SETTINGS: dict[tuple[int, str], dict[str, Any]] = {
-    (1, "convnet"): {"head": "average"},
+FORMAT_VERSION = 3
+CLASSIFIER, REGRESSOR = "classifier", "regressor"
+
+# What every checkpoint holds, and each kind besides: field -> type.
+FIELDS: dict[str, type | tuple[type, ...]] = {
+    "kind": str, "model": str, "model_settings": dict, "input_shape": list, "dataset": str,
+    "model_state": dict, "config": dict, "versions": dict,
+}
+KIND_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    CLASSIFIER: {"class_names": list, "input": dict, "mirror_average": bool},
+    REGRESSOR: {"features": list, "target": dict, "scaler": dict},
 }
 
 
@@ -45,33 +62,57 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def describe_model(
-    model_name: str,
-    model_settings: dict[str, Any],
-    *,
-    input_shape: tuple[int, ...],
-    class_names: tuple[str, ...],
-    dataset: str,
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
-    deskew: bool = False,
-    mirror_average: bool = False,
-) -> dict[str, Any]:
-    """The part of a checkpoint that says what the model is and what data it expects."""
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model": model_name,
-        "model_settings": dict(model_settings),
-        "input_shape": list(input_shape),
-        "class_names": list(class_names),
-        "dataset": dataset,
-        "mean": list(mean),
-        "std": list(std),
-        "deskew": bool(deskew),
-        "mirror_average": bool(mirror_average),
-        "versions": library_versions(),
-    }
+def describe(kind: str, model: str, model_settings: dict[str, Any], *,
+             input_shape: tuple[int, ...], dataset: str, config: dict[str, Any],
+             **facts: Any) -> dict[str, Any]:
+    """The part of a checkpoint that says what the model is and what data it expects.
+
+    Args:
+        kind: ``"classifier"`` or ``"regressor"``.
+        facts: the kind's own fields (see the module docstring), e.g. ``class_names``,
+            ``input`` (``ModelInput.settings()``) and ``mirror_average`` for a classifier.
+    """
+    missing = set(KIND_FIELDS[kind]) - set(facts)
+    if missing:
+        raise ValueError(f"a {kind} checkpoint needs {sorted(missing)}")
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, "model": model,
+            "model_settings": dict(model_settings), "input_shape": list(input_shape),
+            "dataset": dataset, "config": config, "versions": library_versions(), **facts}
+
+
+def build_model(description: dict[str, Any]) -> nn.Module:
+    """The model a checkpoint (or its :func:`describe` part) describes, with fresh weights.
+
+    The one place a model is made from a description, for training and every later use:
+    a classifier trained to average over mirror images comes wrapped in
+    :class:`~torchbasics.models.mirror.MirrorAveraged`, so validation, evaluation,
+    prediction and export all predict alike.
+    """
+    outputs = (len(description["class_names"]) if description["kind"] == CLASSIFIER
+               else 1)  # a regressor predicts its one target column
+    model = create_model(description["model"], tuple(description["input_shape"]), outputs,
+                         **description["model_settings"])
+    if description["kind"] == CLASSIFIER and description["mirror_average"]:
+        model = MirrorAveraged(model)
+    return model
+
+
+def model_input(checkpoint: dict[str, Any]) -> ModelInput:
+    """A classifier's input step (deskewing, normalization) as it was trained."""
+    return ModelInput(**checkpoint["input"])
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any], where: str = "") -> nn.Module:
+    """Rebuild the model a checkpoint describes and load its weights (eval mode).
+
+    Raises:
+        TorchbasicsError: the weights are not those the description promises (another
+            model, input shape or class count), naming the mismatch.
+    """
+    model = build_model(checkpoint)
+    check_weights_fit(model, checkpoint, where)
+    model.load_state_dict(checkpoint["model_state"])
+    return model.eval()
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:
@@ -115,54 +156,26 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise TorchbasicsError("not a torchbasics checkpoint", where=path,
                                fix="train one with `torchbasics train`")
+    if checkpoint.get("format_version") != FORMAT_VERSION:
+        raise TorchbasicsError(
+            f"written in checkpoint format {checkpoint.get('format_version')}, and this "
+            f"torchbasics {__version__} reads format {FORMAT_VERSION}", where=path,
+            fix="train the model again with this version (formats before 0.2.0 were not kept)",
+        )
     check_fields(checkpoint, path)
     return checkpoint
 
 
-# What every checkpoint holds, and a regression checkpoint besides: field -> type.
-FIELDS: dict[str, type | tuple[type, ...]] = {
-    "model": str, "model_settings": dict, "input_shape": list, "class_names": list,
-    "dataset": str, "mean": list, "std": list, "model_state": dict,
-}
-# Fields later versions added: field -> (type, what checkpoints without it meant).
-OPTIONAL_FIELDS: dict[str, tuple[type, Any]] = {
-    "deskew": (bool, False), "mirror_average": (bool, False),
-}
-REGRESSION_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "outputs": int, "features": list, "target": dict,
-}
-
-
-def is_regression(checkpoint: dict[str, Any]) -> bool:
-    """Whether the checkpoint holds a regression model (the bonus predictor), not a classifier."""
-    return checkpoint.get("kind") == "regression"
-
-
-def deskews(checkpoint: dict[str, Any]) -> bool:
-    """Whether the model was trained on deskewed images, so its input must be deskewed too."""
-    return checkpoint.get("deskew", OPTIONAL_FIELDS["deskew"][1])
-
-
-def mirror_averages(checkpoint: dict[str, Any]) -> bool:
-    """Whether the model predicts from the mean logits of each image and its mirror image."""
-    return checkpoint.get("mirror_average", OPTIONAL_FIELDS["mirror_average"][1])
-
-
-def model_settings(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """The settings that rebuild the checkpoint's model: its own, over those its version implied."""
-    version = checkpoint.get("format_version", 1)
-    return EARLIER_MODEL_SETTINGS.get((version, checkpoint["model"]), {}) | checkpoint[
-        "model_settings"]
-
-
 def check_fields(checkpoint: dict[str, Any], where: str | os.PathLike) -> None:
     """Refuse a checkpoint whose describing fields are missing or of the wrong type."""
-    fields = FIELDS | (REGRESSION_FIELDS if is_regression(checkpoint) else {})
-    optional = {name: kind for name, (kind, _) in OPTIONAL_FIELDS.items() if name in checkpoint}
-    for name, kind in (fields | optional).items():
-        if not isinstance(checkpoint.get(name), kind):
+    kind = checkpoint.get("kind")
+    if kind not in KIND_FIELDS:
+        raise TorchbasicsError(f"damaged checkpoint: unknown kind {kind!r}", where=where,
+                               fix="use a checkpoint written by `torchbasics train`")
+    for name, expected in (FIELDS | KIND_FIELDS[kind]).items():
+        if not isinstance(checkpoint.get(name), expected):
             raise TorchbasicsError(
-                f"damaged checkpoint: '{name}' is missing or not a {_type_name(kind)}",
+                f"damaged checkpoint: '{name}' is missing or not a {_type_name(expected)}",
                 where=where, fix="use a checkpoint written by `torchbasics train`",
             )
     shape = checkpoint["input_shape"]
@@ -172,26 +185,20 @@ def check_fields(checkpoint: dict[str, Any], where: str | os.PathLike) -> None:
     if not all(isinstance(value, torch.Tensor) for value in checkpoint["model_state"].values()):
         raise TorchbasicsError("damaged checkpoint: 'model_state' holds non-tensors",
                                where=where)
+    statistics = checkpoint.get("input") or checkpoint.get("scaler")
+    if not _statistics_fit(statistics):
+        raise TorchbasicsError("damaged checkpoint: its mean and std are not one positive std "
+                               "per mean", where=where)
 
 
-def model_from_checkpoint(checkpoint: dict[str, Any], where: str = "") -> nn.Module:
-    """Rebuild the model a checkpoint describes and load its weights (eval mode).
-
-    A model trained for mirror averaging comes wrapped in
-    :class:`~torchbasics.models.mirror.MirrorAveraged`, so that every use of it (evaluation,
-    prediction, export) predicts as its validation did.
-
-    Raises:
-        TorchbasicsError: the weights are not those the description promises (another
-            model, input shape or class count), naming the mismatch.
-    """
-    model = create_model(
-        checkpoint["model"], tuple(checkpoint["input_shape"]), len(checkpoint["class_names"]),
-        **model_settings(checkpoint),
-    )
-    check_weights_fit(model, checkpoint, where)
-    model.load_state_dict(checkpoint["model_state"])
-    return (MirrorAveraged(model) if mirror_averages(checkpoint) else model).eval()
+def _statistics_fit(values: dict[str, Any]) -> bool:
+    """Whether ``{"mean": [...], "std": [...]}`` holds equally many numbers, std positive."""
+    mean, std = values.get("mean"), values.get("std")
+    numbers = (int, float)
+    return (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) > 0
+            and all(isinstance(m, numbers) for m in mean)
+            and all(isinstance(s, numbers) and s > 0 for s in std)
+            and isinstance(values.get("deskew", False), bool))
 
 
 def check_weights_fit(model: nn.Module, checkpoint: dict[str, Any], where: str = "") -> None:
@@ -203,7 +210,8 @@ def check_weights_fit(model: nn.Module, checkpoint: dict[str, Any], where: str =
     """
     expected, found = model.state_dict(), checkpoint["model_state"]
     name, shape = checkpoint["model"], tuple(checkpoint["input_shape"])
-    classes = len(checkpoint["class_names"])
+    outputs = (f"{len(checkpoint['class_names'])} classes" if checkpoint["kind"] == CLASSIFIER
+               else "1 output")
     fix = "the checkpoint's description and weights disagree; use the files a run wrote"
     missing = [key for key in expected if key not in found]
     unexpected = [key for key in found if key not in expected]
@@ -216,7 +224,7 @@ def check_weights_fit(model: nn.Module, checkpoint: dict[str, Any], where: str =
     if found[output].ndim and found[output].shape[0] != expected[output].shape[0]:
         raise TorchbasicsError(
             f"the weights have {found[output].shape[0]} outputs, but the checkpoint names "
-            f"{classes} classes", where=where or None, fix=fix,
+            f"{outputs}", where=where or None, fix=fix,
         )
     for key, tensor in expected.items():
         if found[key].shape != tensor.shape:

@@ -16,7 +16,7 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.runs.regression import train_regression
 from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.runs.config import TrainConfig
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 
 class TouchOnLoad:
@@ -132,4 +132,27 @@ def test_damaged_describing_fields_are_refused(runs, tmp_path, field, value):
         checkpoint[field] = value
     torch.save(checkpoint, tmp_path / "damaged.pt")
     with pytest.raises(TorchbasicsError, match="damaged checkpoint"):
+        load_checkpoint(tmp_path / "damaged.pt")
+
+
+@pytest.mark.parametrize("version", [1, 2, 99])
+def test_a_checkpoint_of_another_format_is_refused_saying_to_train_again(runs, tmp_path,
+                                                                         version):
+    checkpoint = torch.load(runs / "image" / "best.pt", weights_only=True)
+    torch.save(checkpoint | {"format_version": version}, tmp_path / "old.pt")
+    with pytest.raises(TorchbasicsError, match=f"checkpoint format {version}.* Train the "
+                       "model again"):
+        load_checkpoint(tmp_path / "old.pt")
+
+
+@pytest.mark.parametrize("statistics", [
+    {"mean": [0.1], "std": [0.0], "deskew": False},  # std must be positive
+    {"mean": [0.1, 0.2], "std": [0.3], "deskew": False},  # one std per mean
+    {"mean": ["x"], "std": [0.3], "deskew": False},
+    {"mean": [0.1], "std": [0.3], "deskew": "yes"},
+])
+def test_damaged_input_statistics_are_refused(runs, tmp_path, statistics):
+    checkpoint = torch.load(runs / "image" / "best.pt", weights_only=True)
+    torch.save(checkpoint | {"input": statistics}, tmp_path / "damaged.pt")
+    with pytest.raises(TorchbasicsError, match="damaged checkpoint: its mean and std"):
         load_checkpoint(tmp_path / "damaged.pt")

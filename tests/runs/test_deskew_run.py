@@ -20,10 +20,10 @@ from tests.helpers import (
 )
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import Normalize, deskew
-from torchbasics.checkpoint import deskews, load_checkpoint
+from torchbasics.checkpoint import load_checkpoint
 from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.runs.evaluate import evaluate_run
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 TRAIN_IMAGES, VAL_IMAGES = 600, 200
 
@@ -48,7 +48,7 @@ def _probabilities(run, pixels: torch.Tensor, *, straighten: bool) -> np.ndarray
 
     checkpoint = load_checkpoint(run / "best.pt")
     model = model_from_checkpoint(checkpoint)
-    inputs = Normalize(checkpoint["mean"], checkpoint["std"])(
+    inputs = Normalize(checkpoint["input"]["mean"], checkpoint["input"]["std"])(
         deskew(pixels) if straighten else pixels)
     with torch.no_grad():
         return torch.softmax(model(inputs), dim=1).numpy()
@@ -56,7 +56,7 @@ def _probabilities(run, pixels: torch.Tensor, *, straighten: bool) -> np.ndarray
 
 def test_the_checkpoint_records_it_and_evaluation_applies_it(deskewed_run):
     run, test = deskewed_run
-    assert deskews(load_checkpoint(run / "best.pt")) is True
+    assert load_checkpoint(run / "best.pt")["input"]["deskew"] is True
     pixels = test.images.float() / 255  # (N, 1, 28, 28)
     labels = test.labels.numpy()
     by_hand = (_probabilities(run, pixels, straighten=True).argmax(1) != labels).mean()
@@ -77,12 +77,6 @@ def test_prediction_and_the_exported_file_apply_it(deskewed_run, tmp_path):
     expected = _probabilities(run, pixels, straighten=True)
     assert np.abs(expected - _probabilities(run, pixels, straighten=False)).max() > 0.05
     assert_predict_and_torchscript_give(classifier, images, expected, tmp_path)
-
-
-def test_runs_saved_before_deskewing_existed_go_on_without_it():
-    assert deskews({"model": "cnn"}) is False
-    old = TrainConfig.from_dict({"dataset": "mnist", "model": "softmax", "lr": 0.1})
-    assert old.deskew is False and resolve(old).deskew is False
 
 
 def test_the_recipe_deskews_handwriting_only():

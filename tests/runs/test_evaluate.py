@@ -15,7 +15,7 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.runs.config import TrainConfig
 from torchbasics.runs.evaluate import evaluate_run
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_cli_evaluate(run, capsys):
     assert main(["evaluate", str(run), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["count"] == 60
     assert main(["evaluate", str(run.parent / "nowhere")]) == 2
-    assert "checkpoint not found" in capsys.readouterr().err
+    assert "no such run directory or checkpoint" in capsys.readouterr().err
 
 
 def test_a_bf16_trained_model_is_evaluated_in_fp32(idx_dir, tmp_path, monkeypatch):

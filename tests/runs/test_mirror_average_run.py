@@ -23,10 +23,10 @@ from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import Normalize
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models.mirror import MirrorAveraged
-from torchbasics.checkpoint import load_checkpoint, mirror_averages, model_from_checkpoint
+from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.runs.evaluate import evaluate_run
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 TRAIN_IMAGES, VAL_IMAGES = 600, 200
 
@@ -61,7 +61,7 @@ def _probabilities(run, pixels: torch.Tensor, *, mirrored: bool, name: str = "be
     """The run's probabilities for ``(N, 1, 28, 28)`` pixels on [0, 1], computed by hand."""
     checkpoint = load_checkpoint(run / name)
     network = model_from_checkpoint(checkpoint).model  # the bare network inside the wrapper
-    inputs = Normalize(checkpoint["mean"], checkpoint["std"])(pixels)
+    inputs = Normalize(checkpoint["input"]["mean"], checkpoint["input"]["std"])(pixels)
     with torch.no_grad():
         logits = network(inputs)
         if mirrored:
@@ -71,7 +71,7 @@ def _probabilities(run, pixels: torch.Tensor, *, mirrored: bool, name: str = "be
 
 def test_validation_and_evaluation_average_over_mirror_images(mirrored_run):
     run, test = mirrored_run
-    assert mirror_averages(load_checkpoint(run / "best.pt")) is True
+    assert load_checkpoint(run / "best.pt")["mirror_average"] is True
     pixels, labels = test.images.float() / 255, test.labels.numpy()
     by_hand = (_probabilities(run, pixels, mirrored=True).argmax(1) != labels).mean()
     one_view = (_probabilities(run, pixels, mirrored=False).argmax(1) != labels).mean()
@@ -133,6 +133,3 @@ def test_the_recipe_mirror_averages_the_fashion_convnet_only():
     assert resolve(TrainConfig(dataset="fashion-mnist", model="convnet")).mirror_average is True
     assert resolve(TrainConfig(dataset="fashion-mnist", model="cnn")).mirror_average is False
     assert resolve(TrainConfig(dataset="mnist", model="convnet")).mirror_average is False
-    old = TrainConfig.from_dict({"dataset": "fashion-mnist", "model": "convnet"})
-    assert old.mirror_average is False and resolve(old).mirror_average is False
-    assert mirror_averages({"model": "convnet"}) is False

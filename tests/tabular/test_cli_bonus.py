@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from torchbasics.checkpoint import describe_model, save_checkpoint
+from torchbasics.checkpoint import CLASSIFIER, describe, save_checkpoint
 from torchbasics.cli import main
+from torchbasics.data.transforms import ModelInput
+from torchbasics.models import create_model
 from torchbasics.tabular.bonus import generate_bonus
 
 
@@ -36,8 +38,10 @@ def test_train_prints_the_formulas(tmp_path, capsys):
 
 
 def test_train_with_an_image_model_is_refused(tmp_path, capsys):
-    assert main(["train", "--dataset", "bonus", "--out", str(tmp_path / "run")]) == 2
+    assert main(["train", "--dataset", "bonus", "--model", "cnn", "--out",
+                 str(tmp_path / "run")]) == 2
     assert "'cnn' is a classification model" in _error(capsys)
+    assert not (tmp_path / "run").exists()
 
 
 def test_predict_one_employee(run_dir, capsys):
@@ -96,9 +100,11 @@ def test_predict_a_csv_with_a_bad_row_is_refused(run_dir, tmp_path, capsys):
 
 
 def test_bonus_flags_on_an_image_checkpoint_are_refused(tmp_path, capsys):
-    description = describe_model("softmax", {}, input_shape=(1, 28, 28), class_names=("a", "b"),
-                                 dataset="mnist", mean=(0.1,), std=(0.3,))
-    save_checkpoint(tmp_path / "best.pt", {**description, "model_state": {}})
+    description = describe(CLASSIFIER, "softmax", {}, input_shape=(1, 28, 28), dataset="mnist",
+                           config={}, class_names=["a", "b"], mirror_average=False,
+                           input=ModelInput((0.1,), (0.3,)).settings())
+    weights = create_model("softmax", (1, 28, 28), 2).state_dict()
+    save_checkpoint(tmp_path / "best.pt", {**description, "model_state": weights})
     assert main(["predict", str(tmp_path), "--rating", "8"]) == 2
     assert "--rating is for a bonus regression run" in _error(capsys)
 

@@ -35,18 +35,15 @@ def run_export(args: argparse.Namespace) -> int:
     """Export, check against PyTorch where possible, and say where the file is."""
     import numpy as np
 
-    from torchbasics.checkpoint import is_regression, load_checkpoint
     from torchbasics.errors import TorchbasicsError
     from torchbasics.inference.export import check_export, export
-    from torchbasics.inference.loading import find_checkpoint
+    from torchbasics.inference.loading import load
     from torchbasics.inference.predictor import Classifier
 
-    path = find_checkpoint(args.run)
-    checkpoint = load_checkpoint(path)
-    if is_regression(checkpoint):
+    classifier = load(args.run)
+    if not isinstance(classifier, Classifier):
         raise TorchbasicsError("export is for image classifiers, and this is a regression run",
-                               where=path)
-    classifier = Classifier.from_checkpoint(checkpoint, str(path))
+                               where=args.run)
     folder = args.run if args.run.is_dir() else args.run.parent
     out = args.out or folder / f"model{SUFFIXES[args.format]}"
     export(classifier, out, args.format)

@@ -51,34 +51,31 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Dispatch on the checkpoint's kind, predict, and print or write the result."""
-    from torchbasics.checkpoint import is_regression, load_checkpoint
-    from torchbasics.inference.loading import find_checkpoint
+    """Load the model (a classifier or a regression), predict, print or write the result."""
+    from torchbasics.inference.loading import load
+    from torchbasics.inference.predictor import Classifier
 
-    path = find_checkpoint(args.run)
-    checkpoint = load_checkpoint(path)
-    if is_regression(checkpoint):
-        return predict_regression(args, checkpoint, path)
-    return predict_images(args, checkpoint, path)
+    model = load(args.run)
+    if isinstance(model, Classifier):
+        return predict_images(args, model)
+    return predict_regression(args, model)
 
 
-def predict_images(args: argparse.Namespace, checkpoint: dict[str, Any], path: Path) -> int:
+def predict_images(args: argparse.Namespace, classifier: Any) -> int:
     """Classify the pictures; print text or JSON, or write a CSV."""
     from torchbasics.errors import TorchbasicsError
     from torchbasics.files import write_text
-    from torchbasics.inference.predictor import Classifier
 
     given = [f"--{flag}" for flag in (*SINGLE_FLAGS, "csv") if getattr(args, flag) is not None]
     if given:
         raise TorchbasicsError(f"{', '.join(given)} is for a bonus regression run, and this "
-                               "is an image classifier", where=path,
+                               "is an image classifier", where=args.run,
                                fix="give image files or folders: torchbasics predict RUN IMAGE...")
     if not args.images:
         raise TorchbasicsError("no images to predict", fix="give image files or folders after "
                                "the run directory")
     if args.top < 1:
         raise TorchbasicsError(f"must be at least 1, got {args.top}", where="--top")
-    classifier = Classifier.from_checkpoint(checkpoint, str(path))
     files = image_files(args.images)
     top = min(args.top, len(classifier.class_names))
     predictions = classifier.predict_many(files, top=top)
@@ -165,17 +162,15 @@ def save_show(out: Path, files: list[Path], predictions: list[Any], *,
     plt.close(figure)
 
 
-def predict_regression(args: argparse.Namespace, checkpoint: dict[str, Any], path: Path) -> int:
+def predict_regression(args: argparse.Namespace, regressor: Any) -> int:
     """The bonus regression: one employee from flags, or every row of a CSV."""
     from torchbasics.errors import TorchbasicsError
-    from torchbasics.tabular.predict import Regressor
 
     for flag, value in (("IMAGE", args.images), ("--json", args.json), ("--show", args.show)):
         if value:
             raise TorchbasicsError(f"{flag} is for image classifiers, and this is a regression "
-                                   "run", where=path, fix="give --rating, --years and "
+                                   "run", where=args.run, fix="give --rating, --years and "
                                    "--projects, or --csv IN")
-    regressor = Regressor.from_checkpoint(checkpoint, str(path))
     single = {flag: getattr(args, flag) for flag in SINGLE_FLAGS}
     given = [f"--{flag}" for flag, value in single.items() if value is not None]
     if args.csv is not None and given:

@@ -1,6 +1,8 @@
-"""Using a trained model: pictures in, predictions out; export to ONNX and TorchScript.
+"""Using a trained model: pictures or table rows in, predictions out; exported files.
 
-``preprocess`` turns any picture into model input, ``predictor`` holds the
-:class:`~torchbasics.inference.predictor.Classifier`, ``loading`` opens a run directory,
-``export`` writes deployable files, and ``scans`` renders MNIST digits as photos for testing.
+``loading`` opens a run directory and is the one place that tells the kinds of model
+apart; ``predictor`` holds the :class:`~torchbasics.inference.predictor.Classifier` and
+``preprocess`` turns any picture into its input; ``regressor`` holds the
+:class:`~torchbasics.inference.regressor.Regressor`; ``export`` writes deployable files;
+``scans`` renders MNIST digits as photos for testing; ``show`` draws what a model saw.
 """

@@ -10,7 +10,7 @@ from torchbasics.errors import TorchbasicsError
 
 if TYPE_CHECKING:
     from torchbasics.inference.predictor import Classifier
-    from torchbasics.tabular.predict import Regressor
+    from torchbasics.inference.regressor import Regressor
 
 
 def find_checkpoint(run: str | os.PathLike) -> Path:
@@ -31,18 +31,19 @@ def find_checkpoint(run: str | os.PathLike) -> Path:
 def load(run: str | os.PathLike) -> Classifier | Regressor:
     """The trained model of a run directory (or checkpoint file), ready to predict.
 
-    An image classifier comes back as a :class:`~torchbasics.inference.predictor.Classifier`
-    (``.predict(picture)``), the bonus regression as a
-    :class:`~torchbasics.tabular.predict.Regressor` (``.predict_one({...})``).
+    The one place that tells the kinds of model apart: an image classifier comes back as a
+    :class:`~torchbasics.inference.predictor.Classifier` (``.predict(picture)``), the
+    bonus regression as a :class:`~torchbasics.inference.regressor.Regressor`
+    (``.predict_one({...})``). Every command that uses a trained model starts here.
     """
-    from torchbasics.checkpoint import is_regression, load_checkpoint
+    from torchbasics.checkpoint import CLASSIFIER, load_checkpoint
 
     path = find_checkpoint(run)
     checkpoint = load_checkpoint(path)
-    if is_regression(checkpoint):
-        from torchbasics.tabular.predict import Regressor
+    if checkpoint["kind"] == CLASSIFIER:
+        from torchbasics.inference.predictor import Classifier
 
-        return Regressor.from_checkpoint(checkpoint, str(path))
-    from torchbasics.inference.predictor import Classifier
+        return Classifier.from_checkpoint(checkpoint, str(path))
+    from torchbasics.inference.regressor import Regressor
 
-    return Classifier.from_checkpoint(checkpoint, str(path))
+    return Regressor.from_checkpoint(checkpoint, str(path))

@@ -76,6 +76,15 @@ class Standardizer:
                 )
         return cls(tuple(mean.tolist()), tuple(std.tolist()))
 
+    def to_dict(self) -> dict[str, list[float]]:
+        """``{"mean": [...], "std": [...]}``, as a checkpoint keeps it."""
+        return {"mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, list[float]]) -> Standardizer:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(tuple(values["mean"]), tuple(values["std"]))
+
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
         """Standardize ``(N, F)`` features (float32 out)."""
         mean = torch.tensor(self.mean, dtype=torch.float64)

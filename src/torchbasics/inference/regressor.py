@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from torch import nn
 
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import write_text
-from torchbasics.models import create_model
+from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.prepare import Standardizer
 from torchbasics.tabular.table import Column, check_columns, parse_column, read_csv_text
 
@@ -37,20 +36,23 @@ class Regressor:
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], where: str = "") -> Regressor:
         """Rebuild from a checkpoint of :func:`~torchbasics.runs.regression.train_regression`."""
-        from torchbasics.checkpoint import is_regression, model_settings
+        from torchbasics.checkpoint import REGRESSOR, model_from_checkpoint
 
-        if not is_regression(checkpoint):
+        if checkpoint["kind"] != REGRESSOR:
             raise TorchbasicsError("not a regression checkpoint", where=where or None)
-        model = create_model(checkpoint["model"], tuple(checkpoint["input_shape"]),
-                             checkpoint["outputs"], **model_settings(checkpoint))
-        try:
-            model.load_state_dict(checkpoint["model_state"])
-        except RuntimeError as exc:
-            raise TorchbasicsError(f"the weights do not fit model '{checkpoint['model']}' "
-                                   f"({str(exc).splitlines()[0]})", where=where or None) from exc
-        return cls(model.eval(), Standardizer(tuple(checkpoint["mean"]), tuple(checkpoint["std"])),
+        return cls(model_from_checkpoint(checkpoint, where),
+                   Standardizer.from_dict(checkpoint["scaler"]),
                    tuple(Column.from_dict(c) for c in checkpoint["features"]),
                    Column.from_dict(checkpoint["target"]))
+
+    def formula(self) -> LinearFormula | None:
+        """The learned formula in the CSV's units, for a linear model (else ``None``)."""
+        layer = self.model
+        if not (isinstance(layer, nn.Linear) and layer.out_features == 1):
+            return None
+        return LinearFormula.from_standardized(
+            layer.weight[0].tolist(), layer.bias.item(), self.scaler.mean, self.scaler.std,
+            [column.name for column in self.columns], self.target.name)
 
     @property
     def output_column(self) -> str:
@@ -102,10 +104,3 @@ class Regressor:
         if destination is not None:
             write_text(destination, frame.to_csv(index=False))
         return frame
-
-
-def load_regressor(path: str | os.PathLike) -> Regressor:
-    """The :class:`Regressor` saved in a checkpoint file."""
-    from torchbasics.checkpoint import load_checkpoint
-
-    return Regressor.from_checkpoint(load_checkpoint(path), str(Path(path)))
