@@ -78,7 +78,8 @@ def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 120) -> None
         handle.write(buffer.getvalue())
 
 
-def loss_curves(metrics: pd.DataFrame, title: str | None = None) -> Figure:
+def loss_curves(metrics: pd.DataFrame, title: str | None = None, *,
+                loss_label: str = "loss", log_loss: bool = False) -> Figure:
     """Loss and error (%) against epoch, train vs validation, side by side.
 
     The epoch of lowest validation error is marked with a dot and its value. A run without
@@ -88,12 +89,18 @@ def loss_curves(metrics: pd.DataFrame, title: str | None = None) -> Figure:
         metrics: one row per epoch with the columns of ``metrics.csv`` (see
             :func:`torchbasics.runs.rundir.read_metrics`); errors are fractions.
         title: figure title.
+        loss_label: what the loss is called on its axis (e.g. ``"MSE"``).
+        log_loss: draw the loss on a logarithmic scale (for a loss that falls by orders of
+            magnitude, as a regression's MSE does).
     """
     epoch = _column(metrics, "epoch")
     errors = not np.isnan(_column(metrics, "val_error")).all()
     figure = Figure(figsize=(11, 4) if errors else (5.5, 4))
     axes = figure.subplots(1, 2 if errors else 1, squeeze=False)[0]
-    _train_vs_validation(axes[0], metrics, "loss", "loss")
+    _train_vs_validation(axes[0], metrics, "loss", loss_label)
+    if log_loss:
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel(f"{loss_label} (log scale)")
     if errors:
         _train_vs_validation(axes[1], metrics, "error", "error (%)", scale=100)
         _mark_lowest(axes[1], epoch, 100 * _column(metrics, "val_error"),

@@ -34,7 +34,7 @@ from torchbasics.training import distributed, interrupts
 from torchbasics.checkpoint import load_checkpoint
 from torchbasics.runs.config import TrainConfig
 from torchbasics.training.interrupts import stop_on_signals
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 EPOCHS = 6
 # No dropout, augmentation or batch norm: then a 2-process run with the same global batch

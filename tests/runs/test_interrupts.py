@@ -28,7 +28,7 @@ from torchbasics.runs.regression import one_cpu_thread
 from torchbasics.checkpoint import load_checkpoint
 from torchbasics.runs.config import TrainConfig
 from torchbasics.training.interrupts import TrainingInterrupted
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 TIMING_COLUMNS = ("seconds", "images_per_second")  # the only columns allowed to differ
 

@@ -10,7 +10,7 @@ from tests.helpers import real_data_dir
 from torchbasics.models import list_models
 from torchbasics.runs.config import TrainConfig
 from torchbasics.runs.evaluate import evaluate_run
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 
 @pytest.fixture(scope="module")

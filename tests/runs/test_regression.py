@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torchbasics
+
 import json
 
 import numpy as np
@@ -12,7 +14,6 @@ from sklearn.linear_model import LinearRegression
 from torchbasics.errors import TorchbasicsError
 from torchbasics.tabular.bonus import TRUE_FORMULA, load_bonus
 from torchbasics.tabular.formula import LinearFormula
-from torchbasics.tabular.predict import load_regressor
 from torchbasics.tabular.prepare import split_table
 from torchbasics.runs.regression import train_regression
 from torchbasics.checkpoint import load_checkpoint
@@ -66,18 +67,18 @@ def test_run_directory_holds_every_file(run):
     assert summary["metrics"]["test"]["r2"] > 0.9
     report = (out / "report.md").read_text()
     assert "| coefficient | SGD net | least squares | true (generator) |" in report
-    assert "SGD net:          bonus ≈ " in report and "![loss curves](loss_curves.png)" in report
+    assert "SGD net:          bonus ≈ " in report and "](loss_curves.png)" in report
     assert "| R² |" in report
 
 
 def test_checkpoint_describes_itself_and_predicts_like_the_formula(run):
     out, summary = run
     checkpoint = load_checkpoint(out / "last.pt")  # weights_only=True
-    assert checkpoint["kind"] == "regression" and checkpoint["model"] == "linear"
+    assert checkpoint["kind"] == "regressor" and checkpoint["model"] == "linear"
     assert [c["name"] for c in checkpoint["features"]] == TRUE_FORMULA.names
-    assert checkpoint["target"]["name"] == "bonus" and len(checkpoint["mean"]) == 3
+    assert checkpoint["target"]["name"] == "bonus" and len(checkpoint["scaler"]["mean"]) == 3
     assert checkpoint["config"]["test_fraction"] == 0.2
-    regressor = load_regressor(out / "last.pt")
+    regressor = torchbasics.load(out / "last.pt")
     rows = np.array([[8.0, 5.0, 12.0], [1.0, 0.0, 0.0]])
     formula = LinearFormula.from_dict(summary["formula"])
     np.testing.assert_allclose(regressor.predict(rows), formula.predict(rows), rtol=1e-5)
@@ -90,7 +91,7 @@ def test_a_classification_model_is_refused(tmp_path):
 
 
 def test_an_image_data_set_is_refused(tmp_path):
-    with pytest.raises(TorchbasicsError, match="'mnist' is not a tabular data set"):
+    with pytest.raises(TorchbasicsError, match="'linear' is a regression model, and 'mnist' needs a classification model"):
         train_regression(TrainConfig(dataset="mnist", model="linear"), tmp_path / "run")
 
 

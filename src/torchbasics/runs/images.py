@@ -1,8 +1,14 @@
-"""Train an image classifier end to end: data, model, loop, checkpoints, run directory."""
+"""Train an image classifier run end to end: data, model, loop, checkpoints, run directory.
+
+One :class:`ImageRun` per process, in four steps that each fit on a screen:
+:meth:`ImageRun.start` (check everything, load the data, build the model, restore a resumed
+run), :meth:`~ImageRun.begin` (write the run directory's first files), the loop
+(:func:`~torchbasics.training.loop.fit`, with :meth:`~ImageRun.end_epoch` after every
+epoch) and :meth:`~ImageRun.finish` (summary and figures).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
 import time
@@ -14,27 +20,26 @@ from typing import Any
 import torch
 
 from torchbasics.allocator import keep_freed_memory
+from torchbasics.checkpoint import (
+    CLASSIFIER,
+    build_model,
+    check_weights_fit,
+    describe,
+    load_checkpoint,
+    save_checkpoint,
+)
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.registry import get_dataset
 from torchbasics.data.sources import load_split
 from torchbasics.data.splits import train_val_split
-from torchbasics.data.transforms import standard_transform
+from torchbasics.data.transforms import ModelInput
 from torchbasics.device import resolve_device, resolve_precision
 from torchbasics.errors import TorchbasicsError
-from torchbasics.models import count_parameters, create_model, get_model_entry
+from torchbasics.models import count_parameters
 from torchbasics.runs import rundir
+from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve
 from torchbasics.training import distributed, tensorboard
-from torchbasics.checkpoint import (
-    check_weights_fit,
-    describe_model,
-    is_regression,
-    library_versions,
-    load_checkpoint,
-    model_settings,
-    save_checkpoint,
-)
-from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.training.interrupts import TrainingInterrupted, stop_on_signals
 from torchbasics.training.loop import (
     ClassificationTask,
@@ -43,15 +48,16 @@ from torchbasics.training.loop import (
     PartialEpoch,
     fit,
 )
-from torchbasics.training.optim import build_optimizer, build_scheduler
+from torchbasics.training.progress import Progress
 
 EVAL_BATCH_SIZE = 1000  # per process
 RANK_SEED_STRIDE = 10_000  # rank r's random draws are seeded with seed + r * this
 # What last.pt must hold, besides the model, to continue a run exactly: field -> type.
 RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "config": dict, "optimizer_state": dict, "scheduler_state": dict,
-    "augment_rng": torch.Tensor, "torch_rng": torch.Tensor, "epoch": int,
-    "best_val_error": (int, float), "best_val_loss": (int, float),
+    "optimizer_state": dict, "scheduler_state": dict, "augment_rng": torch.Tensor,
+    "torch_rng": torch.Tensor, "epoch": int, "best_val_error": (int, float),
+    "best_val_loss": (int, float), "stale_epochs": int, "train_seconds": (int, float),
+    "finished": bool, "world_size": int,
 }
 PARTIAL_FIELDS: dict[str, type | tuple[type, ...]] = {
     "epoch": int, "lr": (int, float), "loss_sum": torch.Tensor, "mistakes": torch.Tensor,
@@ -70,47 +76,27 @@ class Splits:
 def load_train_val(config: TrainConfig) -> Splits:
     """The training split, and validation carved from it (or given by list files)."""
     full = load_split(config.dataset, "train", config.data_dir)
-    if config.train_list or config.val_list:
+    if config.train_list:  # check() made sure val_list comes with it
         from torchbasics.data.image_files import load_list
 
-        if not (config.train_list and config.val_list):
-            raise TorchbasicsError("--train-list and --val-list go together",
-                                   fix="give both, or neither for a stratified split")
         return Splits(load_list(config.train_list, full), load_list(config.val_list, full))
-    train, val = train_val_split(full, config.val_fraction, config.seed)
-    return Splits(train, val)
+    return Splits(*train_val_split(full, config.val_fraction, config.seed))
 
 
-def load_resume_point(path: Path) -> dict[str, Any]:
-    """``last.pt`` of an unfinished image run, checked to hold everything resuming needs."""
-    checkpoint = load_checkpoint(path)
-    if is_regression(checkpoint):
-        raise TorchbasicsError("this is a regression run, and regression runs are not resumed",
-                               where=path.parent, fix="train it again with --force")
-    missing = [name for name, kind in RESUME_FIELDS.items()
-               if not isinstance(checkpoint.get(name), kind)]
-    if missing:
-        raise TorchbasicsError(f"cannot resume: no usable training state ({', '.join(missing)})",
-                               where=path, fix="start a new run without --resume")
-    partial = checkpoint.get("partial_epoch")
-    if partial is not None and not (isinstance(partial, dict) and all(
-            isinstance(partial.get(name), kind) for name, kind in PARTIAL_FIELDS.items())):
-        raise TorchbasicsError("damaged checkpoint: its unfinished epoch does not add up",
-                               where=path, fix="start a new run without --resume")
-    epochs = checkpoint["config"].get("epochs") or 0
-    if checkpoint.get("finished", checkpoint["epoch"] >= epochs):
-        raise TorchbasicsError(
-            f"the run has already finished (epoch {checkpoint['epoch']} of {epochs})",
-            where=path.parent, fix=f"evaluate it with `torchbasics evaluate {path.parent}`, "
-            "or start a new run in another folder",
-        )
-    return checkpoint
+def describe_model(config: TrainConfig, data: ImageData) -> dict[str, Any]:
+    """The checkpoint's description of the model ``config`` trains on ``data``."""
+    model_input = ModelInput(data.mean, data.std, deskew=config.deskew)
+    return describe(CLASSIFIER, config.model, config.model_settings,
+                    input_shape=data.image_shape, dataset=config.dataset,
+                    config=config.to_dict(), class_names=list(data.class_names),
+                    input=model_input.settings(), mirror_average=config.mirror_average)
 
 
 @dataclass
 class TrainingSetup:
     """What a run trains with: the model, its batches, optimizer, schedule and loss."""
 
+    description: dict[str, Any]  # what checkpoints say the model is
     model: torch.nn.Module
     channels_last: bool
     augment_rng: torch.Generator  # the augmentation's randomness, saved for exact resume
@@ -125,53 +111,45 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
                    rank: int = 0, world_size: int = 1) -> TrainingSetup:
     """Model, loaders, optimizer and schedule for a resolved ``config``, seeded by it.
 
-    Used by :func:`train` and by ``benchmarks/speed.py``, so the benchmark measures exactly
-    what `torchbasics train` runs. With ``world_size`` > 1 the loaders serve this
+    Used by :class:`ImageRun` and by ``benchmarks/speed.py``, so the benchmark measures
+    exactly what `torchbasics train` runs. With ``world_size`` > 1 the loaders serve this
     ``rank``'s share of every (global) batch, and the rank draws its own dropout and
     augmentation randomness; rank 0 draws exactly what a one-process run does.
     """
-    keep_freed_memory()  # measured ~2x faster small-CNN steps on CPU (torchbasics.allocator)
+    keep_freed_memory()  # see torchbasics.allocator: small CNN steps run much faster
     torch.manual_seed(config.seed)
-    model = create_model(config.model, data.train.image_shape, data.train.num_classes,
-                         **config.model_settings).to(device)
+    description = describe_model(config, data.train)
+    model = build_model(description).to(device)
     channels_last = is_convolutional(model)
-    if channels_last:  # measured: bf16 convolutions run ~2x faster in this layout on CPU
+    if channels_last:  # the layout fast CPU and GPU convolution kernels use
         model = model.to(memory_format=torch.channels_last)
     if rank:  # the same initial weights (DDP copies rank 0's anyway), other dropout masks
         torch.manual_seed(config.seed + RANK_SEED_STRIDE * rank)
     augment_rng = torch.Generator().manual_seed(config.seed + 1 + RANK_SEED_STRIDE * rank)
+    model_input = ModelInput(data.train.mean, data.train.std, deskew=config.deskew)
     train_batches = TensorBatchLoader(
         data.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
         drop_last=len(data.train) > config.batch_size, device=device, rank=rank,
         world_size=world_size,
-        transform=standard_transform(
-            data.train.mean, data.train.std, deskew=config.deskew, augment=config.augment,
-            flips=get_dataset(config.dataset).mirror_invariant, generator=augment_rng,
-            channels_last=channels_last,
-        ),
+        transform=model_input.batches(augment=config.augment, generator=augment_rng,
+                                      flips=get_dataset(config.dataset).mirror_invariant,
+                                      channels_last=channels_last),
     )
     val_batches = TensorBatchLoader(
         data.val, batch_size=EVAL_BATCH_SIZE * world_size, device=device, rank=rank,
-        world_size=world_size,
-        transform=standard_transform(data.val.mean, data.val.std, deskew=config.deskew,
-                                     channels_last=channels_last),
+        world_size=world_size, transform=model_input.batches(channels_last=channels_last),
     )
-    optimizer = build_optimizer(model, config)
-    scheduler = build_scheduler(optimizer, config, len(train_batches))
-    return TrainingSetup(model, channels_last, augment_rng, train_batches, val_batches,
-                         optimizer, scheduler, ClassificationTask(config.label_smoothing))
+    optimizer, scheduler = optimizer_and_schedule(model, config,
+                                                  steps=config.epochs * len(train_batches))
+    return TrainingSetup(description, model, channels_last, augment_rng, train_batches,
+                         val_batches, optimizer, scheduler,
+                         ClassificationTask(config.label_smoothing))
 
 
-def train(
-    config: TrainConfig,
-    out: str | os.PathLike,
-    *,
-    force: bool = False,
-    resume: bool = False,
-    progress: bool = False,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Train ``config.model`` on ``config.dataset``, writing the run directory ``out``.
+def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
+                 resume: bool = False, progress: bool = False,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train an image classifier, writing the run directory ``out``.
 
     Ctrl-C or SIGTERM stops training after the current step: ``last.pt`` then holds the
     unfinished epoch, and :class:`~torchbasics.training.interrupts.TrainingInterrupted`
@@ -189,201 +167,249 @@ def train(
     with distributed.process_group():
         if not distributed.is_main():
             log, progress = _silent, False
-        return _train(config, out, force=force, resume=resume, progress=progress, log=log)
+        run = ImageRun.start(config, Path(out), force=force, resume=resume, log=log)
+        run.begin(force=force, resume=resume)
+        run.train(progress)
+        return run.finish()
 
 
 def _silent(line: str) -> None:
     """The log of the ranks other than 0."""
 
 
-def _train(config: TrainConfig, out: str | os.PathLike, *, force: bool, resume: bool,
-           progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    """:func:`train`, in each process."""
-    get_model_entry(config.model)  # fail fast on a bad name, before loading any data
-    if config.tensorboard:
-        tensorboard.writer_class()  # fail fast when not installed, before writing anything
-    config = resolve(config)  # recipe defaults filled in, ranges checked: before any write
-    check_mirror_average(config)
-    world, rank = distributed.world_size(), distributed.rank()
+@dataclass
+class Previous:
+    """An interrupted run to resume: its ``last.pt`` and the epochs of its metrics.csv."""
 
-    def check_out() -> tuple[Path, dict[str, Any] | None, list[EpochRecord]]:
-        checked = rundir.check_run_dir(out, force=force, resume=resume)
-        if not resume:
-            return checked, None, []
-        previous = load_resume_point(checked / "last.pt")
-        return checked, previous, read_records(checked, previous["epoch"])
+    checkpoint: dict[str, Any]
+    records: list[EpochRecord]
 
-    # Only rank 0 reads the run directory (on several machines only its disk has it);
-    # every rank gets the checkpoint, or the same error.
-    out, previous, records = distributed.from_main(check_out)
-    if previous is not None:
-        config = resolve(TrainConfig.from_dict(previous["config"]))
-        config = dataclasses.replace(config, model_settings=model_settings(previous))
-        check_world_size(previous, world, out)
-    per_rank = distributed.per_rank_batch(config.batch_size)
-    device = distributed.local_device(resolve_device(config.device))
-    precision = resolve_precision(config.precision, device)
 
-    data = load_train_val(config)
-    if world > 1 and len(data.train) < config.batch_size:  # every rank needs a full share
-        raise TorchbasicsError(f"{len(data.train)} training images do not fill one global "
-                               f"batch of {config.batch_size}", where="--batch-size",
-                               fix="use a smaller batch")
-    setup = build_training(config, data, device, rank=rank, world_size=world)
-    model, optimizer, scheduler = setup.model, setup.optimizer, setup.scheduler
-    augment_rng, task = setup.augment_rng, setup.task
-    train_batches, val_batches = setup.train_batches, setup.val_batches
-    description = describe_model(
-        config.model, config.model_settings, input_shape=data.train.image_shape,
-        class_names=data.train.class_names, dataset=config.dataset, mean=data.train.mean,
-        std=data.train.std, deskew=config.deskew, mirror_average=config.mirror_average,
-    )
-    parameters = count_parameters(model)
+@dataclass
+class ImageRun:
+    """One process's part of training an image classifier run (see the module docstring)."""
 
-    # The best epoch so far, compared as (validation error, validation loss): with a small
-    # validation set, equal error rates are common, and the loss then tells them apart.
-    best = (float("inf"), float("inf"))
-    stale_epochs = 0  # epochs since the best, for early stopping
+    config: TrainConfig
+    out: Path
+    setup: TrainingSetup
+    data: Splits
+    device: torch.device
+    precision: str
+    log: Callable[[str], None]
+    progress: Progress
     partial: PartialEpoch | None = None  # an epoch interrupted part-way, to continue
-    if previous is not None:
-        check_weights_fit(model, previous, str(out / "last.pt"))  # the data may have changed
-        model.load_state_dict(previous["model_state"])
-        optimizer.load_state_dict(previous["optimizer_state"])
-        scheduler.load_state_dict(previous["scheduler_state"])
+    earlier_seconds: float = 0.0  # training time before a resume
+    started: float = 0.0
+    writer: Any = None  # TensorBoard's SummaryWriter, when asked for
+
+    @classmethod
+    def start(cls, config: TrainConfig, out: Path, *, force: bool, resume: bool,
+              log: Callable[[str], None]) -> ImageRun:
+        """Check the settings and ``out``, load the data, build the model, restore a resume."""
+        config = resolve(config)  # recipe defaults filled in, all checked: before any write
+        if config.tensorboard:
+            tensorboard.writer_class()  # fail fast when not installed
+        # Only rank 0 reads the run directory (on several machines only its disk has it);
+        # every rank gets the checkpoint, or the same error.
+        previous = distributed.from_main(lambda: check_out(out, force=force, resume=resume))
+        if previous is not None:
+            config = resolve(TrainConfig.from_dict(previous.checkpoint["config"]))
+            check_world_size(previous.checkpoint, distributed.world_size(), out)
+        world = distributed.world_size()
+        distributed.per_rank_batch(config.batch_size)  # refuses a batch that does not split
+        device = distributed.local_device(resolve_device(config.device))
+        data = load_train_val(config)
+        if world > 1 and len(data.train) < config.batch_size:  # every rank needs a full share
+            raise TorchbasicsError(f"{len(data.train)} training images do not fill one global "
+                                   f"batch of {config.batch_size}", where="--batch-size",
+                                   fix="use a smaller batch")
+        setup = build_training(config, data, device, rank=distributed.rank(), world_size=world)
+        run = cls(config, out, setup, data, device, resolve_precision(config.precision, device),
+                  log, Progress(config.early_stopping))
+        if previous is not None:
+            run.restore(previous)
+        return run
+
+    def restore(self, previous: Previous) -> None:
+        """Load the weights, optimizer, schedule, random states and records of ``last.pt``."""
+        saved, setup = previous.checkpoint, self.setup
+        check_weights_fit(setup.model, saved, str(self.out / "last.pt"))  # data may differ
+        setup.model.load_state_dict(saved["model_state"])
+        setup.optimizer.load_state_dict(saved["optimizer_state"])
+        setup.scheduler.load_state_dict(saved["scheduler_state"])
         # Each rank's own random state and running sums (one row per rank in DDP).
-        augment_rng.set_state(distributed.own(previous["augment_rng"]))
-        torch.set_rng_state(distributed.own(previous["torch_rng"]))
-        best = (previous["best_val_error"], previous["best_val_loss"])
-        stale_epochs = previous.get("stale_epochs", 0)
-        if previous.get("partial_epoch") is not None:
-            values = previous["partial_epoch"]
+        setup.augment_rng.set_state(distributed.own(saved["augment_rng"]))
+        torch.set_rng_state(distributed.own(saved["torch_rng"]))
+        self.progress = Progress.restore(saved, previous.records, self.config.early_stopping)
+        self.earlier_seconds = saved["train_seconds"]
+        if saved["partial_epoch"] is not None:
+            values = saved["partial_epoch"]
             values = values | {name: distributed.own(values[name])
                                for name in ("loss_sum", "mistakes")}
-            partial = PartialEpoch.from_dict(values, device)
-        where = (f"at epoch {partial.epoch}, step {partial.steps + 1}" if partial and partial.steps
-                 else f"after epoch {previous['epoch']}")
-        log(f"resuming {out} {where} with the settings stored in its checkpoint "
-            "(other flags are not used)")
-    trained = distributed.wrap(model, device)  # after loading: DDP copies rank 0's weights
-    if distributed.is_main():
-        out = rundir.prepare_run_dir(out, force=force, resume=resume)  # all checked: write
-    if previous is None and distributed.is_main():
-        rundir.write_json(out / "config.json", {
-            **config.to_dict(),
-            # The batch split over the processes; lr is used as given, not scaled by them.
-            "world_size": world,
-            "batch_size_per_rank": per_rank,
-            "global_batch_size": config.batch_size,
-            "device_used": str(device),
-            "precision_used": precision,
-            "parameters": parameters,
-            "train_images": len(data.train),
-            "val_images": len(data.val),
-            "data_source": data.train.source,
-            "versions": library_versions(),
-        })
-    log(f"training {config.model} ({parameters:,} parameters) on {config.dataset}: "
-        f"{len(data.train):,} train / {len(data.val):,} validation images, "
-        f"{config.epochs} epochs, {device} {precision}"
-        + (f", {world} processes x batch {per_rank}" if world > 1 else ""))
+            self.partial = PartialEpoch.from_dict(values, self.device)
+        partial = self.partial
+        where = (f"at epoch {partial.epoch}, step {partial.steps + 1}"
+                 if partial and partial.steps else f"after epoch {saved['epoch']}")
+        self.log(f"resuming {self.out} {where} with the settings stored in its checkpoint "
+                 "(other flags are not used)")
 
-    started = time.perf_counter()
-    earlier_seconds = (previous or {}).get("train_seconds", 0.0)
-    writer = (tensorboard.open_writer(out) if config.tensorboard and distributed.is_main()
-              else None)
+    def begin(self, *, force: bool, resume: bool) -> None:
+        """Make the run directory ready (rank 0), write config.json for a new run, log."""
+        config, data = self.config, self.data
+        world, parameters = distributed.world_size(), count_parameters(self.setup.model)
+        if distributed.is_main():
+            self.out = rundir.prepare_run_dir(self.out, force=force, resume=resume)
+            if not resume:
+                rundir.write_config(
+                    self.out, config, device_used=str(self.device),
+                    precision_used=self.precision, parameters=parameters,
+                    train_images=len(data.train), val_images=len(data.val),
+                    data_source=data.train.source, world_size=world,
+                    # The batch split over the processes; lr is used as given, not scaled.
+                    batch_size_per_rank=config.batch_size // world,
+                    global_batch_size=config.batch_size)
+            if config.tensorboard:
+                self.writer = tensorboard.open_writer(self.out)
+        self.log(f"training {config.model} ({parameters:,} parameters) on {config.dataset}: "
+                 f"{len(data.train):,} train / {len(data.val):,} validation images, "
+                 f"{config.epochs} epochs, {self.device} {self.precision}"
+                 + (f", {world} processes x batch {config.batch_size // world}"
+                    if world > 1 else ""))
 
-    def checkpoint(epoch: int, *, finished: bool = False,
+    def train(self, progress: bool) -> None:
+        """The loop, from where the run is to its last epoch (or an interruption)."""
+        setup, config = self.setup, self.config
+        self.started = time.perf_counter()
+        trained = distributed.wrap(setup.model, self.device)  # DDP copies rank 0's weights
+        try:
+            with stop_on_signals(**distributed.stop_signal_settings()) as stop_requested:
+                fit(trained, setup.train_batches, setup.val_batches, setup.optimizer,
+                    setup.scheduler, setup.task, epochs=config.epochs, device=self.device,
+                    precision=self.precision, start_epoch=self.progress.epoch + 1,
+                    resume=self.partial, on_epoch_end=self.end_epoch,
+                    should_stop=distributed.stop_together(stop_requested, self.device),
+                    progress=progress)
+        except Interrupted as stopped:
+            raise self.interrupted(stopped.partial) from None
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+
+    def end_epoch(self, record: EpochRecord) -> bool:
+        """Record the epoch, save the checkpoints and metrics; True to stop early."""
+        improved = self.progress.add(record)
+        stop = self.progress.should_stop
+        state = self.checkpoint(record.epoch, finished=stop or record.epoch == self.config.epochs)
+        if distributed.is_main():  # the records, and so `stop`, are the same on every rank
+            rundir.write_metrics(self.out / "metrics.csv", self.progress.records)
+            if improved:
+                save_checkpoint(self.out / "best.pt", state)
+            save_checkpoint(self.out / "last.pt", state)
+        if self.writer is not None:
+            tensorboard.log_epoch(self.writer, record)
+        self.log(format_epoch(record, self.config.epochs) + ("  *" if improved else ""))
+        return stop
+
+    def interrupted(self, unfinished: PartialEpoch) -> TrainingInterrupted:
+        """Save ``last.pt`` with the unfinished epoch; the error that says how to resume.
+
+        Saved outside the signal handlers: a second Ctrl-C now aborts the save, and atomic
+        writes keep the previous last.pt whole if it does. In DDP every rank stopped at the
+        same step (``stop_together``), so the gathered state is consistent.
+        """
+        state = self.checkpoint(unfinished.epoch - 1, unfinished=unfinished)
+        if distributed.is_main():
+            save_checkpoint(self.out / "last.pt", state)
+        where = (f"at epoch {unfinished.epoch}, step {unfinished.steps}" if unfinished.steps
+                 else f"after epoch {unfinished.epoch - 1}")
+        launcher = "torchrun (with the same options) -m " if distributed.world_size() > 1 else ""
+        return TrainingInterrupted(f"interrupted {where}; resume with: {launcher}torchbasics "
+                                   f"train --resume --out {shlex.quote(str(self.out))}")
+
+    def checkpoint(self, epoch: int, *, finished: bool = False,
                    unfinished: PartialEpoch | None = None) -> dict[str, Any]:
         """Everything needed to evaluate the model, or to continue after ``epoch``.
 
         Called on every rank: in DDP, each rank's random state and running sums are
         gathered (one row per rank), so that each can continue exactly.
         """
+        setup, records = self.setup, self.progress.records
         partial_epoch = None
         if unfinished is not None:
             partial_epoch = unfinished.to_dict() | {
                 "loss_sum": distributed.gather(unfinished.loss_sum).cpu(),
                 "mistakes": distributed.gather(unfinished.mistakes).cpu()}
         return {
-            **description, "config": config.to_dict(), "model_state": model.state_dict(),
-            "optimizer_state": optimizer.state_dict(), "scheduler_state": scheduler.state_dict(),
-            "augment_rng": distributed.gather(augment_rng.get_state()),
-            "torch_rng": distributed.gather(torch.get_rng_state()), "world_size": world,
-            "epoch": epoch, "best_val_error": best[0], "best_val_loss": best[1],
-            "stale_epochs": stale_epochs, "val_error": records[-1].val_error if records else None,
-            "train_seconds": earlier_seconds + time.perf_counter() - started,
-            "finished": finished, "partial_epoch": partial_epoch,
+            **setup.description, "model_state": setup.model.state_dict(),
+            "optimizer_state": setup.optimizer.state_dict(),
+            "scheduler_state": setup.scheduler.state_dict(),
+            "augment_rng": distributed.gather(setup.augment_rng.get_state()),
+            "torch_rng": distributed.gather(torch.get_rng_state()),
+            "world_size": distributed.world_size(), "epoch": epoch, **self.progress.state(),
+            "val_error": records[-1].val_error if records else None,
+            "train_seconds": self.seconds(), "finished": finished,
+            "partial_epoch": partial_epoch,
         }
 
-    def on_epoch_end(record: EpochRecord) -> bool:
-        nonlocal best, stale_epochs
-        records.append(record)
-        improved = (record.val_error, record.val_loss) < best
-        best = min(best, (record.val_error, record.val_loss))
-        stale_epochs = 0 if improved else stale_epochs + 1
-        stop = bool(config.early_stopping) and stale_epochs >= config.early_stopping
-        state = checkpoint(record.epoch, finished=stop or record.epoch == config.epochs)
-        if distributed.is_main():  # the records, and so `stop`, are the same on every rank
-            rundir.write_metrics(out / "metrics.csv", records)
-            if improved:
-                save_checkpoint(out / "best.pt", state)
-            save_checkpoint(out / "last.pt", state)
-        if writer is not None:
-            tensorboard.log_epoch(writer, record)
-        log(format_epoch(record, config.epochs) + ("  *" if improved else ""))
-        return stop
+    def seconds(self) -> float:
+        """Training time so far, across resumes."""
+        return self.earlier_seconds + time.perf_counter() - self.started
 
-    try:
-        with stop_on_signals(**distributed.stop_signal_settings()) as stop_requested:
-            fit(trained, train_batches, val_batches, optimizer, scheduler, task,
-                epochs=config.epochs, device=device, precision=precision,
-                start_epoch=len(records) + 1, resume=partial,
-                mirror_average=config.mirror_average, on_epoch_end=on_epoch_end,
-                should_stop=distributed.stop_together(stop_requested, device),
-                progress=progress)
-    except Interrupted as stopped:
-        # Saved outside the signal handlers: a second Ctrl-C now aborts the save, and
-        # atomic writes keep the previous last.pt whole if it does. In DDP every rank
-        # stopped at the same step (stop_together), so the gathered state is consistent.
-        unfinished = stopped.partial
-        state = checkpoint(unfinished.epoch - 1, unfinished=unfinished)
-        if distributed.is_main():
-            save_checkpoint(out / "last.pt", state)
-        where = (f"at epoch {unfinished.epoch}, step {unfinished.steps}" if unfinished.steps
-                 else f"after epoch {unfinished.epoch - 1}")
-        launcher = "torchrun (with the same options) -m " if world > 1 else ""
-        raise TrainingInterrupted(f"interrupted {where}; resume with: {launcher}torchbasics "
-                                  f"train --resume --out {shlex.quote(str(out))}") from None
-    finally:
-        if writer is not None:
-            writer.close()
-    seconds = earlier_seconds + time.perf_counter() - started
-    summary = rundir.summarize(
-        records, model=config.model, dataset=config.dataset, parameters=parameters,
-        train_seconds=round(seconds, 2),
-        images_per_second=round(sum(r.images_per_second for r in records) / len(records)),
-    )
-    if distributed.is_main():
-        rundir.write_json(out / "summary.json", summary)
-        write_run_figures(out, records)
-    distributed.barrier()  # every rank returns once the run directory is complete
-    return summary
-
-
-def check_mirror_average(config: TrainConfig) -> None:
-    """Refuse mirror averaging where a mirror image may be of another class (digits)."""
-    if config.mirror_average and not get_dataset(config.dataset).mirror_invariant:
-        raise TorchbasicsError(
-            f"{config.dataset}: a mirrored image may not keep its class, so predictions "
-            "must not average over mirror images", where="--mirror-average",
-            fix="leave it off for this data set",
+    def finish(self) -> dict[str, Any]:
+        """Write summary.json, the figures and report.md (rank 0); the summary."""
+        records = self.progress.records
+        summary = rundir.summarize(
+            records, model=self.config.model, dataset=self.config.dataset,
+            task="classification", parameters=count_parameters(self.setup.model),
+            train_seconds=round(self.seconds(), 2),
+            images_per_second=round(sum(r.images_per_second for r in records) / len(records)),
         )
+        if distributed.is_main():
+            rundir.write_json(self.out / "summary.json", summary)
+            rundir.write_figures(self.out, records)
+        distributed.barrier()  # every rank returns once the run directory is complete
+        return summary
+
+
+def check_out(out: Path, *, force: bool, resume: bool) -> Previous | None:
+    """Refuse ``out`` when it cannot take this run; for ``resume``, what to continue."""
+    rundir.check_run_dir(out, force=force, resume=resume)
+    if not resume:
+        return None
+    checkpoint = load_resume_point(out / "last.pt")
+    return Previous(checkpoint, read_records(out, checkpoint["epoch"]))
+
+
+def load_resume_point(path: Path) -> dict[str, Any]:
+    """``last.pt`` of an unfinished image run, checked to hold everything resuming needs."""
+    checkpoint = load_checkpoint(path)
+    if checkpoint["kind"] != CLASSIFIER:
+        raise TorchbasicsError("this is a regression run, and regression runs are not resumed",
+                               where=path.parent, fix="train it again with --force")
+    missing = [name for name, kind in RESUME_FIELDS.items()
+               if not isinstance(checkpoint.get(name), kind)]
+    if missing:
+        raise TorchbasicsError(f"cannot resume: no usable training state ({', '.join(missing)})",
+                               where=path, fix="start a new run without --resume")
+    partial = checkpoint.get("partial_epoch")
+    if partial is not None and not (isinstance(partial, dict) and all(
+            isinstance(partial.get(name), kind) for name, kind in PARTIAL_FIELDS.items())):
+        raise TorchbasicsError("damaged checkpoint: its unfinished epoch does not add up",
+                               where=path, fix="start a new run without --resume")
+    if checkpoint["finished"]:
+        epochs = checkpoint["config"]["epochs"]
+        raise TorchbasicsError(
+            f"the run has already finished (epoch {checkpoint['epoch']} of {epochs})",
+            where=path.parent, fix=f"evaluate it with `torchbasics evaluate {path.parent}`, "
+            "or start a new run in another folder",
+        )
+    return checkpoint
 
 
 def check_world_size(previous: dict[str, Any], world: int, out: Path) -> None:
     """Refuse to resume with another number of processes than the run was trained with:
     the saved random states and running sums are one per process."""
-    saved = previous.get("world_size", 1)
+    saved = previous["world_size"]
     if saved != world:
         raise TorchbasicsError(
             f"the run was trained by {saved} process(es), and this is {world}", where=out,
@@ -406,20 +432,6 @@ def read_records(out: Path, epochs: int) -> list[EpochRecord]:
 def is_convolutional(model: torch.nn.Module) -> bool:
     """True when the model has 2-d convolutions (and so benefits from channels-last)."""
     return any(isinstance(module, torch.nn.Conv2d) for module in model.modules())
-
-
-def write_run_figures(out: Path, records: list[EpochRecord]) -> None:
-    """Loss curves PNG and report.md for the run so far."""
-    import dataclasses
-
-    import pandas as pd
-
-    from torchbasics.plots import loss_curves, save_figure
-    from torchbasics.runs.report import write_report
-
-    metrics = pd.DataFrame([dataclasses.asdict(r) for r in records])
-    save_figure(loss_curves(metrics), out / "loss_curves.png")
-    write_report(out)
 
 
 def format_epoch(record: EpochRecord, epochs: int) -> str:

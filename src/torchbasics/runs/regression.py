@@ -19,62 +19,33 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from torchbasics.data.registry import DATASETS, get_dataset
+from torchbasics.checkpoint import REGRESSOR, build_model, describe, save_checkpoint
+from torchbasics.data.registry import get_dataset
 from torchbasics.device import resolve_device, resolve_precision
 from torchbasics.errors import TorchbasicsError
-from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
-from torchbasics.tabular import bonus
-from torchbasics.tabular.formula import LinearFormula
 from torchbasics.metrics import regression_metrics
+from torchbasics.models import count_parameters
+from torchbasics.runs import rundir
+from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve
+from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.prepare import RowBatches, Standardizer, TableSplits, split_table
 from torchbasics.tabular.table import Table
-from torchbasics.runs import rundir
-from torchbasics.checkpoint import describe_model, library_versions, save_checkpoint
-from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.training.loop import EpochRecord, RegressionTask, fit
-from torchbasics.training.optim import build_optimizer, build_scheduler
+from torchbasics.training.progress import Progress
 
 LOG_LINES = 10  # epoch lines logged per run (evenly spaced, plus the last)
 SMALL_DATA = 1 << 20  # feature values below which one CPU thread trains fastest
 
 
-@dataclass(frozen=True)
-class TabularSource:
-    """How to load a tabular data set, and the rule that made it when known."""
-
-    load: Callable[..., Table]  # (csv, feature_names, target_name) -> Table
-    true_formula: LinearFormula | None = None
-
-
-TABULAR: dict[str, TabularSource] = {
-    "bonus": TabularSource(bonus.load_bonus, bonus.TRUE_FORMULA),
-}
-
-
 def load_config_table(config: TrainConfig) -> Table:
     """The table ``config`` names: its data set's CSV, or ``config.csv``, columns renamed."""
     spec = get_dataset(config.dataset)
-    if spec.name not in TABULAR:
-        tabular = ", ".join(name for name, s in DATASETS.items() if s.kind == "tabular")
-        raise TorchbasicsError(f"'{spec.name}' is not a tabular data set", where="--dataset",
-                               fix=f"regression trains on: {tabular}")
-    return TABULAR[spec.name].load(config.csv, config.feature_columns, config.target_column)
-
-
-def check_regression_model(name: str) -> None:
-    """Refuse a model that is not for regression, naming those that are."""
-    entry = get_model_entry(name)
-    if entry.task != "regression":
-        raise TorchbasicsError(
-            f"'{name}' is a {entry.task} model; tabular data needs a regression model",
-            where="--model", fix=f"use --model {' or '.join(list_models('regression'))}",
-        )
+    return spec.load_table(config.csv, config.feature_columns, config.target_column)
 
 
 def train_regression(
@@ -92,7 +63,6 @@ def train_regression(
         The run summary (also in ``out/summary.json``): losses per epoch, MSE/RMSE/MAE/R²
         of the net and of least squares on each split, and the formulas in original units.
     """
-    check_regression_model(config.model)
     if resume:
         raise TorchbasicsError("regression runs take seconds and are not resumed",
                                where="--resume", fix="train again (with --force to overwrite)")
@@ -106,75 +76,66 @@ def train_regression(
     precision = "fp32" if config.precision == "auto" else resolve_precision(config.precision,
                                                                             device)
     torch.manual_seed(config.seed)
-
     scaler = Standardizer.fit(parts.train)  # training rows only
-    model = create_model(config.model, (len(table.columns),), 1,
-                         **config.model_settings).to(device)
+    description = describe(
+        REGRESSOR, config.model, config.model_settings, input_shape=(len(table.columns),),
+        dataset=config.dataset, config=config.to_dict(),
+        features=[column.to_dict() for column in table.columns],
+        target=table.target_column.to_dict(), scaler=scaler.to_dict())
+    model = build_model(description).to(device)
+    rundir.write_config(out, config, device_used=str(device), precision_used=precision,
+                        parameters=count_parameters(model), data_source=table.source,
+                        train_rows=len(parts.train), val_rows=len(parts.val),
+                        test_rows=len(parts.test))
+    log(f"training {config.model} ({count_parameters(model):,} parameters) on "
+        f"{config.dataset}: {len(parts.train):,} train / {len(parts.val):,} validation / "
+        f"{len(parts.test):,} test rows, {config.epochs} epochs, batch {config.batch_size}, "
+        f"{device} {precision}")
+    records, seconds = fit_rows(model, scaler, parts, config, device, precision,
+                                progress=progress, log=log)
+    results = assess(model.cpu().eval(), scaler, parts, get_dataset(config.dataset).true_formula
+                     if config.csv is None else None)
+    save_checkpoint(out / "last.pt", {**description, "model_state": model.state_dict(),
+                                      "epoch": records[-1].epoch})
+    rundir.write_metrics(out / "metrics.csv", records)
+    summary = rundir.summarize(
+        records, model=config.model, dataset=config.dataset, task="regression",
+        parameters=count_parameters(model), train_seconds=round(seconds, 3),
+        train_rows=len(parts.train), val_rows=len(parts.val), test_rows=len(parts.test),
+        **results,
+    )
+    rundir.write_json(out / "summary.json", summary)
+    rundir.write_figures(out, records)
+    return summary
+
+
+def fit_rows(model: nn.Module, scaler: Standardizer, parts: TableSplits, config: TrainConfig,
+             device: torch.device, precision: str, *, progress: bool,
+             log: Callable[[str], None]) -> tuple[list[EpochRecord], float]:
+    """The explicit loop on standardized rows; the epochs' records and the seconds it took."""
     train_batches = RowBatches(scaler(parts.train.features), parts.train.target,
                                batch_size=config.batch_size, shuffle=True, seed=config.seed,
                                device=device)
     val_batches = RowBatches(scaler(parts.val.features), parts.val.target,
                              batch_size=len(parts.val), device=device)
-    optimizer = build_optimizer(model, config)
-    scheduler = build_scheduler(optimizer, config, len(train_batches))
-    parameters = count_parameters(model)
-    rundir.write_json(out / "config.json", {
-        **config.to_dict(), "device_used": str(device), "precision_used": precision,
-        "parameters": parameters, "data_source": table.source, "train_rows": len(parts.train),
-        "val_rows": len(parts.val), "test_rows": len(parts.test),
-        "versions": library_versions(),
-    })
-    log(f"training {config.model} ({parameters:,} parameters) on {config.dataset}: "
-        f"{len(parts.train):,} train / {len(parts.val):,} validation / {len(parts.test):,} "
-        f"test rows, {config.epochs} epochs, batch {config.batch_size}, {device} {precision}")
-
-    records: list[EpochRecord] = []
-    lowest, stale = float("inf"), 0
+    optimizer, scheduler = optimizer_and_schedule(model, config,
+                                                  steps=config.epochs * len(train_batches))
+    tracked = Progress(config.early_stopping)
     every = max(1, config.epochs // LOG_LINES)
 
-    def on_epoch_end(record: EpochRecord) -> bool:
-        nonlocal lowest, stale
-        records.append(record)
-        stale = 0 if record.val_loss < lowest else stale + 1
-        lowest = min(lowest, record.val_loss)
-        stop = bool(config.early_stopping) and stale >= config.early_stopping
-        if record.epoch % every == 0 or record.epoch == config.epochs or stop:
+    def end_epoch(record: EpochRecord) -> bool:
+        tracked.add(record)
+        if record.epoch % every == 0 or record.epoch == config.epochs or tracked.should_stop:
             log(format_epoch(record, config.epochs))
-        return stop
+        return tracked.should_stop
 
     small = parts.train.features.numel() < SMALL_DATA
     with one_cpu_thread(enabled=small and device.type == "cpu"):
         started = time.perf_counter()
         fit(model, train_batches, val_batches, optimizer, scheduler, RegressionTask(),
             epochs=config.epochs, device=device, precision=precision,
-            on_epoch_end=on_epoch_end, progress=progress)
-        seconds = time.perf_counter() - started
-
-    results = assess(model.cpu().eval(), scaler, parts, TABULAR[config.dataset].true_formula
-                     if config.csv is None else None)
-    description = describe_model(
-        config.model, config.model_settings, input_shape=(len(table.columns),), class_names=(),
-        dataset=config.dataset, mean=scaler.mean, std=scaler.std,
-    )
-    save_checkpoint(out / "last.pt", {
-        **description, "kind": "regression", "outputs": 1,
-        "features": [column.to_dict() for column in table.columns],
-        "target": table.target_column.to_dict(), "config": config.to_dict(),
-        "model_state": model.state_dict(), "epoch": records[-1].epoch,
-        "formula": results.get("formula"),
-    })
-    rundir.write_metrics(out / "metrics.csv", records)
-    summary = rundir.summarize(
-        records, model=config.model, dataset=config.dataset, task="regression",
-        parameters=parameters, train_seconds=round(seconds, 3),
-        train_rows=len(parts.train), val_rows=len(parts.val), test_rows=len(parts.test),
-        **results,
-    )
-    rundir.write_json(out / "summary.json", summary)
-    from torchbasics.runs.regression_report import write_regression_figures
-
-    write_regression_figures(out, records)
-    return summary
+            on_epoch_end=end_epoch, progress=progress)
+        return tracked.records, time.perf_counter() - started
 
 
 @torch.no_grad()

@@ -22,6 +22,7 @@ import pandas as pd
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import write_text
 from torchbasics.training.loop import EpochRecord
+from torchbasics.training.progress import rank
 
 RUN_FILES = (
     "config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png", "summary.json",
@@ -97,6 +98,15 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
         raise TorchbasicsError(f"damaged JSON ({exc})", where=path) from exc
 
 
+def write_config(out: Path, config: Any, **facts: Any) -> None:
+    """``config.json``: every setting of the (resolved) ``config``, then ``facts`` about the
+    run (device, data counts, ...) and the library versions."""
+    from torchbasics.checkpoint import library_versions
+
+    write_json(out / "config.json", {**config.to_dict(), **facts,
+                                     "versions": library_versions()})
+
+
 def write_metrics(path: str | os.PathLike, records: list[EpochRecord]) -> None:
     """Rewrite ``metrics.csv`` with every epoch so far (atomically, so never half a row)."""
     frame = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=METRIC_COLUMNS)
@@ -152,7 +162,7 @@ def summarize(records: list[EpochRecord], **extra: Any) -> dict[str, Any]:
         "final_val_loss": last.val_loss,
     }
     if last.val_error is not None:
-        best = min(records, key=lambda r: (r.val_error, r.val_loss))  # as best.pt is chosen
+        best = min(records, key=rank)  # as best.pt is chosen
         summary |= {
             "final_train_error": last.train_error,
             "final_val_error": last.val_error,
@@ -160,3 +170,18 @@ def summarize(records: list[EpochRecord], **extra: Any) -> dict[str, Any]:
             "lowest_val_error_epoch": best.epoch,
         }
     return summary | extra
+
+
+def write_figures(out: Path, records: list[EpochRecord]) -> None:
+    """``loss_curves.png`` and ``report.md`` for the run so far."""
+    from torchbasics.plots import loss_curves, save_figure
+    from torchbasics.runs.report import write_report
+
+    metrics = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=METRIC_COLUMNS)
+    if records[-1].val_error is None:  # regression: the MSE falls by orders of magnitude
+        figure = loss_curves(metrics, title="Mean squared error, train vs validation",
+                             loss_label="MSE", log_loss=True)
+    else:
+        figure = loss_curves(metrics)
+    save_figure(figure, out / "loss_curves.png")
+    write_report(out)

@@ -1,7 +1,8 @@
 """The training loop, written out: forward -> loss -> backward -> optimizer step.
 
-``fit`` calls ``train_one_epoch`` and ``evaluate`` once per epoch and hands each epoch's
-record to an ``on_epoch_end`` hook (the run directory uses it to save files). Running
+``fit`` calls ``train_one_epoch`` (a ``training_step`` per batch) and ``validate`` once per
+epoch, and hands each epoch's record to an ``on_epoch_end`` hook (the run directory uses it
+to save files). Running
 sums stay on the device; reading them back (``.item()``) happens once per epoch, or every
 ``PROGRESS_EVERY`` steps for the progress bar, never per step, so the CPU/GPU is never
 kept waiting on Python.
@@ -31,7 +32,6 @@ from tqdm import tqdm  # text bars: tqdm.auto warns in notebooks without ipywidg
 
 from torchbasics.device import autocast
 from torchbasics.errors import TorchbasicsError
-from torchbasics.models.mirror import MirrorAveraged
 from torchbasics.training import distributed
 
 PROGRESS_EVERY = 25  # steps between progress-bar updates of the running loss
@@ -106,6 +106,14 @@ class PartialEpoch:
         return cls(epoch, lr, torch.zeros((), device=device),
                    torch.zeros((), device=device, dtype=torch.long))
 
+    def add(self, loss: torch.Tensor, mistakes: torch.Tensor | None, batch_size: int) -> None:
+        """Count one more step: its mean loss and mistakes, kept on the device (no sync)."""
+        self.loss_sum += loss * batch_size
+        if mistakes is not None:
+            self.mistakes += mistakes
+        self.samples += batch_size
+        self.steps += 1
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data and CPU tensors, for a ``weights_only`` checkpoint."""
         return {"epoch": self.epoch, "lr": self.lr, "loss_sum": self.loss_sum.cpu(),
@@ -126,6 +134,33 @@ class Interrupted(Exception):
     def __init__(self, partial: PartialEpoch):
         self.partial = partial
         super().__init__(f"stopped at epoch {partial.epoch}, step {partial.steps}")
+
+
+def training_step(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    task: Task,
+    *,
+    device: torch.device,
+    precision: str = "fp32",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of gradient descent on one batch: forward -> loss -> backward -> update.
+
+    Returns:
+        The batch's mean loss (0-d) and the model's outputs, detached, on the device.
+    """
+    with autocast(device, precision):
+        outputs = model(inputs)  # (B, K) logits, or (B, 1) for regression
+    loss = task.loss(outputs, targets)
+
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.detach(), outputs.detach()
 
 
 def train_one_epoch(
@@ -166,47 +201,39 @@ def train_one_epoch(
     for step, (inputs, targets) in enumerate(bar, start=sums.steps):
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        with autocast(device, precision):
-            outputs = model(inputs)  # (B, K) logits, or (B, 1) for regression
-        loss = task.loss(outputs, targets)
-
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-
+        loss, outputs = training_step(model, inputs, targets, optimizer, scheduler, task,
+                                      device=device, precision=precision)
         # Bookkeeping on the device: no host sync here.
-        batch_size = targets.shape[0]
-        sums.loss_sum += loss.detach() * batch_size
-        mistakes = task.mistakes(outputs.detach(), targets)
-        if mistakes is not None:
-            sums.mistakes += mistakes
-        first_bad_step = torch.where(
-            (first_bad_step < 0) & ~torch.isfinite(loss.detach()), step, first_bad_step
-        )
-        sums.samples += batch_size
-        sums.steps = step + 1
+        sums.add(loss, task.mistakes(outputs, targets), targets.shape[0])
+        first_bad_step = torch.where((first_bad_step < 0) & ~torch.isfinite(loss), step,
+                                     first_bad_step)
         if progress and step % PROGRESS_EVERY == 0:
             bar.set_postfix(loss=f"{sums.loss_sum.item() / sums.samples:.4f}")
         if should_stop is not None and sums.steps != total and should_stop():
             stopped = True
             break
     sums.seconds += time.perf_counter() - start
-    bad = int(first_bad_step)
-    if bad >= 0:  # checked before stopping too: a diverged state is never saved
-        raise TrainingDiverged(
-            f"the loss became NaN or infinite at epoch {epoch}, step {bad + 1}",
-            fix="lower the learning rate (--lr), or use --precision fp32; "
-            "the last good checkpoint is kept",
-        )
+    check_finite(first_bad_step, epoch)  # before stopping too: a diverged state is never saved
     if stopped:
         raise Interrupted(sums)
     return {**mean_loss_and_error(task, sums.loss_sum, sums.mistakes, sums.samples),
             "seconds": sums.seconds, "lr": sums.lr}
 
 
+def check_finite(first_bad_step: torch.Tensor, epoch: int) -> None:
+    """Raise :class:`TrainingDiverged` naming the first step whose loss was NaN or infinite
+    (``first_bad_step`` is -1 when there was none; reading it is the epoch's one sync)."""
+    bad = int(first_bad_step)
+    if bad >= 0:
+        raise TrainingDiverged(
+            f"the loss became NaN or infinite at epoch {epoch}, step {bad + 1}",
+            fix="lower the learning rate (--lr), or use --precision fp32; "
+            "the last good checkpoint is kept",
+        )
+
+
 @torch.no_grad()
-def evaluate(
+def validate(
     model: nn.Module,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     task: Task,
@@ -278,7 +305,6 @@ def fit(
     precision: str = "fp32",
     start_epoch: int = 1,
     resume: PartialEpoch | None = None,
-    mirror_average: bool = False,
     on_epoch_end: Callable[[EpochRecord], bool | None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress: bool = False,
@@ -293,8 +319,6 @@ def fit(
         resume: an interrupted epoch (``resume.epoch == start_epoch``) to continue after
             its ``resume.steps`` steps; ``train_batches`` must then take
             ``set_epoch(epoch, start_step)``.
-        mirror_average: validate with :class:`~torchbasics.models.mirror.MirrorAveraged`,
-            as the trained model will predict.
         should_stop: checked after every step and between epochs; when it returns True,
             :class:`Interrupted` is raised with where training stopped.
     """
@@ -309,8 +333,7 @@ def fit(
                                   device=device, precision=precision, epoch=epoch,
                                   progress=progress, resume=partial, should_stop=should_stop)
         evaluated = distributed.for_evaluation(model)
-        validated = evaluate(MirrorAveraged(evaluated) if mirror_average else evaluated,
-                             val_batches, task, device=device, precision=precision)
+        validated = validate(evaluated, val_batches, task, device=device, precision=precision)
         record = EpochRecord(
             epoch=epoch, train_loss=trained["loss"], train_error=trained["error"],
             val_loss=validated["loss"], val_error=validated["error"], lr=trained["lr"],

@@ -1,0 +1,34 @@
+"""``train``: the one place a training run is sent to the trainer for its kind of data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from torchbasics.data.registry import get_dataset
+from torchbasics.runs.config import TrainConfig
+
+
+def train(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
+          resume: bool = False, progress: bool = False,
+          log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train ``config.model`` on ``config.dataset``, writing the run directory ``out``.
+
+    An image data set trains a classifier (:func:`~torchbasics.runs.images.train_images`:
+    resumable, DDP under torchrun), a table a regression
+    (:func:`~torchbasics.runs.regression.train_regression`). Every setting is checked
+    before anything is read or written; an existing run in ``out`` is refused unless
+    ``force`` (or ``resume``, to continue it).
+
+    Returns:
+        The run summary (also in ``out/summary.json``).
+    """
+    if get_dataset(config.dataset or TrainConfig.default_dataset()).kind == "tabular":
+        from torchbasics.runs.regression import train_regression
+
+        return train_regression(config, out, force=force, resume=resume, progress=progress,
+                                log=log)
+    from torchbasics.runs.images import train_images
+
+    return train_images(config, out, force=force, resume=resume, progress=progress, log=log)
