@@ -18,7 +18,7 @@ from torchbasics.data.locate import find_dataset
 from torchbasics.data.registry import get_dataset
 from torchbasics.runs.config import TrainConfig
 from torchbasics.runs.evaluate import evaluate_run
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 # (data set, model) -> highest acceptable test error, from the train issue.
 GOALS: dict[tuple[str, str], float] = {

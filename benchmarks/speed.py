@@ -62,16 +62,15 @@ from torchbasics.data.transforms import standard_transform
 from torchbasics.device import cpu_has_fast_bf16, resolve_device, resolve_precision
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import create_model
-from torchbasics.runs.config import TrainConfig, resolve
+from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve
 from torchbasics.runs.images import EVAL_BATCH_SIZE, TrainingSetup, build_training
 from torchbasics.training.loop import (
     ClassificationTask,
     EpochRecord,
-    evaluate,
     fit,
     train_one_epoch,
+    validate,
 )
-from torchbasics.training.optim import build_optimizer, build_scheduler
 
 PARTS = (1, 2, 3, 4, 5)
 DATASET = "mnist"
@@ -169,7 +168,7 @@ def train_recipe(
         accuracy = None
         if test_every_epoch or record.epoch == recipe.config.epochs:
             # In fp32, as `torchbasics evaluate` tests a model whatever it trained in.
-            tested = evaluate(recipe.setup.model, test_batches, recipe.setup.task, device=device,
+            tested = validate(recipe.setup.model, test_batches, recipe.setup.task, device=device,
                               precision="fp32")
             accuracy = 1.0 - tested["error"]
         results.append(EpochResult(record.epoch, paused - started - untimed, accuracy,
@@ -282,8 +281,8 @@ def loader_alone(args: argparse.Namespace, data: Data, device: torch.device) -> 
         torch.manual_seed(args.seed)
         model = create_model(config.model, data.train.image_shape,
                              data.train.num_classes).to(device)
-        optimizer = build_optimizer(model, config)
-        scheduler = build_scheduler(optimizer, config, len(loader))
+        optimizer, scheduler = optimizer_and_schedule(model, config,
+                                                      steps=config.epochs * len(loader))
         speed[kind] = timed_epoch(model, loader, optimizer, scheduler,
                                   ClassificationTask(), device=device, precision="fp32",
                                   warmup=args.warmup)

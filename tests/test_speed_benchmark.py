@@ -12,7 +12,7 @@ import torch
 from tests.helpers import real_data_dir
 from torchbasics.runs.config import TrainConfig
 from torchbasics.runs.evaluate import evaluate_run
-from torchbasics.runs.images import train
+from torchbasics.runs.train import train
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

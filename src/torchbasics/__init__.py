@@ -1,20 +1,32 @@
-"""torchbasics: the foundational deep-learning models in PyTorch, done properly."""
+"""torchbasics: the foundational deep-learning models in PyTorch, done properly.
+
+The short way in (each name is imported on first use, so ``import torchbasics`` stays light):
+
+    import torchbasics
+    summary = torchbasics.train(torchbasics.TrainConfig(dataset="mnist", model="cnn"), "runs/cnn")
+    model = torchbasics.load("runs/cnn")          # a Classifier, or a Regressor for tables
+    model.predict("digit.png")
+"""
 
 from __future__ import annotations
 
-import os
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
 
+# name -> the module that defines it
+_API = {
+    "TrainConfig": "torchbasics.runs.config",
+    "train": "torchbasics.runs.train",
+    "load": "torchbasics.inference.loading",
+    "evaluate_run": "torchbasics.runs.evaluate",
+    "compare": "torchbasics.runs.compare",
+}
+__all__ = ["__version__", *_API]
 
-def load(run: str | os.PathLike) -> Any:
-    """The trained model of a run directory, ready to predict.
 
-    ``torchbasics.load("runs/mnist-cnn").predict("digit.png")`` gives the label, class
-    name and probabilities; see :func:`torchbasics.inference.loading.load`. The import is
-    done here, on first use, so that ``import torchbasics`` stays light.
-    """
-    from torchbasics.inference.loading import load as load_run
-
-    return load_run(run)
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'torchbasics' has no attribute {name!r}")
