@@ -23,7 +23,7 @@ GOAL = 0.01  # the issue's goal: within 1 % of the closed-form least-squares fit
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """One run with the default recipe on data/bonus.csv: (run directory, summary)."""
+    """One run with the default recipe on the shipped bonus CSV: (run directory, summary)."""
     out = tmp_path_factory.mktemp("bonus") / "run"
     return out, train_regression(TrainConfig(dataset="bonus", model="linear"), out,
                                  log=lambda line: None)

@@ -15,7 +15,7 @@ def add_tabular_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``train`` flags for tabular data: the CSV, its column names, the test share."""
     group = parser.add_argument_group("tabular data (--dataset bonus --model linear)")
     group.add_argument("--csv", metavar="FILE",
-                       help="CSV to train on (default: the data set's own, data/bonus.csv)")
+                       help="CSV to train on (default: the data set's own, shipped in the package)")
     group.add_argument("--rating-column", metavar="NAME",
                        help="the CSV's performance-rating column (default: performance_rating)")
     group.add_argument("--years-column", metavar="NAME",

@@ -54,7 +54,7 @@ class DatasetSpec:
     mirrors: tuple[str, ...] = ()
     folders: tuple[str, ...] = ()
     system_dirs: tuple[str, ...] = ()
-    csv_path: str | None = None  # tabular data sets: path relative to the repository root
+    csv_file: str | None = None  # tabular data sets: the CSV shipped in torchbasics.resources
     mirror_invariant: bool = False  # a left-right mirrored image keeps its class (not digits)
     how_to_get: str = ""
 
@@ -150,7 +150,7 @@ DATASETS: dict[str, DatasetSpec] = {
             name="bonus",
             title="Employee bonus (synthetic, tabular)",
             kind="tabular",
-            csv_path="data/bonus.csv",
+            csv_file="bonus.csv",
         ),
     )
 }
