@@ -129,7 +129,7 @@ def test_tensorboard_missing_is_a_clear_error(idx_dir, tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
-    with pytest.raises(TorchbasicsError, match="needs the tensorboard package"):
+    with pytest.raises(TorchbasicsError, match=r"pip install 'torchbasics\[tensorboard\]'"):
         train(_config(idx_dir, epochs=1, tensorboard=True), tmp_path / "run",
               log=lambda line: None)
     assert not (tmp_path / "run").exists()  # refused before anything was written

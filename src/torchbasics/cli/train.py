@@ -92,7 +92,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="auto uses bf16 where the hardware is fast at it (default: auto)")
     group.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     group.add_argument("--tensorboard", action="store_true",
-                       help="also log to RUN_DIR/tensorboard (needs: pip install tensorboard)")
+                       help="also log to RUN_DIR/tensorboard (needs the tensorboard extra: "
+                       "pip install 'torchbasics[tensorboard]')")
     add_tabular_arguments(parser)
     parser.set_defaults(handler=run_train)
 
