@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from torchbasics.cli.train import DEVICE_HELP
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``evaluate`` to the top-level parser."""
@@ -25,7 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
                         help="best (lowest validation error) or last epoch (default: best)")
     parser.add_argument("--data-dir", type=Path, help="folder searched first for the data set")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(handler=run_evaluate)
 

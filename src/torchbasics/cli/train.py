@@ -9,6 +9,12 @@ from pathlib import Path
 from torchbasics.cli.tabular import add_tabular_arguments
 
 DEFAULT_FROM_RECIPE = "default: the model's recipe, see `torchbasics models`"
+DEVICE_HELP = ("auto (an NVIDIA or AMD GPU, else Apple's MPS, else another accelerator this "
+               "PyTorch knows, else the CPU), cpu, cuda, cuda:N or mps; `torchbasics doctor` "
+               "shows what auto picks and why (default: auto)")
+PRECISION_HELP = ("auto: bf16 where the GPU or CPU computes it natively (CUDA from Ampere on, "
+                  "AVX-512 BF16/AMX CPUs), fp16 with gradient scaling on older NVIDIA GPUs, "
+                  "else fp32; fp16 is for GPUs only (default: auto)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -87,9 +93,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     group = parser.add_argument_group("run")
     group.add_argument("--seed", type=int, default=0,
                        help="seed for everything random (default: 0)")
-    group.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    group.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                       help="auto uses bf16 where the hardware is fast at it (default: auto)")
+    group.add_argument("--device", default="auto", help=DEVICE_HELP)
+    group.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                       help=PRECISION_HELP)
     group.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     group.add_argument("--tensorboard", action="store_true",
                        help="also log to RUN_DIR/tensorboard (needs the tensorboard extra: "
