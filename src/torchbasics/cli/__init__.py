@@ -17,6 +17,7 @@ from typing import NoReturn
 from torchbasics import __version__
 from torchbasics.cli import compare as compare_commands
 from torchbasics.cli import data as data_commands
+from torchbasics.cli import doctor as doctor_commands
 from torchbasics.cli import evaluate as evaluate_commands
 from torchbasics.cli import export as export_commands
 from torchbasics.cli import predict as predict_commands
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_commands.register(commands)
     predict_commands.register(commands)
     export_commands.register(commands)
+    doctor_commands.register(commands)
     return parser
 
 
