@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torchbasics.errors import TorchbasicsError
+from torchbasics.files import atomic_write
 
 if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11; only the annotations need it
     from importlib.resources.abc import Traversable
@@ -59,3 +61,30 @@ def notebook_files() -> list[Traversable]:
     return sorted((entry for entry in folder.iterdir()
                    if entry.is_file() and entry.name.endswith((".ipynb", ".md"))),
                   key=lambda entry: entry.name)
+
+
+def copy_notebooks(folder: str | os.PathLike, *, force: bool = False) -> list[Path]:
+    """Write the shipped notebooks and their README into ``folder`` (created if needed).
+
+    Returns:
+        The files written, sorted by name.
+
+    Raises:
+        TorchbasicsError: one of them is there already and ``force`` is off (it may hold the
+            user's own changes), or ``folder`` is a file.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise TorchbasicsError("not a folder", where=folder, fix="choose another DIR")
+    files = notebook_files()
+    there = [entry.name for entry in files if (folder / entry.name).exists()]
+    if there and not force:
+        raise TorchbasicsError(
+            f"{', '.join(there)} {'is' if len(there) == 1 else 'are'} there already",
+            where=folder, fix="pass --force to replace them with fresh copies (changes made to "
+            "them are lost), or choose another DIR")
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in files:
+        with atomic_write(folder / entry.name) as handle:
+            handle.write(entry.read_bytes())
+    return [folder / entry.name for entry in files]
