@@ -59,7 +59,7 @@ from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.sources import load_split
 from torchbasics.data.splits import train_val_split
 from torchbasics.data.transforms import standard_transform
-from torchbasics.device import cpu_has_fast_bf16, resolve_device, resolve_precision
+from torchbasics.device import choose_precision, cpu_has_fast_bf16, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import create_model
 from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve
@@ -142,7 +142,7 @@ class EpochResult:
 def build_recipe(config: TrainConfig, data: Data, device: torch.device) -> Recipe:
     """Model, loaders, optimizer and schedule exactly as ``training.run.train`` sets them up."""
     config = resolve(config)
-    precision = resolve_precision(config.precision, device)
+    precision = choose_precision(config.precision, device).name
     return Recipe(config, precision, build_training(config, data, device))
 
 

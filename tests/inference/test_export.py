@@ -116,7 +116,7 @@ def test_cli_export_writes_and_checks_the_file(mnist_run, tmp_path, capsys):
 
 def test_missing_onnx_packages_are_named(classifier, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if not installed
-    with pytest.raises(TorchbasicsError, match=r"is missing.*torchbasics\[export\]"):
+    with pytest.raises(TorchbasicsError, match=r"onnxscript is not installed.*\[export\]"):
         export(classifier, tmp_path / "model.onnx", "onnx")
     assert not (tmp_path / "model.onnx").exists()
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from tests.helpers import make_idx_dataset
+from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
-from torchbasics.runs.regression import train_regression
-from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.regression import train_regression
 from torchbasics.runs.train import train
 
 

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from torchbasics.cli import main
-from torchbasics.runs.compare import compare
 from torchbasics.errors import TorchbasicsError
+from torchbasics.runs.compare import compare
 from torchbasics.runs.config import TrainConfig
 
 

@@ -18,9 +18,9 @@ from tests.helpers import (
     real_data_dir,
     write_random_id_lists,
 )
+from torchbasics.checkpoint import load_checkpoint
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import Normalize, deskew
-from torchbasics.checkpoint import load_checkpoint
 from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.runs.evaluate import evaluate_run
 from torchbasics.runs.train import train

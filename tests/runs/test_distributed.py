@@ -24,17 +24,17 @@ import torch
 
 from tests.helpers import wait_for_epochs
 from tests.runs.test_interrupts import assert_same_run
+from torchbasics.checkpoint import load_checkpoint
 from torchbasics.data.idx import write_idx
 from torchbasics.data.loaders import BatchSampler, TensorBatchLoader
 from torchbasics.data.memmap import MemmapBatchLoader, MemmapIdxDataset
 from torchbasics.data.sources import load_split
 from torchbasics.errors import TorchbasicsError
-from torchbasics.runs.regression import one_cpu_thread
-from torchbasics.training import distributed, interrupts
-from torchbasics.checkpoint import load_checkpoint
 from torchbasics.runs.config import TrainConfig
-from torchbasics.training.interrupts import stop_on_signals
+from torchbasics.runs.regression import one_cpu_thread
 from torchbasics.runs.train import train
+from torchbasics.training import distributed, interrupts
+from torchbasics.training.interrupts import stop_on_signals
 
 EPOCHS = 6
 # No dropout, augmentation or batch norm: then a 2-process run with the same global batch

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from tests.helpers import make_idx_dataset
+from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.cli import main
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import standard_transform
 from torchbasics.errors import TorchbasicsError
-from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.runs.config import TrainConfig
 from torchbasics.runs.evaluate import evaluate_run
 from torchbasics.runs.train import train

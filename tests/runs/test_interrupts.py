@@ -22,13 +22,13 @@ import pytest
 import torch
 
 from tests.helpers import make_idx_dataset, wait_for_epochs
+from torchbasics.checkpoint import load_checkpoint
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.loaders import TensorBatchLoader
-from torchbasics.runs.regression import one_cpu_thread
-from torchbasics.checkpoint import load_checkpoint
 from torchbasics.runs.config import TrainConfig
-from torchbasics.training.interrupts import TrainingInterrupted
+from torchbasics.runs.regression import one_cpu_thread
 from torchbasics.runs.train import train
+from torchbasics.training.interrupts import TrainingInterrupted
 
 TIMING_COLUMNS = ("seconds", "images_per_second")  # the only columns allowed to differ
 
@@ -272,3 +272,28 @@ def test_kill_9_then_resume_ends_bit_identical(process_data, tmp_path):
     assert resumed.returncode == 0, err
     assert not list(run.glob(".*.tmp"))  # a write cut short by the kill is cleaned up
     assert_same_run(run, reference)
+
+
+def test_fp16_with_gradient_scaling_trains_and_resumes_exactly(small, tmp_path, monkeypatch):
+    """The fp16 path (a GPU's, here with CPU autocast): the loss is scaled, the scaler's state
+    is saved in last.pt and restored, so an interrupted run ends as an uninterrupted one."""
+    from torchbasics.device import Precision
+    from torchbasics.runs import images
+
+    def fp16(name, device):
+        return Precision("fp16", device.type, "test")
+
+    data = small[0]
+    monkeypatch.setattr(images, "choose_precision", fp16)
+    train(_config(data), tmp_path / "reference", log=lambda _: None)
+    saved = load_checkpoint(tmp_path / "reference" / "last.pt")
+    assert saved["scaler_state"]["scale"] > 0  # a real, enabled scaler was used and saved
+    signal_at_step(monkeypatch, signal.SIGINT, epoch=2, step=4)
+    with pytest.raises(TrainingInterrupted):
+        train(_config(data), tmp_path / "run", log=lambda _: None)
+    monkeypatch.undo()  # no more signals; fp16 again for the resumed part
+    monkeypatch.setattr(images, "choose_precision", fp16)
+    train(TrainConfig(), tmp_path / "run", resume=True, log=lambda _: None)
+    assert_same_run(tmp_path / "run", tmp_path / "reference")
+    assert not torch.equal(load_checkpoint(small[1] / "last.pt")["model_state"]["1.weight"],
+                           saved["model_state"]["1.weight"])  # fp16 is not fp32's run

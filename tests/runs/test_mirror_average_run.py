@@ -19,11 +19,11 @@ from tests.helpers import (
     real_data_dir,
     write_random_id_lists,
 )
+from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.data.sources import load_split
 from torchbasics.data.transforms import Normalize
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models.mirror import MirrorAveraged
-from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.runs.evaluate import evaluate_run
 from torchbasics.runs.train import train

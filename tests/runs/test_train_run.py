@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
+from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
-from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.runs.config import TrainConfig
 from torchbasics.runs.train import train
 
@@ -100,8 +100,8 @@ def test_cli_train_and_errors(idx_dir, tmp_path, capsys):
 
 
 def test_epoch_line_without_error_column():
-    from torchbasics.training.loop import EpochRecord
     from torchbasics.runs.images import format_epoch
+    from torchbasics.training.loop import EpochRecord
 
     line = format_epoch(EpochRecord(1, 0.5, None, 0.6, None, 0.1, 1.0, 100.0), 3)
     assert "train loss 0.5000  val loss 0.6000" in line and "error" not in line
@@ -122,7 +122,7 @@ def test_tensorboard_missing_is_a_clear_error(idx_dir, tmp_path, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
-    with pytest.raises(TorchbasicsError, match="needs the tensorboard package"):
+    with pytest.raises(TorchbasicsError, match=r"pip install 'torchbasics\[tensorboard\]'"):
         train(_config(idx_dir, epochs=1, tensorboard=True), tmp_path / "run",
               log=lambda line: None)
     assert not (tmp_path / "run").exists()  # refused before anything was written
@@ -152,8 +152,8 @@ def test_recipe_defaults_fill_only_what_was_not_given():
 
 
 def test_best_epoch_breaks_error_ties_by_loss():
-    from torchbasics.training.loop import EpochRecord
     from torchbasics.runs.rundir import summarize
+    from torchbasics.training.loop import EpochRecord
 
     records = [EpochRecord(epoch, 0.1, 0.01, loss, error, 0.1, 1.0, 1.0)
                for epoch, error, loss in ((1, 0.02, 0.3), (2, 0.01, 0.2), (3, 0.01, 0.1),

@@ -1,11 +1,16 @@
-"""The bonus data: a deterministic generator, the committed CSV it wrote, the known rule."""
+"""The bonus data: a deterministic generator, the shipped CSV it wrote, the known rule."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from torchbasics.resources import resource
 from torchbasics.tabular.bonus import (
     NOISE_STD,
     ROWS,
@@ -23,9 +28,23 @@ def test_same_seed_same_table_and_another_seed_another():
     assert not generate_bonus(200, seed=8).equals(first)
 
 
-def test_committed_csv_is_what_the_generator_writes():
-    # scripts/make_bonus_data.py writes generate_bonus().to_csv(index=False)
-    assert default_csv().read_text() == generate_bonus(ROWS, SEED).to_csv(index=False)
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_bonus_data.py"
+
+
+def test_shipped_csv_is_byte_for_byte_what_the_generator_script_writes(tmp_path):
+    out = tmp_path / "bonus.csv"
+    subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)], check=True,
+                   capture_output=True)
+    shipped = resource("bonus.csv").read_bytes()  # as the package reads it, installed or not
+    assert shipped == out.read_bytes()
+    assert default_csv().read_bytes() == shipped
+
+
+def test_generator_script_writes_into_the_package_by_default():
+    import runpy
+
+    script = runpy.run_path(str(SCRIPT))  # defines main() and SHIPPED, runs nothing
+    assert script["SHIPPED"] == Path(str(resource("bonus.csv")))
 
 
 def test_columns_follow_the_documented_rule():

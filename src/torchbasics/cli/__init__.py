@@ -17,8 +17,10 @@ from typing import Any, NoReturn
 from torchbasics import __version__
 from torchbasics.cli import compare as compare_commands
 from torchbasics.cli import data as data_commands
+from torchbasics.cli import doctor as doctor_commands
 from torchbasics.cli import evaluate as evaluate_commands
 from torchbasics.cli import export as export_commands
+from torchbasics.cli import notebooks as notebooks_commands
 from torchbasics.cli import predict as predict_commands
 from torchbasics.cli import train as train_commands
 from torchbasics.errors import TorchbasicsError, closest
@@ -91,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare_commands.register(commands)
     predict_commands.register(commands)
     export_commands.register(commands)
+    notebooks_commands.register(commands)
+    doctor_commands.register(commands)
     return parser
 
 

@@ -15,7 +15,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         "list file names). Writes confusion_matrix.png, mistakes.png and evaluation.json into "
         "the run directory; on the full test split also records test_error in summary.json "
         "and report.md. The checkpoint says which data set, model and normalization to use.",
+        populate=add_evaluate_flags,
     )
+    parser.set_defaults(handler=run_evaluate)
+
+
+def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
+    """``evaluate``'s flags; ``--device`` as ``train`` declares it."""
+    from torchbasics.cli.flags import help_text
+    from torchbasics.runs.config import SETTINGS
+
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="made by `torchbasics train`")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--split", default="test", choices=["train", "test"],
@@ -25,9 +34,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
                         help="best (lowest validation error) or last epoch (default: best)")
     parser.add_argument("--data-dir", type=Path, help="folder searched first for the data set")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--device", default=SETTINGS["device"].default,
+                        help=help_text("device", SETTINGS["device"]))
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

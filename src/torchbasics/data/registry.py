@@ -84,6 +84,7 @@ class DatasetSpec:
     mirrors: tuple[str, ...] = ()
     folders: tuple[str, ...] = ()
     system_dirs: tuple[str, ...] = ()
+    csv_file: str | None = None  # tables: the CSV shipped in torchbasics.resources
     how_to_get: str = ""
     load_table: Callable[..., Table] | None = None
     features: tuple[Column, ...] = ()
@@ -203,6 +204,7 @@ DATASETS: dict[str, DatasetSpec] = {
             load_table=bonus.load_bonus,
             features=bonus.FEATURES,
             true_formula=bonus.TRUE_FORMULA,
+            csv_file=bonus.CSV,
         ),
     )
 }

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from torchbasics.errors import TorchbasicsError
+from torchbasics.extras import require
 from torchbasics.files import atomic_write
 from torchbasics.inference.predictor import Classifier
 from torchbasics.models.mirror import MirrorAveraged
@@ -33,7 +34,6 @@ from torchbasics.models.mirror import MirrorAveraged
 FORMATS = ("onnx", "torchscript")
 INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
 METADATA_FILE = "torchbasics.json"  # TorchScript extra file holding the metadata
-INSTALL_HINT = "install the export extra: pip install 'torchbasics[export]'"
 
 
 class ExportModule(nn.Module):
@@ -84,12 +84,8 @@ def export(classifier: Classifier, out: str | os.PathLike, fmt: str = "onnx") ->
 
 def to_onnx(module: nn.Module, example: torch.Tensor, meta: dict[str, str]) -> bytes:
     """The ONNX file's bytes: torch's default (dynamo) exporter, batch dimension dynamic."""
-    try:
-        import onnx
-        import onnxscript  # noqa: F401  (the dynamo exporter needs it; fail here, clearly)
-    except ImportError as exc:
-        raise TorchbasicsError(f"ONNX export needs the onnx and onnxscript packages "
-                               f"({exc.name} is missing)", fix=INSTALL_HINT) from None
+    onnx = require("onnx", "export")
+    require("onnxscript", "export")  # the dynamo exporter needs it: fail here, clearly
     import logging
 
     # The exporter logs a warning per torchvision operator it cannot register and prints
@@ -122,11 +118,7 @@ def to_torchscript(module: nn.Module, example: torch.Tensor, meta: dict[str, str
 
 def run_onnx(path: str | os.PathLike, pixels: np.ndarray) -> np.ndarray:
     """Probabilities from an exported ONNX file, computed by ONNX Runtime."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise TorchbasicsError("running ONNX files needs the onnxruntime package",
-                               fix=INSTALL_HINT) from None
+    onnxruntime = require("onnxruntime", "export")
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run([OUTPUT_NAME], {INPUT_NAME: pixels.astype(np.float32)})[0]
 

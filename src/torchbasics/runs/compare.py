@@ -74,8 +74,8 @@ def compare(
 
 def write_results(out: Path, dataset: str, rows: list[dict[str, Any]]) -> None:
     """``results.json``, ``results.md`` and ``validation_curves.png`` for compared runs."""
-    from torchbasics.runs.rundir import read_metrics
     from torchbasics.plots import save_figure, validation_curves
+    from torchbasics.runs.rundir import read_metrics
 
     rundir.write_json(out / "results.json", {"dataset": dataset, "models": rows})
     curves = {row["model"]: read_metrics(out / row["model"] / "metrics.csv")

@@ -17,12 +17,12 @@ from typing import Any
 import torch
 
 from torchbasics.data.registry import DATASETS, DatasetSpec, get_dataset
+from torchbasics.device import PRECISIONS
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import check_model_settings, get_model_entry, list_models
 from torchbasics.settings import Setting, flag_name, setting, settings_of
 from torchbasics.training.optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_scheduler
 
-PRECISIONS = ("auto", "fp32", "bf16")
 FRACTION = dict(low=0, high=1, low_inclusive=False, high_inclusive=False)
 DATA, RUN = "data", "run"  # --help groups besides "optimization"
 
@@ -106,11 +106,14 @@ class TrainConfig:
                                           applies_to="tabular", **FRACTION)
     seed: int | None = setting(int, "seed for everything random", default=0, low=0,
                                group=RUN)
-    device: str | None = setting(str, "where to train: auto (an accelerator if there is "
-                                 "one), cpu, cuda, cuda:N", default="auto", group=RUN)
-    precision: str | None = setting(str, "arithmetic: auto uses bf16 where the hardware is "
-                                    "fast at it", default="auto", choices=PRECISIONS,
-                                    group=RUN)
+    device: str | None = setting(
+        str, "where to run: auto (an NVIDIA or AMD GPU, else Apple's MPS, else another "
+        "accelerator this PyTorch knows, else the CPU), cpu, cuda, cuda:N or mps; `torchbasics "
+        "doctor` shows what auto picks and why", default="auto", group=RUN)
+    precision: str | None = setting(
+        str, "arithmetic: auto is bf16 where the GPU or CPU computes it natively (CUDA from "
+        "Ampere on, AVX-512 BF16 or AMX CPUs), fp16 with gradient scaling on older NVIDIA "
+        "GPUs, else fp32", default="auto", choices=PRECISIONS, group=RUN)
     tensorboard: bool | None = setting(bool, "also log to RUN_DIR/tensorboard (needs the "
                                        "tensorboard package)", default=False, group=RUN,
                                        applies_to="image")

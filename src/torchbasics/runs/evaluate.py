@@ -13,6 +13,8 @@ from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.sources import load_split
 from torchbasics.device import resolve_device
 from torchbasics.errors import TorchbasicsError
+from torchbasics.inference.loading import load
+from torchbasics.inference.predictor import Classifier
 from torchbasics.metrics import (
     confusion,
     error_rate,
@@ -21,10 +23,8 @@ from torchbasics.metrics import (
     per_class_report,
 )
 from torchbasics.runs import rundir
-from torchbasics.inference.loading import load
-from torchbasics.inference.predictor import Classifier
-from torchbasics.training.loop import predict_probabilities
 from torchbasics.runs.images import EVAL_BATCH_SIZE
+from torchbasics.training.loop import predict_probabilities
 
 MISTAKES_SHOWN = 32
 

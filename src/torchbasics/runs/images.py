@@ -34,7 +34,7 @@ from torchbasics.data.registry import get_dataset
 from torchbasics.data.sources import load_split
 from torchbasics.data.splits import train_val_split
 from torchbasics.data.transforms import ModelInput
-from torchbasics.device import resolve_device, resolve_precision
+from torchbasics.device import Precision, choose_precision, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters
 from torchbasics.runs import rundir
@@ -57,7 +57,7 @@ RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {
     "optimizer_state": dict, "scheduler_state": dict, "augment_rng": torch.Tensor,
     "torch_rng": torch.Tensor, "epoch": int, "best_val_error": (int, float),
     "best_val_loss": (int, float), "stale_epochs": int, "train_seconds": (int, float),
-    "finished": bool, "world_size": int,
+    "finished": bool, "world_size": int, "scaler_state": dict,
 }
 PARTIAL_FIELDS: dict[str, type | tuple[type, ...]] = {
     "epoch": int, "lr": (int, float), "loss_sum": torch.Tensor, "mistakes": torch.Tensor,
@@ -105,6 +105,12 @@ class TrainingSetup:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     task: ClassificationTask
+    precision: Precision
+    scaler: torch.amp.GradScaler | None  # fp16 only: its state is saved for exact resume
+
+    def scaler_state(self) -> dict[str, Any]:
+        """The gradient scaler's state for a checkpoint (empty without one)."""
+        return {} if self.scaler is None else self.scaler.state_dict()
 
 
 def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
@@ -141,9 +147,11 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
     )
     optimizer, scheduler = optimizer_and_schedule(model, config,
                                                   steps=config.epochs * len(train_batches))
+    precision = choose_precision(config.precision, device)
     return TrainingSetup(description, model, channels_last, augment_rng, train_batches,
                          val_batches, optimizer, scheduler,
-                         ClassificationTask(config.label_smoothing))
+                         ClassificationTask(config.label_smoothing), precision,
+                         precision.grad_scaler() if precision.scales_gradients else None)
 
 
 def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
@@ -194,7 +202,6 @@ class ImageRun:
     setup: TrainingSetup
     data: Splits
     device: torch.device
-    precision: str
     log: Callable[[str], None]
     progress: Progress
     partial: PartialEpoch | None = None  # an epoch interrupted part-way, to continue
@@ -224,8 +231,7 @@ class ImageRun:
                                    f"batch of {config.batch_size}", where="--batch-size",
                                    fix="use a smaller batch")
         setup = build_training(config, data, device, rank=distributed.rank(), world_size=world)
-        run = cls(config, out, setup, data, device, resolve_precision(config.precision, device),
-                  log, Progress(config.early_stopping))
+        run = cls(config, out, setup, data, device, log, Progress(config.early_stopping))
         if previous is not None:
             run.restore(previous)
         return run
@@ -237,6 +243,8 @@ class ImageRun:
         setup.model.load_state_dict(saved["model_state"])
         setup.optimizer.load_state_dict(saved["optimizer_state"])
         setup.scheduler.load_state_dict(saved["scheduler_state"])
+        if setup.scaler is not None:
+            setup.scaler.load_state_dict(saved["scaler_state"])
         # Each rank's own random state and running sums (one row per rank in DDP).
         setup.augment_rng.set_state(distributed.own(saved["augment_rng"]))
         torch.set_rng_state(distributed.own(saved["torch_rng"]))
@@ -262,7 +270,8 @@ class ImageRun:
             if not resume:
                 rundir.write_config(
                     self.out, config, device_used=str(self.device),
-                    precision_used=self.precision, parameters=parameters,
+                    precision_used=self.setup.precision.name,
+                    precision_reason=self.setup.precision.reason, parameters=parameters,
                     train_images=len(data.train), val_images=len(data.val),
                     data_source=data.train.source, world_size=world,
                     # The batch split over the processes; lr is used as given, not scaled.
@@ -272,7 +281,7 @@ class ImageRun:
                 self.writer = tensorboard.open_writer(self.out)
         self.log(f"training {config.model} ({parameters:,} parameters) on {config.dataset}: "
                  f"{len(data.train):,} train / {len(data.val):,} validation images, "
-                 f"{config.epochs} epochs, {self.device} {self.precision}"
+                 f"{config.epochs} epochs, {self.device} {self.setup.precision.name}"
                  + (f", {world} processes x batch {config.batch_size // world}"
                     if world > 1 else ""))
 
@@ -285,7 +294,8 @@ class ImageRun:
             with stop_on_signals(**distributed.stop_signal_settings()) as stop_requested:
                 fit(trained, setup.train_batches, setup.val_batches, setup.optimizer,
                     setup.scheduler, setup.task, epochs=config.epochs, device=self.device,
-                    precision=self.precision, start_epoch=self.progress.epoch + 1,
+                    precision=setup.precision.name, scaler=setup.scaler,
+                    start_epoch=self.progress.epoch + 1,
                     resume=self.partial, on_epoch_end=self.end_epoch,
                     should_stop=distributed.stop_together(stop_requested, self.device),
                     progress=progress)
@@ -343,6 +353,7 @@ class ImageRun:
             **setup.description, "model_state": setup.model.state_dict(),
             "optimizer_state": setup.optimizer.state_dict(),
             "scheduler_state": setup.scheduler.state_dict(),
+            "scaler_state": setup.scaler_state(),
             "augment_rng": distributed.gather(setup.augment_rng.get_state()),
             "torch_rng": distributed.gather(torch.get_rng_state()),
             "world_size": distributed.world_size(), "epoch": epoch, **self.progress.state(),

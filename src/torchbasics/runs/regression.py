@@ -26,7 +26,7 @@ from torch import nn
 
 from torchbasics.checkpoint import REGRESSOR, build_model, describe, save_checkpoint
 from torchbasics.data.registry import get_dataset
-from torchbasics.device import resolve_device, resolve_precision
+from torchbasics.device import Precision, choose_precision, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.metrics import regression_metrics
 from torchbasics.models import count_parameters
@@ -72,9 +72,9 @@ def train_regression(
                         val_fraction=config.val_fraction, seed=config.seed)
     out = rundir.prepare_run_dir(out, force=force)
     device = resolve_device(config.device)
-    # bf16 keeps ~3 significant digits: too few to find least squares, so auto means fp32.
-    precision = "fp32" if config.precision == "auto" else resolve_precision(config.precision,
-                                                                            device)
+    precision = (Precision("fp32", device.type, "a regression trains in fp32: bf16's three "
+                           "significant digits cannot find least squares")
+                 if config.precision == "auto" else choose_precision(config.precision, device))
     torch.manual_seed(config.seed)
     scaler = Standardizer.fit(parts.train)  # training rows only
     description = describe(
@@ -83,14 +83,15 @@ def train_regression(
         features=[column.to_dict() for column in table.columns],
         target=table.target_column.to_dict(), scaler=scaler.to_dict())
     model = build_model(description).to(device)
-    rundir.write_config(out, config, device_used=str(device), precision_used=precision,
+    rundir.write_config(out, config, device_used=str(device), precision_used=precision.name,
+                        precision_reason=precision.reason,
                         parameters=count_parameters(model), data_source=table.source,
                         train_rows=len(parts.train), val_rows=len(parts.val),
                         test_rows=len(parts.test))
     log(f"training {config.model} ({count_parameters(model):,} parameters) on "
         f"{config.dataset}: {len(parts.train):,} train / {len(parts.val):,} validation / "
         f"{len(parts.test):,} test rows, {config.epochs} epochs, batch {config.batch_size}, "
-        f"{device} {precision}")
+        f"{device} {precision.name}")
     records, seconds = fit_rows(model, scaler, parts, config, device, precision,
                                 progress=progress, log=log)
     results = assess(model.cpu().eval(), scaler, parts, get_dataset(config.dataset).true_formula
@@ -110,7 +111,7 @@ def train_regression(
 
 
 def fit_rows(model: nn.Module, scaler: Standardizer, parts: TableSplits, config: TrainConfig,
-             device: torch.device, precision: str, *, progress: bool,
+             device: torch.device, precision: Precision, *, progress: bool,
              log: Callable[[str], None]) -> tuple[list[EpochRecord], float]:
     """The explicit loop on standardized rows; the epochs' records and the seconds it took."""
     train_batches = RowBatches(scaler(parts.train.features), parts.train.target,
@@ -133,7 +134,8 @@ def fit_rows(model: nn.Module, scaler: Standardizer, parts: TableSplits, config:
     with one_cpu_thread(enabled=small and device.type == "cpu"):
         started = time.perf_counter()
         fit(model, train_batches, val_batches, optimizer, scheduler, RegressionTask(),
-            epochs=config.epochs, device=device, precision=precision,
+            epochs=config.epochs, device=device, precision=precision.name,
+            scaler=precision.grad_scaler() if precision.scales_gradients else None,
             on_epoch_end=end_epoch, progress=progress)
         return tracked.records, time.perf_counter() - started
 

@@ -11,7 +11,8 @@ against it. Each of ``ROWS`` employees (seeded by ``SEED``) gets:
 - ``bonus = 2,000 + 500·rating + 200·years + 50·projects + Normal(0, 400)``, in currency
   units, rounded to cents (:data:`TRUE_FORMULA`, :data:`NOISE_STD`).
 
-``scripts/make_bonus_data.py`` writes ``data/bonus.csv`` with :func:`generate_bonus`.
+``scripts/make_bonus_data.py`` writes the CSV that ships in the package
+(``torchbasics/resources/bonus.csv``) with :func:`generate_bonus`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from torchbasics.errors import TorchbasicsError
+from torchbasics.resources import resource_path
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.table import Column, Table, load_table
 
@@ -47,8 +49,7 @@ TRUE_FORMULA = LinearFormula(
 
 COLUMN_FLAGS_FIX = ("name the columns with --rating-column, --years-column, --projects-column "
                     "and --target-column")
-REPOSITORY = Path(__file__).resolve().parents[3]  # src/torchbasics/tabular/bonus.py -> repo
-CSV = "data/bonus.csv"  # in the repository (or the working folder)
+CSV = "bonus.csv"  # shipped in torchbasics.resources
 
 
 def generate_bonus(rows: int = ROWS, seed: int = SEED) -> pd.DataFrame:
@@ -95,14 +96,8 @@ def bonus_columns(
 
 
 def default_csv() -> Path:
-    """``data/bonus.csv`` of the repository (or of the working folder), where it exists."""
-    for folder in (REPOSITORY, Path.cwd()):
-        if (folder / CSV).is_file():
-            return folder / CSV
-    raise TorchbasicsError(
-        f"{CSV} not found in {REPOSITORY} or the working folder",
-        fix="run `python scripts/make_bonus_data.py` in the repository, or pass --csv FILE",
-    )
+    """The bonus CSV that ships inside the package, wherever it is installed."""
+    return resource_path(CSV)
 
 
 def load_bonus(
@@ -110,7 +105,7 @@ def load_bonus(
     feature_names: Sequence[str] | None = None,
     target_name: str | None = None,
 ) -> Table:
-    """The bonus table: ``data/bonus.csv``, or ``csv``, with its columns named as given.
+    """The bonus table: the shipped CSV, or ``csv``, with its columns named as given.
 
     Returns:
         A :class:`Table` of ``(N, 3)`` float32 features (rating, years, projects) and the

@@ -79,6 +79,21 @@ class EpochRecord:
     seconds: float
     images_per_second: float
 
+    @classmethod
+    def of(cls, epoch: int, trained: dict[str, Any], validated: dict[str, Any]) -> EpochRecord:
+        """The record of an epoch from what training and validation returned.
+
+        Raises:
+            TrainingDiverged: the validation loss is NaN or infinite.
+        """
+        if not math.isfinite(validated["loss"]):
+            raise TrainingDiverged(f"the validation loss became NaN or infinite at epoch {epoch}",
+                                   fix="lower the learning rate (--lr)")
+        return cls(epoch=epoch, train_loss=trained["loss"], train_error=trained["error"],
+                   val_loss=validated["loss"], val_error=validated["error"], lr=trained["lr"],
+                   seconds=trained["seconds"],
+                   images_per_second=trained["samples"] / max(trained["seconds"], 1e-9))
+
 
 class TrainingDiverged(TorchbasicsError):
     """The loss became NaN or infinite."""
@@ -146,8 +161,14 @@ def training_step(
     *,
     device: torch.device,
     precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of gradient descent on one batch: forward -> loss -> backward -> update.
+
+    Args:
+        scaler: for fp16, which needs it: the loss is scaled up before the backward pass
+            so that small gradients do not underflow to zero, and the update is skipped
+            (the scale lowered) when a gradient overflowed.
 
     Returns:
         The batch's mean loss (0-d) and the model's outputs, detached, on the device.
@@ -157,8 +178,13 @@ def training_step(
     loss = task.loss(outputs, targets)
 
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)  # unscales the gradients first
+        scaler.update()
     scheduler.step()
     return loss.detach(), outputs.detach()
 
@@ -172,6 +198,7 @@ def train_one_epoch(
     *,
     device: torch.device,
     precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
     epoch: int = 1,
     progress: bool = False,
     resume: PartialEpoch | None = None,
@@ -180,6 +207,7 @@ def train_one_epoch(
     """One pass over the training batches, updating the weights after every batch.
 
     Args:
+        scaler: gradient scaling for fp16 (see :func:`training_step`).
         resume: the sums of this epoch's first steps, when continuing an interrupted
             epoch; ``batches`` then yields only the remaining batches.
         should_stop: checked after every step; when it returns True (and batches remain),
@@ -202,7 +230,7 @@ def train_one_epoch(
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         loss, outputs = training_step(model, inputs, targets, optimizer, scheduler, task,
-                                      device=device, precision=precision)
+                                      device=device, precision=precision, scaler=scaler)
         # Bookkeeping on the device: no host sync here.
         sums.add(loss, task.mistakes(outputs, targets), targets.shape[0])
         first_bad_step = torch.where((first_bad_step < 0) & ~torch.isfinite(loss), step,
@@ -303,6 +331,7 @@ def fit(
     epochs: int,
     device: torch.device,
     precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
     start_epoch: int = 1,
     resume: PartialEpoch | None = None,
     on_epoch_end: Callable[[EpochRecord], bool | None] | None = None,
@@ -330,19 +359,12 @@ def fit(
         elif hasattr(train_batches, "set_epoch"):
             train_batches.set_epoch(epoch)
         trained = train_one_epoch(model, train_batches, optimizer, scheduler, task,
-                                  device=device, precision=precision, epoch=epoch,
-                                  progress=progress, resume=partial, should_stop=should_stop)
+                                  device=device, precision=precision, scaler=scaler,
+                                  epoch=epoch, progress=progress, resume=partial,
+                                  should_stop=should_stop)
         evaluated = distributed.for_evaluation(model)
         validated = validate(evaluated, val_batches, task, device=device, precision=precision)
-        record = EpochRecord(
-            epoch=epoch, train_loss=trained["loss"], train_error=trained["error"],
-            val_loss=validated["loss"], val_error=validated["error"], lr=trained["lr"],
-            seconds=trained["seconds"],
-            images_per_second=trained["samples"] / max(trained["seconds"], 1e-9),
-        )
-        if not math.isfinite(record.val_loss):
-            raise TrainingDiverged(f"the validation loss became NaN or infinite at epoch {epoch}",
-                                   fix="lower the learning rate (--lr)")
+        record = EpochRecord.of(epoch, trained, validated)
         history.append(record)
         if on_epoch_end is not None and on_epoch_end(record):
             break

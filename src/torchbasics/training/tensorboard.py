@@ -6,20 +6,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from torchbasics.errors import TorchbasicsError
+from torchbasics.extras import require
 from torchbasics.training.loop import EpochRecord
 
 
 def writer_class() -> type:
-    """``SummaryWriter``, or a clear error when the tensorboard package is not installed."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as exc:
-        raise TorchbasicsError(
-            "--tensorboard needs the tensorboard package", where="--tensorboard",
-            fix="install it with `.venv/bin/pip install tensorboard`, or drop the flag",
-        ) from exc
-    return SummaryWriter
+    """``SummaryWriter``, or a clear error when the tensorboard extra is not installed."""
+    return require("torch.utils.tensorboard", "tensorboard", where="--tensorboard").SummaryWriter
 
 
 def open_writer(run_dir: Path) -> Any:
