@@ -20,6 +20,7 @@ from torchbasics.cli import data as data_commands
 from torchbasics.cli import evaluate as evaluate_commands
 from torchbasics.cli import export as export_commands
 from torchbasics.cli import predict as predict_commands
+from torchbasics.cli import serve as serve_commands
 from torchbasics.cli import train as train_commands
 from torchbasics.errors import TorchbasicsError, closest
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_commands.register(commands)
     predict_commands.register(commands)
     export_commands.register(commands)
+    serve_commands.register(commands)
     return parser
 
 

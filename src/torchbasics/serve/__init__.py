@@ -1,0 +1,30 @@
+"""``torchbasics serve``: trained runs behind a web page and a JSON API.
+
+    app.py        the FastAPI app: routes, error responses, security headers
+    limits.py     request body limit and slow-client timeout (ASGI middleware), Host check
+    uploads.py    a request body -> images (multipart, raw) or bonus features (JSON)
+    images.py     untrusted bytes -> a PIL image, safely (formats, sizes, bombs)
+    batching.py   micro-batching: concurrent requests -> one forward pass, off the loop
+    served.py     the runs being served: names, kinds, model cards
+    server.py     uvicorn, the bind address check, Ctrl-C
+    static/       the page: plain HTML, CSS and JavaScript, no build step, no CDN
+
+The web framework is an optional extra (``pip install 'torchbasics[serve]'``); nothing
+here imports it until a server is built, so :func:`require_extra` can say what is missing.
+"""
+
+from __future__ import annotations
+
+from torchbasics.errors import TorchbasicsError
+
+EXTRA_MODULES = ("fastapi", "uvicorn", "python_multipart", "fastapi_offline")
+
+
+def require_extra() -> None:
+    """Raise a one-line error when the ``serve`` extra's packages are not installed."""
+    import importlib.util
+
+    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise TorchbasicsError(f"`torchbasics serve` needs the 'serve' extra (missing: "
+                               f"{', '.join(missing)})", fix="pip install 'torchbasics[serve]'")
