@@ -1,7 +1,7 @@
 """The web app: the page, the JSON API, and one-line JSON errors for everything that fails.
 
     GET  /                              the page (static/index.html)
-    GET  /healthz                       {"status": "ok", "models": [...]}
+    GET  /healthz                       {"status": "ok", "models": [...], "batching": {...}}
     GET  /api/models                    {"models": [{name, kind, dataset, card, ...}]}
     POST /api/models/{name}/predict     pictures -> {"model", "predictions": [...]};
                                         bonus JSON -> {"model", "target", "predictions"}
@@ -105,8 +105,11 @@ def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, 
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict[str, Any]:
-        """The server is up; the names of the models it serves."""
-        return {"status": "ok", "models": list(served)}
+        """The server is up: the models it serves, and the forward passes and pictures
+        each image model has run so far (their ratio is the mean batch size)."""
+        return {"status": "ok", "models": list(served),
+                "batching": {name: {"batches": batcher.batches, "pictures": batcher.pictures}
+                             for name, batcher in batchers.items()}}
 
     @app.get("/api/models", tags=["models"])
     async def models() -> dict[str, Any]:
