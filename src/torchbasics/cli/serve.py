@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -71,9 +72,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
             webbrowser.open(url)
 
-    try:
+    # uvicorn shuts down cleanly on Ctrl-C, then raises the signal again for the caller.
+    with contextlib.suppress(KeyboardInterrupt):
         run(create_app(served, settings), sock, on_start=open_page)
-    except KeyboardInterrupt:
-        pass  # uvicorn has already shut down cleanly; the signal is re-raised after
     print("stopped", flush=True)
     return 0

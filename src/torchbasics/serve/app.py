@@ -230,7 +230,10 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TorchbasicsError)
     async def bad_input(request: Request, error: TorchbasicsError) -> JSONResponse:
-        return error_response(status_of(error), error.message)
+        status = status_of(error)
+        # The rest of a stalled or oversized body is not worth waiting for: hang up.
+        close = {"connection": "close"} if status in (408, 413) else None
+        return error_response(status, error.message, headers=close)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:

@@ -57,11 +57,8 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "
             warnings.simplefilter("ignore")  # Pillow warns about odd but readable files
             image.load()
             image = ImageOps.exif_transpose(image)
-    except Image.DecompressionBombError as exc:
-        raise RequestError(413, f"the image is too large ({exc})", where=where) from None
     except Exception as exc:  # any failure on damaged data is the data's fault
-        raise RequestError(400, f"the image is damaged or truncated ({_short(exc)})",
-                           where=where, fix="send the whole file, unchanged") from None
+        raise _failure(exc, where) from None
     if max(image.size) > limits.work_side:
         image.thumbnail((limits.work_side, limits.work_side), Image.Resampling.LANCZOS)
     return image
@@ -74,14 +71,23 @@ def _open(data: bytes, where: str | None) -> Image.Image:
             # Above Pillow's warning limit: refused by _check_size with our own message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=FORMATS)
-    except Image.DecompressionBombError as exc:
-        raise RequestError(413, f"the image is too large ({exc})", where=where) from None
     except UnidentifiedImageError:
         raise RequestError(415, f"not a picture in a supported format ({_kind(data)})",
                            where=where, fix=f"send {', '.join(FORMATS)}") from None
     except Exception as exc:  # a header Pillow chokes on is a damaged file
-        raise RequestError(400, f"the image is damaged ({_short(exc)})", where=where,
-                           fix="send the whole file, unchanged") from None
+        raise _failure(exc, where) from None
+
+
+def _failure(exc: Exception, where: str | None) -> RequestError:
+    """What Pillow raised on an upload, as a 413 (it would decode too much) or a 400."""
+    # Pillow's own bomb limits: the pixel count, and the size of compressed PNG text
+    # chunks (ValueError "Decompressed data too large ..."; it has no type of its own).
+    if isinstance(exc, Image.DecompressionBombError) or (
+            isinstance(exc, ValueError) and "too large" in str(exc).lower()):
+        return RequestError(413, f"the image is too large ({_short(exc)})", where=where,
+                            fix="send a smaller picture")
+    return RequestError(400, f"the image is damaged or truncated ({_short(exc)})",
+                        where=where, fix="send the whole file, unchanged")
 
 
 def _check_size(image: Image.Image, limits: ImageLimits, where: str | None) -> None:

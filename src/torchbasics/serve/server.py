@@ -1,4 +1,4 @@
-"""Run the app under uvicorn: bind (loopback unless told otherwise), print the URL, stop on Ctrl-C."""
+"""Run the app under uvicorn: bind (loopback unless told otherwise), serve, stop on Ctrl-C."""
 
 from __future__ import annotations
 
