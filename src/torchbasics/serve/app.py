@@ -139,7 +139,7 @@ def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, 
             pictures = await anyio.to_thread.run_sync(
                 decode_all, uploads, settings.images, limiter=decoders)
             future = batcher.submit(pictures, min(top, len(model.model.class_names)), ticket)
-        predictions = await future
+        predictions = await named(future, uploads)
         rows = [p.to_dict() | {"source": source} for p, (source, _) in zip(predictions,
                                                                           uploads, strict=True)]
         if seen:
@@ -153,6 +153,19 @@ def find_model(served: dict[str, Served], name: str) -> Served:
     if name not in served:
         raise RequestError(404, f"no model named '{name[:40]}'", fix=closest(name, list(served)))
     return served[name]
+
+
+async def named(future: Any, uploads: list[tuple[str, bytes]]) -> list[Any]:
+    """The predictions; an error about the one picture sent names its file, as the CLI's
+    do (the model saw pixels, not a file)."""
+    try:
+        return await future
+    except TorchbasicsError as error:
+        source = uploads[0][0] if len(uploads) == 1 else ""
+        if error.where is None and source:
+            raise RequestError(status_of(error), error.what, where=source,
+                               fix=error.fix) from None
+        raise
 
 
 def decode_all(uploads: list[tuple[str, bytes]], limits: ImageLimits) -> list[Any]:

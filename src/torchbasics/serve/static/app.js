@@ -221,7 +221,7 @@ pad.addEventListener("pointermove", (event) => {
   if (!drawing) return;
   const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
   for (const e of events.length ? events : [event]) drawing.push(padPoint(e));
-  drawStroke(drawing.slice(-events.length - 1));
+  drawStroke(drawing);  // the whole stroke again: one path, so no seams between segments
   changed();  // live: predictions follow the pen
 });
 
@@ -238,7 +238,7 @@ $("clear").addEventListener("click", () => { strokes = []; redraw(); changed(); 
 
 document.addEventListener("keydown", (event) => {
   if (!current || current.kind === "tabular" || !current.digits) return;
-  if (event.target instanceof HTMLInputElement) return;
+  if (event.target.matches("input[type=number], input[type=text], textarea")) return;
   if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
     event.preventDefault();
     $("undo").click();
