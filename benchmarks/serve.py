@@ -249,7 +249,7 @@ def main() -> int:
         started = rss_mb(process.pid)
         run_load(url, path, pictures, 8, 200, args.seconds)  # warm-up
         warm = rss_mb(process.pid)
-        light = run_load(url, path, pictures, 8, max(args.requests // 3, 100), args.seconds)
+        light = run_load(url, path, pictures, 8, max(args.requests // 5, 100), args.seconds)
         heavy = run_load(url, path, pictures, 32, args.requests, args.seconds)
         after = rss_mb(process.pid)
     finally:

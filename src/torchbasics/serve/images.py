@@ -63,6 +63,10 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "
         raise _failure(exc, where) from None
     if max(image.size) > limits.work_side:
         image.thumbnail((limits.work_side, limits.work_side), Image.Resampling.LANCZOS)
+    if image.mode == "RGBA" and image.getextrema()[3] == (255, 255):
+        # A browser canvas sends RGBA with nothing transparent: dropping the alpha channel
+        # here, in the decoding threads, spares the model's thread compositing it on white.
+        image = image.convert("RGB")
     return image
 
 
