@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,15 @@ def start_server(run: Path) -> tuple[subprocess.Popen, str]:
     if not match:
         process.kill()
         raise SystemExit(f"the server did not start: {banner!r}")
-    return process, match.group(1).replace("localhost", "127.0.0.1")
+    url = match.group(1).replace("localhost", "127.0.0.1")
+    for _ in range(600):  # until it answers (the lifespan warms the model up first)
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5):
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the server did not answer /healthz within a minute")
 
 
 def rss_mb(pid: int) -> float:

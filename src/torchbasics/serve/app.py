@@ -22,6 +22,7 @@ from importlib import resources
 from typing import Any
 
 import anyio
+import numpy as np
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -42,6 +43,7 @@ log = logging.getLogger("torchbasics.serve")
 DECODERS = 2  # pictures decoded at once: each may briefly hold ~160 MB of pixels
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+WARM_UP = np.pad(np.full((20, 3), 255, np.uint8), ((4, 4), (12, 13)))  # a "1", 28x28
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 DOCS_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 
@@ -82,7 +84,8 @@ def create_app(served: dict[str, Served], settings: ServeSettings | None = None)
             if model.kind != TABULAR:
                 batchers[name] = MicroBatcher(model.model.predict_many, name=name,
                                               max_batch=settings.max_batch,
-                                              max_wait=settings.max_wait)
+                                              max_wait=settings.max_wait,
+                                              warm_up=[WARM_UP] * 8)
         yield
         for batcher in batchers.values():
             batcher.close()
@@ -90,7 +93,6 @@ def create_app(served: dict[str, Served], settings: ServeSettings | None = None)
     app = FastAPI(title="torchbasics", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,
                   description="Predictions from trained torchbasics runs.")
-    app.state.batchers = batchers
     add_error_handlers(app)
     add_page_routes(app)
     add_api_routes(app, served, batchers, settings)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from torchbasics.errors import TorchbasicsError
+from torchbasics.serve.memory import trimmer
 
 MAX_WAIT = 0.003  # seconds a batch may wait for requests still being decoded
 MAX_BATCH = 64  # pictures per forward pass
@@ -56,11 +57,15 @@ class MicroBatcher:
         max_batch: at most this many pictures per call (a job is never split).
         max_wait: how long a batch may wait for requests announced by :meth:`incoming`.
         name: for the thread's name.
+        warm_up: pictures to predict once when the worker starts, so that the first request
+            does not pay for the first pass's one-time set-up (errors are ignored).
     """
 
     def __init__(self, predict_many: PredictMany, *, max_batch: int = MAX_BATCH,
-                 max_wait: float = MAX_WAIT, name: str = "model"):
+                 max_wait: float = MAX_WAIT, name: str = "model",
+                 warm_up: Sequence[Any] = ()):
         self._predict_many = predict_many
+        self._warm_up = list(warm_up)
         self.max_batch = max_batch
         self.max_wait = max_wait
         self._jobs: deque[Job] = deque()
@@ -117,12 +122,19 @@ class MicroBatcher:
         self._thread.join(timeout)
 
     def _work(self) -> None:
-        """The worker thread: take a batch, predict it, deliver, again."""
+        """The worker thread: take a batch, predict it, deliver, again; when nothing is
+        waiting, give freed memory back to the system (see :mod:`.memory`)."""
+        trim = trimmer()
+        if self._warm_up:
+            with contextlib.suppress(Exception):
+                self._predict_many(self._warm_up, top=1)
         while True:
             jobs = self._take()
             if not jobs:
                 return
             self._run(jobs)
+            if not self._jobs:
+                trim()
 
     def _take(self) -> list[Job]:
         """The next jobs (up to ``max_batch`` pictures); ``[]`` once closed and drained."""
