@@ -5,6 +5,8 @@
     uploads.py    a request body -> images (multipart, raw) or bonus features (JSON)
     images.py     untrusted bytes -> a PIL image, safely (formats, sizes, bombs)
     batching.py   micro-batching: concurrent requests -> one forward pass, off the loop
+    memory.py     freed memory back to the system while idle (glibc's malloc_trim)
+    errors.py     RequestError: a TorchbasicsError with the HTTP status that answers it
     served.py     the runs being served: names, kinds, model cards
     server.py     uvicorn, the bind address check, Ctrl-C
     static/       the page: plain HTML, CSS and JavaScript, no build step, no CDN
