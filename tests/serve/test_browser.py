@@ -205,3 +205,28 @@ def test_a_phone_sized_screen(browser, server_url):
         assert 250 <= pad["width"] <= 345
     finally:
         phone.close()
+
+
+DROP_OR_PASTE = """([how, name, base64]) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], name, {type: "image/png"}));
+    if (how === "drop") {
+        document.getElementById("drop").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+    } else {
+        document.dispatchEvent(
+            new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
+    }
+}"""
+
+
+@pytest.mark.parametrize("how", ["drop", "paste"])
+def test_a_picture_dropped_or_pasted(page, mnist_digits, how):
+    import base64
+
+    choose(page, "mnist-cnn")
+    picture = base64.b64encode(png_bytes(mnist_digits[6])).decode()
+    page.evaluate(DROP_OR_PASTE, [how, "six.png", picture])
+    page.locator("#top li").first.wait_for()
+    assert top_classes(page)[0] == "6"
