@@ -42,13 +42,22 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+async def busy(batcher: MicroBatcher, model: Recorder) -> asyncio.Future:
+    """Give the worker one job and return once it is running it (so that what is sent
+    next queues up behind it, however slowly this machine schedules threads)."""
+    blocker = asyncio.ensure_future(batcher.predict(["x"], top=1))
+    while not model.batches:
+        await asyncio.sleep(0.001)
+    return blocker
+
+
 def test_a_lone_request_is_not_kept_waiting():
     model = Recorder()
-    batcher = MicroBatcher(model, max_wait=0.5)
+    batcher = MicroBatcher(model, max_wait=5.0)
     try:
         start = time.monotonic()
         result = run(batcher.predict(["a"], top=2))
-        assert time.monotonic() - start < 0.25  # nothing announced: no wait at all
+        assert time.monotonic() - start < 2.5  # nothing announced: no wait (5 s otherwise)
         assert result == [Fake("a", (0, 1))]
         assert model.threads == {"batcher-model"}  # the model ran off the event loop
     finally:
@@ -61,14 +70,13 @@ def test_requests_that_arrive_together_share_one_forward_pass():
 
     async def many():
         # The first job keeps the worker busy while twenty more queue up behind it.
-        first = asyncio.ensure_future(batcher.predict(["first"], top=1))
-        await asyncio.sleep(0.01)
+        first = await busy(batcher, model)
         rest = [batcher.predict([f"p{i}", f"q{i}"], top=1) for i in range(20)]
         return await first, await asyncio.gather(*rest)
 
     try:
         first, rest = run(many())
-        assert first == [Fake("first", (0,))]
+        assert first == [Fake("x", (0,))]
         assert [[p.image for p in r] for r in rest] == [[f"p{i}", f"q{i}"] for i in range(20)]
         assert len(model.batches) == 2 and len(model.batches[1]) == 40
         assert (batcher.batches, batcher.pictures) == (2, 41)
@@ -110,7 +118,7 @@ def test_the_wait_is_bounded():
 
     try:
         result, seconds = run(announced_but_slow())
-        assert result[0].image == "now" and 0.04 < seconds < 0.5
+        assert result[0].image == "now" and 0.04 < seconds < 2.0
     finally:
         batcher.close()
 
@@ -120,8 +128,7 @@ def test_a_refused_picture_fails_only_its_own_request():
     batcher = MicroBatcher(model, max_wait=0.2)
 
     async def mixed():
-        blocker = asyncio.ensure_future(batcher.predict(["x"], top=1))
-        await asyncio.sleep(0.01)
+        blocker = await busy(batcher, model)
         jobs = [batcher.predict(["a"], 1), batcher.predict(["blank"], 1),
                 batcher.predict(["b", "c"], 1)]
         await blocker
@@ -136,11 +143,11 @@ def test_a_refused_picture_fails_only_its_own_request():
 
 
 def test_each_request_gets_its_own_top():
-    batcher = MicroBatcher(Recorder(seconds=0.05), max_wait=0.2)
+    model = Recorder(seconds=0.05)
+    batcher = MicroBatcher(model, max_wait=0.2)
 
     async def two():
-        blocker = asyncio.ensure_future(batcher.predict(["x"], top=1))
-        await asyncio.sleep(0.01)
+        blocker = await busy(batcher, model)
         both = await asyncio.gather(batcher.predict(["a"], 1), batcher.predict(["b"], 3))
         await blocker
         return both
@@ -157,8 +164,7 @@ def test_a_batch_never_exceeds_max_batch_and_jobs_are_not_split():
     batcher = MicroBatcher(model, max_batch=5, max_wait=0.2)
 
     async def burst():
-        blocker = asyncio.ensure_future(batcher.predict(["x"], top=1))
-        await asyncio.sleep(0.01)
+        blocker = await busy(batcher, model)
         results = await asyncio.gather(*(batcher.predict([i, i], 1) for i in range(6)))
         await blocker
         return results
