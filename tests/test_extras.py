@@ -70,7 +70,8 @@ def test_installed_versions_and_is_installed_import_nothing(monkeypatch):
     monkeypatch.setattr(importlib, "import_module", lambda name: imported.append(name))
     assert installed_versions("tensorboard")["tensorboard"]
     assert is_installed("tensorboard")
-    assert set(installed_versions("serve")) == {"fastapi", "uvicorn", "python-multipart"}
+    assert set(installed_versions("serve")) == {"fastapi", "uvicorn", "python-multipart",
+                                                "fastapi-offline"}
     assert imported == []
 
 

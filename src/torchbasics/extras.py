@@ -42,8 +42,9 @@ class Extra:
 EXTRAS: dict[str, Extra] = {extra.name: extra for extra in (
     Extra("export", "ONNX export (torchbasics export --format onnx)",
           ("onnx", "onnxscript", "onnxruntime"), ("onnx", "onnxscript", "onnxruntime")),
-    Extra("serve", "the prediction web service",
-          ("fastapi", "uvicorn", "python-multipart"), ("fastapi", "uvicorn", "python_multipart")),
+    Extra("serve", "the prediction web service (torchbasics serve)",
+          ("fastapi", "uvicorn", "python-multipart", "fastapi-offline"),
+          ("fastapi", "uvicorn", "python_multipart", "fastapi_offline")),
     Extra("notebooks", "the teaching notebooks in JupyterLab (torchbasics notebooks)",
           ("jupyterlab",), ("jupyterlab",)),
     Extra("tensorboard", "TensorBoard logging (train --tensorboard)",
@@ -74,6 +75,12 @@ def require(module: str, extra: str, *, where: str | None = None) -> ModuleType:
             f"{spec.purpose}: {module} is installed but does not import ({exc})", where=where,
             fix=f"reinstall it with `pip install --force-reinstall 'torchbasics[{extra}]'`",
         ) from exc
+
+
+def require_extra(extra: str, *, where: str | None = None) -> None:
+    """Import every module of ``extra``; the first missing one is the one-line error."""
+    for module in EXTRAS[extra].modules:
+        require(module, extra, where=where)
 
 
 def installed_versions(extra: str) -> dict[str, str | None]:

@@ -22,6 +22,7 @@ from torchbasics.cli import evaluate as evaluate_commands
 from torchbasics.cli import export as export_commands
 from torchbasics.cli import notebooks as notebooks_commands
 from torchbasics.cli import predict as predict_commands
+from torchbasics.cli import serve as serve_commands
 from torchbasics.cli import train as train_commands
 from torchbasics.errors import TorchbasicsError, closest
 
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_commands.register(commands)
     notebooks_commands.register(commands)
     doctor_commands.register(commands)
+    serve_commands.register(commands)
     return parser
 
 

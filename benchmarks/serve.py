@@ -1,0 +1,272 @@
+"""`torchbasics serve` under load: throughput, latency, errors and memory against the goals.
+
+    python benchmarks/serve.py                              # train a convnet (1 epoch), measure
+    python benchmarks/serve.py --run runs/mnist-convnet     # a trained MNIST run
+    python benchmarks/serve.py --quick                      # a smoke run (a few seconds of load)
+
+Canvas-sized pictures: MNIST test digits drawn as the page's pad makes them (280x280 RGBA
+PNG, dark ink on white). First the in-process limit: ``predict_many`` on the same PNG
+files in this process, batches of 64, decoding included. Then ``torchbasics serve`` is
+started as users start it (a subprocess, 127.0.0.1, any free port) and N clients, each
+with one keep-alive connection, send one picture per request (raw ``image/png`` body) for
+a bounded number of requests and time: 8 clients (the latency goal) and 32 clients (the
+error goal). Printed: requests/s, p50/p95/p99 latency, errors, the server's RSS before and
+after, and a Markdown table against the goals. Exits 1 if a goal is missed.
+
+The clients are plain asyncio streams in one process: they share the 2 cores with the
+server, so they must cost as little CPU per request as possible (an HTTP library costs
+several times more, which would be measured as server slowness).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from torchbasics.serve.served import url_name
+
+GOALS = {"errors": 0, "share": 0.5, "p99_ms": 100.0, "rss_mb": 50.0}
+
+
+def canvas_pictures(count: int) -> list[bytes]:
+    """``count`` MNIST test digits as 280x280 RGBA PNGs, dark ink on white, like the pad's."""
+    from PIL import Image
+
+    from torchbasics.data.sources import load_split
+
+    test = load_split("mnist", "test", progress=False)
+    pictures = []
+    for image in test.images[:count, 0].numpy():
+        gray = Image.fromarray(255 - image).resize((280, 280), Image.Resampling.BICUBIC)
+        buffer = io.BytesIO()
+        gray.convert("RGBA").save(buffer, format="PNG")
+        pictures.append(buffer.getvalue())
+    return pictures
+
+
+def in_process_limit(run: Path, pictures: list[bytes], seconds: float) -> dict[int, float]:
+    """Pictures/s of ``predict_many`` here, batches of 64, PNG decoding included, with one
+    PyTorch thread and with one per core (the limit is the better of the two)."""
+    import torch
+    from PIL import Image
+
+    import torchbasics
+
+    classifier = torchbasics.load(run)
+    batch = [pictures[i % len(pictures)] for i in range(64)]
+    rates = {}
+    for threads in sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(threads)
+        classifier.predict_many([Image.open(io.BytesIO(p)) for p in batch])  # warm up
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            classifier.predict_many([Image.open(io.BytesIO(p)) for p in batch])
+            done += len(batch)
+        rates[threads] = done / (time.perf_counter() - start)
+    return rates
+
+
+# ------------------------------------------------------------------------ the server
+
+def start_server(run: Path) -> tuple[subprocess.Popen, str]:
+    """``torchbasics serve RUN --port 0`` as a subprocess; returns it and its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "torchbasics", "serve", str(run), "--port", "0"],
+        stdout=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"})
+    banner = process.stdout.readline() + process.stdout.readline()
+    match = re.search(r"open (http://\S+)", banner)
+    if not match:
+        process.kill()
+        raise SystemExit(f"the server did not start: {banner!r}")
+    url = match.group(1).replace("localhost", "127.0.0.1")
+    for _ in range(600):  # until it answers (the lifespan warms the model up first)
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5):
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the server did not answer /healthz within a minute")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MiB (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+# ------------------------------------------------------------------------ the clients
+
+@dataclass
+class Load:
+    """What a load run measured."""
+
+    clients: int
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # seconds, successful requests
+    errors: dict[str, int] = field(default_factory=dict)  # status or exception -> count
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies) + sum(self.errors.values())
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies, q)) * 1000 if self.latencies else float("nan")
+
+
+async def one_client(host: str, port: int, path: str, pictures: list[bytes], offset: int,
+                     quota: list[int], deadline: float, load: Load) -> None:
+    """One keep-alive connection sending pictures until the shared quota or time runs out."""
+    reader, writer = await asyncio.open_connection(host, port)
+    index = offset
+    try:
+        while quota[0] > 0 and time.perf_counter() < deadline:
+            quota[0] -= 1
+            body = pictures[index % len(pictures)]
+            index += 1
+            head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            start = time.perf_counter()
+            writer.write(head + body)
+            status, _ = await read_response(reader)
+            if status == 200:
+                load.latencies.append(time.perf_counter() - start)
+            else:
+                load.errors[str(status)] = load.errors.get(str(status), 0) + 1
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        load.errors[type(exc).__name__] = load.errors.get(type(exc).__name__, 0) + 1
+    finally:
+        writer.close()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response with a Content-Length: its status and body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+    return status, await reader.readexactly(length)
+
+
+def run_load(url: str, path: str, pictures: list[bytes], clients: int, requests: int,
+             seconds: float) -> Load:
+    """``clients`` concurrent connections sharing ``requests`` requests, at most ``seconds``."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    load = Load(clients)
+
+    async def main() -> None:
+        quota = [requests]
+        deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+        await asyncio.gather(*(one_client(host, int(port), path,
+                                          pictures, 997 * i, quota, deadline, load)
+                               for i in range(clients)))
+        load.seconds = time.perf_counter() - start
+
+    asyncio.run(main())
+    return load
+
+
+# ------------------------------------------------------------------------ report
+
+def cpu_name() -> str:
+    """The CPU model and count, as /proc/cpuinfo names it."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        name = re.search(r"model name\s*:\s*(.*)", text).group(1).strip()
+    except (OSError, AttributeError):
+        name = platform.processor() or "unknown CPU"
+    return f"{name}, {os.cpu_count()} logical CPUs"
+
+
+def report(limit: float, light: Load, heavy: Load, rss: tuple[float, float, float]) -> bool:
+    """Print the tables; whether every goal is met."""
+    print("\n| clients | requests | errors | requests/s | p50 | p95 | p99 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for load in (light, heavy):
+        print(f"| {load.clients} | {load.requests:,} | {sum(load.errors.values())} "
+              f"{dict(load.errors) or ''} | {len(load.latencies) / load.seconds:,.0f} | "
+              f"{load.percentile(50):.1f} ms | {load.percentile(95):.1f} ms | "
+              f"{load.percentile(99):.1f} ms |")
+    best = max(len(load.latencies) / load.seconds for load in (light, heavy))
+    errors = sum(heavy.errors.values()) + sum(light.errors.values())
+    growth = rss[2] - rss[0]
+    rows = [
+        (f"errors, {heavy.requests:,} requests at {heavy.clients} clients (+ {light.requests:,} "
+         f"at {light.clients})", f"{errors}", "0", errors == 0),
+        ("throughput vs the in-process limit (predict_many, batches of 64)",
+         f"{best:,.0f} vs {limit:,.0f} pictures/s ({best / limit:.0%})", "≥ 50 %",
+         best >= GOALS["share"] * limit),
+        (f"p99 latency at {light.clients} clients", f"{light.percentile(99):.1f} ms",
+         "≤ 100 ms", light.percentile(99) <= GOALS["p99_ms"]),
+        ("server RSS: started → after warm-up → after all load",
+         f"{rss[0]:.0f} → {rss[1]:.0f} → {rss[2]:.0f} MiB (+{growth:.0f})", "≤ +50 MiB",
+         growth <= GOALS["rss_mb"]),
+    ]
+    print("\n| goal | measured | target | met |\n|---|---|---|---|")
+    for goal, measured, target, met in rows:
+        print(f"| {goal} | {measured} | {target} | {'yes' if met else 'NO'} |")
+    return all(row[3] for row in rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, help="a trained MNIST run (default: train a "
+                        "convnet for 1 epoch: its speed, not its accuracy, is measured)")
+    parser.add_argument("--requests", type=int, default=10_000,
+                        help="requests at 32 clients (default: 10000)")
+    parser.add_argument("--seconds", type=float, default=120,
+                        help="time limit of each load run (default: 120)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 300 requests")
+    args = parser.parse_args()
+    if args.quick:
+        args.requests, args.seconds = 300, 20
+
+    run = args.run
+    if run is None:
+        from torchbasics.runs.config import TrainConfig
+        from torchbasics.runs.train import train
+
+        run = Path(tempfile.mkdtemp(prefix="serve-benchmark-")) / "model"
+        print("training convnet for 1 epoch on MNIST ...", file=sys.stderr, flush=True)
+        train(TrainConfig(dataset="mnist", model="convnet", epochs=1), run,
+              log=lambda line: None)
+    pictures = canvas_pictures(200)
+    print(f"{cpu_name()}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    rates = in_process_limit(run, pictures, 3 if args.quick else 10)
+    print("in-process limit: " + ", ".join(f"{rate:,.0f} pictures/s with {threads} PyTorch "
+                                           f"thread(s)" for threads, rate in rates.items()),
+          flush=True)
+    limit = max(rates.values())
+
+    process, url = start_server(run)
+    try:
+        path = f"/api/models/{url_name(run)}/predict"
+        started = rss_mb(process.pid)
+        run_load(url, path, pictures, 8, 200, args.seconds)  # warm-up
+        warm = rss_mb(process.pid)
+        light = run_load(url, path, pictures, 8, max(args.requests // 5, 100), args.seconds)
+        heavy = run_load(url, path, pictures, 32, args.requests, args.seconds)
+        after = rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(20)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0 if report(limit, light, heavy, (started, warm, after)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+// torchbasics serve: the page's behaviour. Plain JavaScript, no libraries, no build step.
+// Everything the server sends is put on the page with textContent, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const STROKE = 22;          // pen width on the 280x280 pad: MNIST strokes are ~1/10 of a digit
+const TOP = 3;              // classes shown
+
+let models = [];            // from GET /api/models
+let current = null;         // the selected model
+let strokes = [];           // the drawing: a list of strokes, each a list of [x, y]
+let version = 0;            // bumped on every change of the drawing
+let inFlight = false;       // one drawing prediction at a time ...
+let again = false;          // ... and one more if the drawing changed meanwhile
+
+// ---------------------------------------------------------------- talking to the server
+
+async function call(url, options) {
+  // The JSON answer, or throw the server's one-line error message.
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (err) {
+    throw new Error("the server cannot be reached (is `torchbasics serve` still running?)");
+  }
+  let body = null;
+  try { body = await response.json(); } catch (err) { /* not JSON: described below */ }
+  if (!response.ok) {
+    throw new Error((body && body.error) || `the server answered ${response.status}`);
+  }
+  return body;
+}
+
+function predictUrl() {
+  return `/api/models/${encodeURIComponent(current.name)}/predict?seen=true&top=${TOP}`;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+// ---------------------------------------------------------------- models and their cards
+
+function percent(value) {
+  return `${(100 * value).toFixed(2)} %`;
+}
+
+function cardFacts(model) {
+  const card = model.card || {};
+  const facts = [["data", model.dataset || card.dataset || "?"]];
+  if (card.test_error != null) facts.push(["test error", percent(card.test_error)]);
+  if (card.test_rmse != null) facts.push(["test RMSE", card.test_rmse.toFixed(2)]);
+  if (card.parameters != null) facts.push(["parameters", card.parameters.toLocaleString("en")]);
+  if (card.trained) facts.push(["trained", card.trained.replace("T", " ").slice(0, 16)]);
+  return facts;
+}
+
+function renderCards() {
+  const box = $("models");
+  $("loading").remove();
+  for (const model of models) {
+    const label = document.createElement("label");
+    label.className = "card";
+    const input = document.createElement("input");
+    Object.assign(input, { type: "radio", name: "model", value: model.name });
+    input.addEventListener("change", () => select(model.name));
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = model.name;
+    const list = document.createElement("dl");
+    for (const [term, value] of cardFacts(model)) {
+      const dt = document.createElement("dt");
+      dt.textContent = term;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      list.append(dt, dd);
+    }
+    label.append(input, name, list);
+    box.append(label);
+  }
+}
+
+function select(name) {
+  current = models.find((m) => m.name === name) || models[0];
+  for (const input of document.querySelectorAll('input[name="model"]')) {
+    input.checked = input.value === current.name;
+  }
+  if (location.hash !== `#${current.name}`) history.replaceState(null, "", `#${current.name}`);
+  showError("");
+  resetResults();
+  const tabular = current.kind === "tabular";
+  $("image-panel").hidden = tabular;
+  $("bonus-panel").hidden = !tabular;
+  if (tabular) {
+    buildBonusForm();
+  } else {
+    $("draw").hidden = !current.digits;
+    $("upload-title").textContent = current.digits ? "Or upload a picture" : "Upload a picture";
+    if (current.digits && strokes.length) predictDrawing();
+  }
+}
+
+// ---------------------------------------------------------------- results of image models
+
+function resetResults() {
+  $("top").replaceChildren();
+  $("placeholder").hidden = false;
+  $("seen-figure").hidden = true;
+}
+
+function showPrediction(prediction, drawingVersion) {
+  const list = $("top");
+  list.replaceChildren();
+  for (const entry of prediction.top) {
+    const item = document.createElement("li");
+    item.dataset.label = entry.label;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = entry.class;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    const fill = document.createElement("span");
+    fill.className = "fill";
+    fill.style.width = `${Math.max(0, Math.min(100, 100 * entry.probability))}%`;
+    bar.append(fill);
+    const value = document.createElement("span");
+    value.className = "percent";
+    value.textContent = percent(entry.probability);
+    item.append(name, bar, value);
+    list.append(item);
+  }
+  $("placeholder").hidden = true;
+  const picture = prediction.deskewed || prediction.seen;
+  if (picture) {
+    drawPixels($("seen"), picture);
+    $("seen-caption").textContent = prediction.deskewed
+      ? "What the model saw (28×28, cropped, centred, deskewed)"
+      : "What the model saw (28×28, cropped and centred)";
+    $("seen-figure").hidden = false;
+  }
+  $("results").dataset.version = String(drawingVersion);
+}
+
+function drawPixels(canvas, rows) {
+  // rows: H lists of W gray levels 0-255 (light ink on black, as the model sees it)
+  const height = rows.length, width = rows[0].length;
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(width, height);
+  rows.flat().forEach((gray, i) => {
+    image.data.set([gray, gray, gray, 255], 4 * i);
+  });
+  context.putImageData(image, 0, 0);
+}
+
+// ---------------------------------------------------------------- the drawing pad
+
+const pad = $("pad");
+const pen = pad.getContext("2d");
+
+function clearPad() {
+  pen.fillStyle = "#fff";  // opaque white paper: the PNG has no transparency to interpret
+  pen.fillRect(0, 0, pad.width, pad.height);
+}
+
+function drawStroke(points) {
+  pen.strokeStyle = "#000";
+  pen.fillStyle = "#000";
+  pen.lineWidth = STROKE;
+  pen.lineCap = "round";
+  pen.lineJoin = "round";
+  if (points.length === 1) {
+    pen.beginPath();
+    pen.arc(points[0][0], points[0][1], STROKE / 2, 0, 2 * Math.PI);
+    pen.fill();
+    return;
+  }
+  pen.beginPath();
+  pen.moveTo(points[0][0], points[0][1]);
+  for (const [x, y] of points.slice(1)) pen.lineTo(x, y);
+  pen.stroke();
+}
+
+function redraw() {
+  clearPad();
+  strokes.forEach(drawStroke);
+}
+
+function padPoint(event) {
+  const box = pad.getBoundingClientRect();
+  return [(event.clientX - box.left) * pad.width / box.width,
+          (event.clientY - box.top) * pad.height / box.height];
+}
+
+function changed() {
+  version += 1;
+  pad.dataset.version = String(version);
+  if (strokes.length) {
+    predictDrawing();
+  } else {
+    resetResults();
+    $("results").dataset.version = String(version);
+  }
+}
+
+let drawing = null;  // the stroke under the pointer, while it is down
+
+pad.addEventListener("pointerdown", (event) => {
+  if (event.button !== 0) return;
+  event.preventDefault();
+  pad.setPointerCapture(event.pointerId);
+  drawing = [padPoint(event)];
+  strokes.push(drawing);
+  drawStroke(drawing);
+});
+
+pad.addEventListener("pointermove", (event) => {
+  if (!drawing) return;
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+  for (const e of events.length ? events : [event]) drawing.push(padPoint(e));
+  drawStroke(drawing);  // the whole stroke again: one path, so no seams between segments
+  changed();  // live: predictions follow the pen
+});
+
+function endStroke() {
+  if (!drawing) return;
+  drawing = null;
+  changed();
+}
+pad.addEventListener("pointerup", endStroke);
+pad.addEventListener("pointercancel", endStroke);
+
+$("undo").addEventListener("click", () => { strokes.pop(); redraw(); changed(); });
+$("clear").addEventListener("click", () => { strokes = []; redraw(); changed(); });
+
+document.addEventListener("keydown", (event) => {
+  if (!current || current.kind === "tabular" || !current.digits) return;
+  if (event.target.matches("input[type=number], input[type=text], textarea")) return;
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
+    event.preventDefault();
+    $("undo").click();
+  } else if (event.key === "Escape") {
+    $("clear").click();
+  }
+});
+
+function predictDrawing() {
+  // At most one request in flight; when it returns, one more if the drawing changed.
+  if (inFlight) { again = true; return; }
+  inFlight = true;
+  again = false;
+  const asked = version;
+  const model = current;
+  pad.toBlob(async (blob) => {
+    try {
+      const answer = await call(predictUrl(), {
+        method: "POST", body: blob, headers: { "Content-Type": "image/png" },
+      });
+      if (model === current && asked === version) {
+        showError("");
+        showPrediction(answer.predictions[0], asked);
+      }
+    } catch (err) {
+      if (model === current && asked === version) {
+        showError(err.message);
+        resetResults();
+        $("results").dataset.version = String(asked);
+      }
+    } finally {
+      inFlight = false;
+      if (again && strokes.length && current === model) predictDrawing();
+    }
+  }, "image/png");
+}
+
+// ---------------------------------------------------------------- uploads: pick, drop, paste
+
+async function predictFile(file) {
+  if (!file || !current || current.kind === "tabular") return;
+  const preview = $("preview");
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  preview.src = URL.createObjectURL(file);
+  preview.hidden = false;
+  const form = new FormData();
+  form.append("image", file, file.name || "pasted.png");
+  const model = current;
+  try {
+    const answer = await call(predictUrl(), { method: "POST", body: form });
+    if (model === current) {
+      showError("");
+      showPrediction(answer.predictions[0], "upload");
+    }
+  } catch (err) {
+    showError(err.message);
+    resetResults();
+  }
+}
+
+$("file").addEventListener("change", (event) => predictFile(event.target.files[0]));
+
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  predictFile(event.dataTransfer.files[0]);
+});
+document.addEventListener("paste", (event) => {
+  const items = [...(event.clipboardData ? event.clipboardData.items : [])];
+  const picture = items.find((item) => item.kind === "file" && item.type.startsWith("image/"));
+  if (picture) {
+    event.preventDefault();
+    predictFile(picture.getAsFile());
+  }
+});
+
+// ---------------------------------------------------------------- the bonus model's form
+
+function buildBonusForm() {
+  const box = $("bonus-inputs");
+  box.replaceChildren();
+  for (const field of current.inputs) {
+    const label = document.createElement("label");
+    label.textContent = field.name.replaceAll("_", " ");
+    const input = document.createElement("input");
+    Object.assign(input, { type: "number", name: field.key, id: `input-${field.key}`,
+                           required: true, step: field.integer ? "1" : "any" });
+    input.setAttribute("inputmode", field.integer ? "numeric" : "decimal");
+    if (field.minimum != null) input.min = String(field.minimum);
+    if (field.maximum != null) input.max = String(field.maximum);
+    const hint = document.createElement("small");
+    hint.textContent = field.allowed;
+    label.append(input, hint);
+    box.append(label);
+  }
+  $("bonus-target").textContent = current.target;
+  $("formula").textContent = current.card.formula || "(not in this run's summary.json)";
+  $("bonus-value").textContent = "–";
+}
+
+$("bonus-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const row = {};
+  for (const input of $("bonus-inputs").querySelectorAll("input")) {
+    // An empty box is sent as null, so the server names the missing field.
+    row[input.name] = input.value === "" ? null : Number(input.value);
+  }
+  const output = $("bonus-value");
+  try {
+    const answer = await call(`/api/models/${encodeURIComponent(current.name)}/predict`, {
+      method: "POST", body: JSON.stringify(row), headers: { "Content-Type": "application/json" },
+    });
+    showError("");
+    const value = answer.predictions[0].value;
+    output.textContent = value.toLocaleString("en", { minimumFractionDigits: 2,
+                                                      maximumFractionDigits: 2 });
+  } catch (err) {
+    showError(err.message);
+    output.textContent = "–";
+  }
+  output.dataset.version = String(Number(output.dataset.version) + 1);
+});
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  clearPad();
+  try {
+    models = (await call("/api/models")).models;
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  renderCards();
+  select(decodeURIComponent(location.hash.slice(1)));
+}
+
+start();

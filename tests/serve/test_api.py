@@ -1,0 +1,262 @@
+"""Every endpoint and every status code, through an in-process client."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.serve.conftest import png_bytes
+
+pytestmark = pytest.mark.slow  # the session's runs are trained on real data first
+
+DIGITS, FASHION, BONUS = "mnist-cnn", "fashion-mnist-softmax", "bonus"
+EMPLOYEE = {"rating": 8, "years": 5, "projects": 12}
+
+
+def predict_url(name: str, **query) -> str:
+    text = "&".join(f"{key}={value}" for key, value in query.items())
+    return f"/api/models/{name}/predict" + (f"?{text}" if text else "")
+
+
+def assert_error(response, status: int, *words: str) -> str:
+    """``response`` is ``status`` with a one-line ``{"error": ...}`` naming ``words``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert list(body) == ["error"]
+    message = body["error"]
+    assert "\n" not in message and "Traceback" not in message
+    for word in words:
+        assert word.lower() in message.lower(), message
+    return message
+
+
+# ------------------------------------------------------------------------ pages and docs
+
+def test_the_page_and_its_files(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert '<script src="/static/app.js"' in page.text and "http" not in page.text.split(
+        "<body>")[0].replace('href="/', "")  # nothing from another site
+    script = client.get("/static/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "innerHTML" not in script.text  # server data goes in as text only
+    assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
+
+
+def test_no_file_is_served_by_path(client):
+    for path in ("/static/index.html", "/static/../app.py", "/static/%2e%2e/app.py",
+                 "/static/app.py", "/docs/../../etc/passwd", "/etc/passwd"):
+        assert_error(client.get(path), 404, "no such page")
+
+
+def test_api_documentation_works_offline(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert client.get("/docs/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs/swagger-ui.css").status_code == 200
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/api/models/{name}/predict"]["post"]["requestBody"]["content"]
+    assert {"multipart/form-data", "image/png", "application/json"} <= set(body)
+    assert {"/healthz", "/api/models"} <= set(spec["paths"])
+
+
+# ------------------------------------------------------------------------ models and health
+
+def test_healthz(client):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["models"] == [DIGITS, FASHION, BONUS]
+    assert set(body["batching"]) == {DIGITS, FASHION}
+
+
+def test_models_describe_each_run_with_its_card(client, runs):
+    models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    digits, fashion, bonus = models[DIGITS], models[FASHION], models[BONUS]
+    assert (digits["kind"], digits["dataset"], digits["digits"], digits["deskew"]) == (
+        "image", "mnist", True, True)
+    assert digits["classes"] == [str(k) for k in range(10)]
+    assert (fashion["dataset"], fashion["digits"], fashion["classes"][1]) == (
+        "fashion-mnist", False, "Trouser")
+    summary = json.loads((runs[0] / "summary.json").read_text())
+    assert digits["card"]["parameters"] == summary["parameters"] == 63_562
+    assert digits["card"]["trained"].startswith("20")
+    assert bonus["kind"] == "tabular" and bonus["target"] == "bonus"
+    assert [i["key"] for i in bonus["inputs"]] == ["rating", "years", "projects"]
+    assert bonus["inputs"][0]["allowed"] == "a whole number from 1 to 10"
+    assert bonus["card"]["formula"].startswith("bonus ≈ ")
+    assert bonus["card"]["test_rmse"] > 0
+    assert str(runs[0]) not in json.dumps(models)  # no file-system path goes out
+
+
+# ------------------------------------------------------------------------ image predictions
+
+def test_predictions_are_what_predict_json_prints(client, runs, mnist_digits, tmp_path,
+                                                  capsys):
+    from torchbasics.cli import main
+
+    files = []
+    for label in (3, 7):
+        files.append(tmp_path / f"digit-{label}.png")
+        files[-1].write_bytes(png_bytes(mnist_digits[label]))
+    assert main(["predict", str(runs[0]), *map(str, files), "--json"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    response = client.post(predict_url(DIGITS), files=[
+        ("image", (f.name, f.read_bytes(), "image/png")) for f in files])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"] == DIGITS
+    for got, want, file in zip(body["predictions"], expected, files, strict=True):
+        assert got["source"] == file.name and set(got) == set(want)
+        for key in ("label", "class", "probability", "probabilities"):
+            assert got[key] == pytest.approx(want[key])
+        assert [(t["label"], t["class"]) for t in got["top"]] == [
+            (t["label"], t["class"]) for t in want["top"]]
+    assert [p["label"] for p in body["predictions"]] == [3, 7]
+
+
+def test_a_raw_body_is_one_picture(client, mnist_digits):
+    response = client.post(predict_url(DIGITS, top=1), content=png_bytes(mnist_digits[4]),
+                           headers={"content-type": "image/png"})
+    (prediction,) = response.json()["predictions"]
+    assert prediction["label"] == 4 and prediction["source"] == ""
+    assert len(prediction["top"]) == 1 and len(prediction["probabilities"]) == 10
+
+
+def test_seen_gives_the_pictures_the_model_saw(client, served, mnist_digits):
+    from torchbasics.inference.show import straightened
+
+    picture = mnist_digits[2]
+    body = client.post(predict_url(DIGITS, seen="true"), files={"image": ("2.png",
+                       png_bytes(picture), "image/png")}).json()
+    (prediction,) = body["predictions"]
+    expected = served[DIGITS].model.predict(picture)
+    assert np.array_equal(np.array(prediction["seen"], dtype=np.uint8), expected.seen)
+    assert np.array_equal(np.array(prediction["deskewed"], dtype=np.uint8),
+                          straightened(expected.seen))
+    fashion = client.post(predict_url(FASHION, seen="true"), content=png_bytes(picture),
+                          headers={"content-type": "image/png"}).json()["predictions"][0]
+    assert "seen" in fashion and "deskewed" not in fashion  # this model does not deskew
+
+
+def test_top_is_clipped_to_the_class_count(client, mnist_digits):
+    body = client.post(predict_url(FASHION, top=50), content=png_bytes(mnist_digits[1]),
+                       headers={"content-type": "image/jpeg"}).json()
+    assert len(body["predictions"][0]["top"]) == 10
+
+
+# ------------------------------------------------------------------------ the bonus model
+
+def test_bonus_is_what_the_regressor_predicts(client, served):
+    response = client.post(predict_url(BONUS), json=EMPLOYEE)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["model"], body["target"]) == (BONUS, "bonus")
+    (row,) = body["predictions"]
+    assert row["inputs"] == {"performance_rating": 8, "years_experience": 5,
+                             "projects_completed": 12}
+    assert row["value"] == pytest.approx(served[BONUS].model.predict_one(EMPLOYEE))
+
+
+def test_bonus_takes_a_list_and_column_names(client):
+    rows = [EMPLOYEE, {"performance_rating": 2, "years_experience": 0.5,
+                       "projects_completed": 0}]
+    values = [p["value"] for p in client.post(predict_url(BONUS), json=rows).json()[
+        "predictions"]]
+    assert values[0] > values[1] > 0
+
+
+# ------------------------------------------------------------------------ every error code
+
+def test_400_malformed(client, mnist_digits):
+    assert_error(client.post(predict_url(DIGITS), content=b"",
+                             headers={"content-type": "image/png"}), 400, "empty")
+    assert_error(client.post(predict_url(DIGITS), data={"note": "hello"},
+                             files={"unused": ("", b"")}), 400)
+    assert_error(client.post(predict_url(DIGITS), content=b"--x\r\nbroken",
+                             headers={"content-type": "multipart/form-data; boundary=x"}), 400)
+    assert_error(client.post(predict_url(BONUS), content=b'{"rating": 8,',
+                             headers={"content-type": "application/json"}), 400, "not JSON")
+    damaged = bytearray(png_bytes(mnist_digits[0]))
+    damaged[60:80] = bytes(20)
+    assert_error(client.post(predict_url(DIGITS), content=bytes(damaged),
+                             headers={"content-type": "image/png"}), 400, "damaged")
+
+
+def test_404_unknown_model_and_page(client):
+    message = assert_error(client.post(predict_url("mnist-cn"), json=EMPLOYEE), 404,
+                           "no model named 'mnist-cn'")
+    assert "Did you mean 'mnist-cnn'?" in message
+    assert_error(client.get("/api/nothing"), 404, "no such page")
+
+
+def test_405_wrong_method(client):
+    assert_error(client.get(predict_url(DIGITS)), 405, "GET is not allowed")
+    assert_error(client.delete("/api/models"), 405)
+
+
+def test_408_is_covered_on_the_wire():
+    """A stalled body needs a real socket: see test_hostile.py."""
+
+
+def test_413_too_large(served, mnist_digits):
+    from fastapi.testclient import TestClient
+
+    from torchbasics.serve.app import ServeSettings, create_app
+
+    app = create_app(served, ServeSettings(max_upload=1000))
+    with TestClient(app, base_url="http://localhost") as small:
+        assert_error(small.post(predict_url(DIGITS), content=bytes(1001),
+                                headers={"content-type": "image/png"}), 413, "1,000 bytes")
+        ok = small.post(predict_url(DIGITS), content=png_bytes(mnist_digits[5]),
+                        headers={"content-type": "image/png"})
+        assert ok.status_code == 200  # a 28x28 PNG is well under 1,000 bytes
+
+
+def test_415_not_a_picture(client):
+    assert_error(client.post(predict_url(DIGITS), content=b"hello",
+                             headers={"content-type": "text/plain"}), 415, "text/plain")
+    assert_error(client.post(predict_url(DIGITS), json={"rating": 1}), 415, "JSON")
+    assert_error(client.post(predict_url(DIGITS), content=b"GIF89a not really",
+                             headers={"content-type": "image/gif"}), 415, "supported format")
+    assert_error(client.post(predict_url(BONUS), content=b"\x89PNG",
+                             headers={"content-type": "image/png"}), 415, "takes JSON")
+
+
+def test_422_unusable_content(client):
+    blank = png_bytes(np.full((50, 50), 255, np.uint8))
+    assert_error(client.post(predict_url(DIGITS), content=blank,
+                             headers={"content-type": "image/png"}), 422, "blank")
+    assert_error(client.post(predict_url(BONUS), json=EMPLOYEE | {"rating": 11}), 422,
+                 "--rating: 11 is out of range")  # the CLI's own message
+    assert_error(client.post(predict_url(BONUS), json={"rating": 8}), 422, "no value")
+    assert_error(client.post(predict_url(BONUS), json=EMPLOYEE | {"age": 30}), 422,
+                 "unknown field 'age'")
+    assert_error(client.post(predict_url(DIGITS, top=0), content=blank,
+                             headers={"content-type": "image/png"}), 422, "top")
+
+
+def test_421_other_host_names(served):
+    from fastapi.testclient import TestClient
+
+    from torchbasics.serve.app import create_app
+
+    with TestClient(create_app(served), base_url="http://evil.example") as rebound:
+        assert_error(rebound.get("/api/models"), 421, "localhost")
+    for host in ("http://127.0.0.1:8000", "http://[::1]:8000", "http://localhost"):
+        with TestClient(create_app(served), base_url=host) as local:
+            assert local.get("/healthz").status_code == 200
+
+
+def test_500_a_bug_is_one_line_and_the_server_goes_on(client, served, monkeypatch,
+                                                       mnist_digits):
+    regressor = served[BONUS].model
+    monkeypatch.setattr(regressor, "predict_one", lambda row: 1 / 0)
+    assert_error(client.post(predict_url(BONUS), json=EMPLOYEE), 500,
+                 "internal error (ZeroDivisionError)")
+    monkeypatch.undo()
+    assert client.post(predict_url(BONUS), json=EMPLOYEE).status_code == 200

@@ -1,0 +1,232 @@
+"""The page in a real headless Chromium (Debian's, driven by Playwright): draw a 1 and a 7
+with the mouse, upload a Fashion-MNIST test picture, fill the bonus form, use the keyboard,
+fit a phone's screen; and a screenshot for the README.
+
+Outside CI this skips, saying why, when Chromium or Playwright is missing; in CI (``CI`` or
+``TORCHBASICS_REQUIRE_BROWSER=1``, which ``.ci/run`` sets) it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import real_data_dir
+from tests.serve.conftest import png_bytes
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless, and quiet: without the last four, Chromium keeps calling home on a closed network.
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT_ENV = "TORCHBASICS_SERVE_SCREENSHOT"  # also save the screenshot here (README's)
+
+
+def require_browser() -> None:
+    """Skip (or, in CI, fail) when the browser test cannot run here."""
+    required = os.environ.get("TORCHBASICS_REQUIRE_BROWSER") == "1" or bool(os.environ.get("CI"))
+    missing = None
+    if not Path(CHROMIUM).is_file():
+        missing = "chromium is not installed (apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "playwright is not installed (pip install -e '.[dev]')"
+    if missing and required:
+        pytest.fail(f"{missing}, and the browser test must run in CI")
+    if missing:
+        pytest.skip(missing)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A fresh Chromium profile; the pages it opens report console errors to ``errors``."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
+            args=ARGS, headless=True, viewport={"width": 1100, "height": 760})
+        context.set_default_timeout(30_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser, server_url):
+    """The page, loaded, with every console error and page error collected."""
+    page = browser.new_page()
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(server_url)
+    page.locator(".card").first.wait_for()
+    yield page
+    assert page.errors == []  # no script error, no Content-Security-Policy violation
+    page.close()
+
+
+def choose(page, name: str) -> None:
+    """Pick a model by clicking its card."""
+    page.locator(".card", has_text=name).click()
+    assert page.locator(f'input[value="{name}"]').is_checked()
+
+
+def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw strokes on the pad with the mouse, as a person would; points are fractions of
+    the pad's size. Waits until the page shows the prediction for the finished drawing."""
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"],
+                            steps=12)
+        page.mouse.up()
+    wait_for_prediction(page)
+
+
+def wait_for_prediction(page) -> None:
+    """Until the results are those of the drawing as it is now."""
+    from playwright.sync_api import expect
+
+    version = page.locator("#pad").get_attribute("data-version")
+    expect(page.locator("#results")).to_have_attribute("data-version", version)
+
+
+def top_classes(page) -> list[str]:
+    return page.locator("#top li .name").all_inner_texts()
+
+
+def test_drawing_a_one_and_a_seven(page):
+    choose(page, "mnist-cnn")
+    draw(page, [[(0.52, 0.18), (0.48, 0.82)]])
+    assert top_classes(page)[0] == "1", top_classes(page)
+    page.locator("#clear").click()
+    wait_for_prediction(page)
+    assert top_classes(page) == []
+    draw(page, [[(0.28, 0.22), (0.72, 0.22), (0.42, 0.84)]])
+    assert top_classes(page)[0] == "7", top_classes(page)
+    assert len(top_classes(page)) == 3
+    assert page.locator("#seen-figure").is_visible()
+    assert "deskewed" in page.locator("#seen-caption").inner_text()
+    bars = page.locator("#top .fill").evaluate_all("(bars) => bars.map(b => b.clientWidth)")
+    assert bars[0] > bars[1] >= bars[2]  # the bars show the probabilities
+    if os.environ.get(SCREENSHOT_ENV):
+        page.screenshot(path=os.environ[SCREENSHOT_ENV], full_page=True)
+
+
+def test_keyboard_undo_and_clear(page):
+    choose(page, "mnist-cnn")
+    draw(page, [[(0.5, 0.2), (0.5, 0.8)]])
+    draw(page, [[(0.3, 0.5), (0.7, 0.5)]])  # a cross: now something else than a 1
+    page.locator("#pad").focus()  # the pad takes the focus like a button (Tab reaches it)
+    page.keyboard.press("Control+z")  # undo the second stroke
+    wait_for_prediction(page)
+    assert top_classes(page)[0] == "1"
+    page.keyboard.press("Escape")
+    wait_for_prediction(page)
+    assert top_classes(page) == []
+    # The model picker works with arrow keys, as radio buttons do.
+    page.locator('input[value="mnist-cnn"]').focus()
+    page.keyboard.press("ArrowRight")
+    assert page.locator('input[value="fashion-mnist-softmax"]').is_checked()
+    assert page.locator("#draw").is_hidden() and page.locator("#upload").is_visible()
+
+
+def test_uploading_a_fashion_mnist_test_picture(page, tmp_path, served):
+    from torchbasics.data.sources import load_split
+
+    split = load_split("fashion-mnist", "test", real_data_dir("fashion-mnist"),
+                       download=False, progress=False)
+    index = int(np.flatnonzero(split.labels.numpy() == 1)[0])  # the first trouser
+    picture = tmp_path / "trouser.png"
+    picture.write_bytes(png_bytes(split.images[index, 0].numpy()))
+    expected = served["fashion-mnist-softmax"].model.predict(picture).class_name
+    choose(page, "fashion-mnist-softmax")
+    page.locator("#file").set_input_files(str(picture))
+    page.locator("#top li").first.wait_for()
+    assert expected == "Trouser" and top_classes(page)[0] == "Trouser"
+    assert page.locator("#preview").is_visible()
+    assert "deskewed" not in page.locator("#seen-caption").inner_text()
+
+
+def test_an_upload_error_is_the_one_line_message(page, tmp_path):
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(png_bytes(np.full((40, 40), 255, np.uint8)))
+    choose(page, "mnist-cnn")
+    page.locator("#file").set_input_files(str(blank))
+    page.locator("#error").wait_for()
+    assert page.locator("#error").inner_text() == (
+        "blank.png: the image is blank: nothing stands out of the background. Give a "
+        "picture with a visible digit or object in it")
+    page.errors.clear()  # the browser logs the 422 itself as a console error
+
+
+def test_the_bonus_form(page, served):
+    choose(page, "bonus")
+    assert page.locator("#draw").is_hidden()
+    page.locator("#input-rating").fill("8")
+    page.locator("#input-years").fill("5")
+    page.locator("#input-projects").fill("12")
+    page.locator("#bonus-form button").click()
+    value = served["bonus"].model.predict_one({"rating": 8, "years": 5, "projects": 12})
+    from playwright.sync_api import expect
+
+    expect(page.locator("#bonus-value")).to_have_text(f"{value:,.2f}")
+    assert page.locator("#formula").inner_text().startswith("bonus ≈ ")
+    page.locator("#input-rating").fill("11")
+    page.locator("#bonus-form button").click()
+    expect(page.locator("#error")).to_have_text(
+        "--rating: 11 is out of range (performance_rating is a whole number from 1 to 10). "
+        "Give a whole number from 1 to 10")
+    page.errors.clear()
+
+
+def test_a_phone_sized_screen(browser, server_url):
+    phone = browser.new_page()
+    phone.set_viewport_size({"width": 375, "height": 740})
+    try:
+        phone.goto(server_url)
+        phone.locator(".card").first.wait_for()
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375  # nothing wider than the screen: no sideways scrolling
+        pad = phone.locator("#pad").bounding_box()
+        assert 250 <= pad["width"] <= 345
+    finally:
+        phone.close()
+
+
+DROP_OR_PASTE = """([how, name, base64]) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], name, {type: "image/png"}));
+    if (how === "drop") {
+        document.getElementById("drop").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+    } else {
+        document.dispatchEvent(
+            new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
+    }
+}"""
+
+
+@pytest.mark.parametrize("how", ["drop", "paste"])
+def test_a_picture_dropped_or_pasted(page, mnist_digits, how):
+    import base64
+
+    choose(page, "mnist-cnn")
+    picture = base64.b64encode(png_bytes(mnist_digits[6])).decode()
+    page.evaluate(DROP_OR_PASTE, [how, "six.png", picture])
+    page.locator("#top li").first.wait_for()
+    assert top_classes(page)[0] == "6"
