@@ -62,7 +62,7 @@ from torchbasics.data.transforms import standard_transform
 from torchbasics.device import choose_precision, cpu_has_fast_bf16, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import create_model
-from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve
+from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve, step_plan
 from torchbasics.runs.images import EVAL_BATCH_SIZE, TrainingSetup, build_training
 from torchbasics.training.loop import (
     ClassificationTask,
@@ -178,7 +178,7 @@ def train_recipe(
 
     setup = recipe.setup
     fit(setup.model, setup.train_batches, setup.val_batches, setup.optimizer, setup.scheduler,
-        setup.task, epochs=recipe.config.epochs, device=device, precision=recipe.precision,
+        setup.task, plan=setup.plan, device=device, precision=recipe.precision,
         on_epoch_end=on_epoch_end)
     return results
 
@@ -282,7 +282,7 @@ def loader_alone(args: argparse.Namespace, data: Data, device: torch.device) -> 
         model = create_model(config.model, data.train.image_shape,
                              data.train.num_classes).to(device)
         optimizer, scheduler = optimizer_and_schedule(model, config,
-                                                      steps=config.epochs * len(loader))
+                                                      step_plan(config, len(loader)))
         speed[kind] = timed_epoch(model, loader, optimizer, scheduler,
                                   ClassificationTask(), device=device, precision="fp32",
                                   warmup=args.warmup)

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from torchbasics.models import create_model
-from torchbasics.training.optim import build_optimizer, build_scheduler
+from torchbasics.training.optim import build_optimizer
+from torchbasics.training.schedule import StepPlan, build_scheduler
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
@@ -38,7 +39,7 @@ def test_fused_update_matches_the_plain_one(optimizer):
 @pytest.mark.parametrize("warmup", [0.1, 0.25, 0.5])
 def test_one_cycle_peaks_after_the_warmup_share_of_steps(warmup):
     optimizer = build_optimizer(create_model("cnn", (1, 8, 8), 3), "sgd", lr=0.2)
-    scheduler = build_scheduler(optimizer, "onecycle", total_steps=100, warmup=warmup)
+    scheduler = build_scheduler(optimizer, "onecycle", plan=StepPlan(100), warmup=warmup)
     rates = []
     for _ in range(100):
         rates.append(optimizer.param_groups[0]["lr"])

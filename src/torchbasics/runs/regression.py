@@ -31,7 +31,7 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.metrics import regression_metrics
 from torchbasics.models import count_parameters
 from torchbasics.runs import rundir
-from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve
+from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve, step_plan
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.prepare import RowBatches, Standardizer, TableSplits, split_table
 from torchbasics.tabular.table import Table
@@ -119,8 +119,8 @@ def fit_rows(model: nn.Module, scaler: Standardizer, parts: TableSplits, config:
                                device=device)
     val_batches = RowBatches(scaler(parts.val.features), parts.val.target,
                              batch_size=len(parts.val), device=device)
-    optimizer, scheduler = optimizer_and_schedule(model, config,
-                                                  steps=config.epochs * len(train_batches))
+    plan = step_plan(config, len(train_batches))
+    optimizer, scheduler = optimizer_and_schedule(model, config, plan)
     tracked = Progress(config.early_stopping)
     every = max(1, config.epochs // LOG_LINES)
 
@@ -134,7 +134,7 @@ def fit_rows(model: nn.Module, scaler: Standardizer, parts: TableSplits, config:
     with one_cpu_thread(enabled=small and device.type == "cpu"):
         started = time.perf_counter()
         fit(model, train_batches, val_batches, optimizer, scheduler, RegressionTask(),
-            epochs=config.epochs, device=device, precision=precision.name,
+            plan=plan, device=device, precision=precision.name,
             scaler=precision.grad_scaler() if precision.scales_gradients else None,
             on_epoch_end=end_epoch, progress=progress)
         return tracked.records, time.perf_counter() - started

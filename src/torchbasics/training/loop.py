@@ -33,6 +33,7 @@ from tqdm import tqdm  # text bars: tqdm.auto warns in notebooks without ipywidg
 from torchbasics.device import autocast
 from torchbasics.errors import TorchbasicsError
 from torchbasics.training import distributed
+from torchbasics.training.schedule import StepPlan
 
 PROGRESS_EVERY = 25  # steps between progress-bar updates of the running loss
 
@@ -200,6 +201,7 @@ def train_one_epoch(
     precision: str = "fp32",
     scaler: torch.amp.GradScaler | None = None,
     epoch: int = 1,
+    plan: StepPlan | None = None,
     progress: bool = False,
     resume: PartialEpoch | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -208,6 +210,8 @@ def train_one_epoch(
 
     Args:
         scaler: gradient scaling for fp16 (see :func:`training_step`).
+        plan: the run's steps; the epoch ends where the plan says (the last one may end
+            part-way). ``None``: every batch.
         resume: the sums of this epoch's first steps, when continuing an interrupted
             epoch; ``batches`` then yields only the remaining batches.
         should_stop: checked after every step; when it returns True (and batches remain),
@@ -221,11 +225,12 @@ def train_one_epoch(
     model.train()
     sums = resume or PartialEpoch.begin(epoch, optimizer.param_groups[0]["lr"], device)
     first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
-    total = len(batches) if hasattr(batches, "__len__") else None  # the full epoch
+    per_epoch = len(batches) if hasattr(batches, "__len__") else None  # a full epoch's steps
+    plan = plan or StepPlan(epoch * per_epoch if per_epoch else 2**62)
     stopped = False
     start = time.perf_counter()
     bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch",
-               initial=sums.steps, total=total)
+               initial=sums.steps, total=per_epoch and plan.steps_in_epoch(epoch, per_epoch))
     for step, (inputs, targets) in enumerate(bar, start=sums.steps):
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
@@ -237,7 +242,11 @@ def train_one_epoch(
                                      first_bad_step)
         if progress and step % PROGRESS_EVERY == 0:
             bar.set_postfix(loss=f"{sums.loss_sum.item() / sums.samples:.4f}")
-        if should_stop is not None and sums.steps != total and should_stop():
+        if per_epoch is not None:
+            plan.check((epoch - 1) * per_epoch + sums.steps)  # a time budget may re-plan
+            if sums.steps >= plan.steps_in_epoch(epoch, per_epoch):
+                break  # the plan ends this epoch here (the last one may end part-way)
+        if should_stop is not None and should_stop():
             stopped = True
             break
     sums.seconds += time.perf_counter() - start
@@ -328,7 +337,7 @@ def fit(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     task: Task,
     *,
-    epochs: int,
+    plan: StepPlan,
     device: torch.device,
     precision: str = "fp32",
     scaler: torch.amp.GradScaler | None = None,
@@ -338,21 +347,23 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     progress: bool = False,
 ) -> list[EpochRecord]:
-    """Train for epochs ``start_epoch..epochs``, evaluating on the validation batches after each.
+    """Train from epoch ``start_epoch`` to the plan's end, validating after each epoch.
 
     ``train_batches`` may have ``set_epoch(epoch)`` (the torchbasics loaders do): it is
     called first so each epoch's order depends only on the seed and the epoch number.
     ``on_epoch_end(record)`` may return True to stop early.
 
     Args:
+        plan: how many steps in all (see :class:`~torchbasics.training.schedule.StepPlan`);
+            the epochs follow from it and ``len(train_batches)``, the last may be partial.
         resume: an interrupted epoch (``resume.epoch == start_epoch``) to continue after
             its ``resume.steps`` steps; ``train_batches`` must then take
             ``set_epoch(epoch, start_step)``.
         should_stop: checked after every step and between epochs; when it returns True,
             :class:`Interrupted` is raised with where training stopped.
     """
-    history = []
-    for epoch in range(start_epoch, epochs + 1):
+    history, epoch, per_epoch = [], start_epoch, len(train_batches)
+    while epoch <= plan.epochs(per_epoch):
         partial = resume if resume is not None and resume.epoch == epoch else None
         if partial is not None and partial.steps:
             train_batches.set_epoch(epoch, start_step=partial.steps)
@@ -360,7 +371,7 @@ def fit(
             train_batches.set_epoch(epoch)
         trained = train_one_epoch(model, train_batches, optimizer, scheduler, task,
                                   device=device, precision=precision, scaler=scaler,
-                                  epoch=epoch, progress=progress, resume=partial,
+                                  epoch=epoch, plan=plan, progress=progress, resume=partial,
                                   should_stop=should_stop)
         evaluated = distributed.for_evaluation(model)
         validated = validate(evaluated, val_batches, task, device=device, precision=precision)
@@ -368,8 +379,9 @@ def fit(
         history.append(record)
         if on_epoch_end is not None and on_epoch_end(record):
             break
-        if should_stop is not None and epoch < epochs and should_stop():
+        if should_stop is not None and epoch < plan.epochs(per_epoch) and should_stop():
             # Between epochs: the next one, at step 0, is where to resume.
             raise Interrupted(PartialEpoch.begin(epoch + 1, optimizer.param_groups[0]["lr"],
                                                  device))
+        epoch += 1
     return history

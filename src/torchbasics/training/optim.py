@@ -8,7 +8,6 @@ from torch import nn
 from torchbasics.errors import TorchbasicsError, closest
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("onecycle", "cosine", "constant")
 
 # Devices whose optimizers have a fused kernel: the whole update of every parameter in one
 # call, instead of a few element-wise passes per parameter tensor (measured on CPU: an
@@ -40,24 +39,3 @@ def build_optimizer(model: nn.Module, name: str, *, lr: float, momentum: float =
         return torch.optim.AdamW(groups, lr=lr, fused=fused)
     raise TorchbasicsError(f"unknown optimizer '{name}'", where="--optimizer",
                            fix=closest(str(name), list(OPTIMIZERS)))
-
-
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, name: str, *, total_steps: int, warmup: float = 0.25,
-) -> torch.optim.lr_scheduler.LRScheduler:
-    """A per-step schedule over ``total_steps``: one-cycle (warm up for the ``warmup`` share
-    of the steps to the optimizer's rate, then anneal), cosine, or constant."""
-    total = max(1, total_steps)
-    peak = optimizer.param_groups[0]["lr"]
-    if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=peak, total_steps=total, pct_start=warmup,
-            # Momentum cycling is for SGD-like optimizers; Adam's betas are left alone.
-            cycle_momentum=isinstance(optimizer, torch.optim.SGD),
-        )
-    if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    if name == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    raise TorchbasicsError(f"unknown schedule '{name}'", where="--schedule",
-                           fix=closest(str(name), list(SCHEDULES)))
