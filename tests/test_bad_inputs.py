@@ -295,7 +295,7 @@ CASES = [
         t / "run", "config.json", "{}"))], "the run stopped before its first epoch ended",
                  id="resume-run-without-an-epoch"),
     pytest.param(lambda w, t: ["train", "--resume", "--out", str(w.image)],
-                 "the run has already finished (epoch 2 of 2)", id="resume-finished-run"),
+                 "the run has already finished (after epoch 2)", id="resume-finished-run"),
     pytest.param(lambda w, t: ["train", "--resume", "--out", str(w.bonus)],
                  "this is a regression run", id="resume-regression-run"),
     pytest.param(lambda w, t: ["train", "--resume", "--out", str(

@@ -38,6 +38,7 @@ class Setting:
         group: the ``--help`` section of its flag.
         metavar: the placeholder shown in ``--help``.
         flag: whether the command line offers it as ``--name`` (some are set otherwise).
+        parse: how the command line reads it, when not by ``type`` (e.g. ``5m`` -> 300.0).
     """
 
     type: type
@@ -52,6 +53,7 @@ class Setting:
     group: str = "optimization"
     metavar: str | None = None
     flag: bool = True
+    parse: Callable[[str], Any] | None = None  # the command line's text -> value
 
     def allowed_choices(self) -> list[str] | None:
         """The choices as a list (calling the callable), or ``None`` when any value goes."""
@@ -115,6 +117,19 @@ def _check_type(kind: type, where: str, value: Any) -> None:
 def _type_words(kind: type) -> str:
     return {bool: "true or false", int: "a whole number", float: "a number",
             str: "a text"}.get(kind, kind.__name__)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``"300"``, ``"300s"``, ``"5m"``, ``"1.5h"`` (the unit is optional)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1].lower()) if text[-1:].isalpha() else (text, "s")
+    try:
+        if unit not in units:
+            raise ValueError(unit)
+        return float(number) * units[unit]
+    except ValueError:
+        raise TorchbasicsError(f"not a duration: '{text}'",
+                               fix="write seconds, minutes or hours: 300, 300s, 5m or 1h") from None
 
 
 def setting(kind: type, help: str, **options: Any) -> Any:

@@ -16,7 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "final validation error, lowest validation error, test error, parameters, epochs, "
         "time, images/s), results.json (errors as fractions) and validation_curves.png into "
         "--out; each model's own run directory is OUT/MODEL. Any training setting given "
-        "applies to every model.",
+        "applies to every model; a --time-budget is each model's own (counted from the start "
+        "of its training).",
         populate=add_compare_flags,
     )
     parser.set_defaults(handler=run_compare)

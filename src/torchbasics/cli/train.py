@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 
@@ -52,6 +53,7 @@ def run_train(args: argparse.Namespace) -> int:
     from torchbasics.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED
     from torchbasics.cli.flags import config_from_args
     from torchbasics.errors import TorchbasicsError
+    from torchbasics.runs.budget import process_age
     from torchbasics.runs.report import result_lines
     from torchbasics.runs.train import train
     from torchbasics.training import distributed
@@ -63,7 +65,7 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         summary = train(config_from_args(args), args.out, force=args.force,
                         resume=args.resume, progress=sys.stderr.isatty() and not args.quiet,
-                        log=log)
+                        log=log, started=time.perf_counter() - process_age())
     except (TorchbasicsError, KeyboardInterrupt) as exc:
         if distributed.is_main():
             raise
@@ -92,8 +94,10 @@ def run_models(args: argparse.Namespace) -> int:
         recipe = recipe_for(name, dataset.name)
         warmup = (f", warm-up {recipe['warmup']}"
                   if recipe.get("schedule") == "onecycle" else "")
+        length = (f"what fits in {recipe['time_budget'] / 60:g} min" if "time_budget" in recipe
+                  else f"{recipe.get('epochs', '?')} epochs")
         brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
-                 f"{recipe.get('epochs', '?')} epochs, batch {recipe.get('batch_size', '?')}"
+                 f"{length}, batch {recipe.get('batch_size', '?')}"
                  + (f", augment {recipe['augment']}" if recipe.get("augment") else "")
                  + (", deskew" if recipe.get("deskew") else "")
                  + (", mirror-averaged" if recipe.get("mirror_average") else ""))

@@ -20,8 +20,9 @@ from torchbasics.data.registry import DATASETS, DatasetSpec, get_dataset
 from torchbasics.device import PRECISIONS
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import check_model_settings, get_model_entry, list_models
-from torchbasics.settings import Setting, flag_name, setting, settings_of
-from torchbasics.training.optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_scheduler
+from torchbasics.settings import Setting, flag_name, parse_duration, setting, settings_of
+from torchbasics.training.optim import OPTIMIZERS, build_optimizer
+from torchbasics.training.schedule import SCHEDULES, StepPlan, build_scheduler
 
 FRACTION = dict(low=0, high=1, low_inclusive=False, high_inclusive=False)
 DATA, RUN = "data", "run"  # --help groups besides "optimization"
@@ -46,6 +47,14 @@ class TrainConfig:
     # The model's own settings (hidden, width, ...): see torchbasics.models.MODEL_SETTINGS.
     model_settings: dict[str, Any] = field(default_factory=dict)
     epochs: int | None = setting(int, "passes over the training set", default=10, low=1)
+    steps: int | None = setting(int, "optimizer steps in all, instead of --epochs (the last "
+                                "epoch may end part-way); a time budget records the count it "
+                                "chose here", low=1, applies_to="image")
+    time_budget: float | None = setting(
+        float, "train for what fits in this much time, the whole command included: the run "
+        "measures its speed, plans its steps and lays the learning-rate schedule over them, "
+        "and re-plans if the machine slows down; 300, 300s, 5m or 1h", low=1,
+        high=7 * 24 * 3600, metavar="TIME", parse=parse_duration, applies_to="image")
     batch_size: int | None = setting(
         int, "images per step; under torchrun the global batch, split over the processes",
         default=128, low=1)
@@ -139,6 +148,7 @@ class TrainConfig:
 
 SETTINGS: dict[str, Setting] = settings_of(TrainConfig)
 IDENTITY = ("dataset", "model")  # what a recipe is chosen by, not what it sets
+LENGTHS = ("epochs", "steps", "time_budget")  # how long a run trains: one of them
 
 
 def applies(setting_: Setting, spec: DatasetSpec) -> bool:
@@ -171,6 +181,14 @@ def resolve(config: TrainConfig) -> TrainConfig:
     spec = get_dataset(config.dataset or TrainConfig.default_dataset())
     model = config.model or spec.default_model
     recipe = recipe_for(model, spec.name)
+    given = [name for name in LENGTHS if getattr(config, name) is not None]
+    if len(given) > 1:
+        raise TorchbasicsError(f"{' and '.join(flag_name(n) for n in given)} both say how "
+                               "long to train", fix="give one of them")
+    # The length given, else the recipe's time budget, else its epochs: only one of them.
+    length = given[0] if given else "time_budget" if "time_budget" in recipe else "epochs"
+    recipe = {name: value for name, value in recipe.items()
+              if name not in LENGTHS or name == length}
     filled = {name: recipe.get(name) for name in SETTINGS
               if name not in IDENTITY and getattr(config, name) is None}
     resolved = dataclasses.replace(config, **filled, dataset=spec.name, model=model)
@@ -218,12 +236,17 @@ def _check_image_settings(config: TrainConfig, spec: DatasetSpec) -> None:
     resolve_device(config.device)  # an unknown or absent device is refused here
 
 
+def step_plan(config: TrainConfig, steps_per_epoch: int) -> StepPlan:
+    """The steps a run with a fixed length takes: ``steps``, else ``epochs`` whole epochs."""
+    return StepPlan(config.steps or config.epochs * steps_per_epoch)
+
+
 def optimizer_and_schedule(
-    model: torch.nn.Module, config: TrainConfig, *, steps: int,
+    model: torch.nn.Module, config: TrainConfig, plan: StepPlan,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     """The optimizer and learning-rate schedule ``config`` names, the schedule laid over
-    ``steps`` optimizer steps."""
+    the plan's steps."""
     optimizer = build_optimizer(model, config.optimizer, lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
-    return optimizer, build_scheduler(optimizer, config.schedule, total_steps=steps,
+    return optimizer, build_scheduler(optimizer, config.schedule, plan=plan,
                                       warmup=config.warmup)

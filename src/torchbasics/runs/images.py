@@ -9,6 +9,7 @@ epoch) and :meth:`~ImageRun.finish` (summary and figures).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import time
@@ -38,7 +39,8 @@ from torchbasics.device import Precision, choose_precision, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters
 from torchbasics.runs import rundir
-from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve
+from torchbasics.runs.budget import TimeBudget, measure
+from torchbasics.runs.config import TrainConfig, check, optimizer_and_schedule, resolve, step_plan
 from torchbasics.training import distributed, tensorboard
 from torchbasics.training.interrupts import TrainingInterrupted, stop_on_signals
 from torchbasics.training.loop import (
@@ -49,15 +51,17 @@ from torchbasics.training.loop import (
     fit,
 )
 from torchbasics.training.progress import Progress
+from torchbasics.training.schedule import StepPlan
 
 EVAL_BATCH_SIZE = 1000  # per process
+MEASURE_SHARE = 0.01  # of a time budget spent measuring the speed (between 1 and 10 s)
 RANK_SEED_STRIDE = 10_000  # rank r's random draws are seeded with seed + r * this
 # What last.pt must hold, besides the model, to continue a run exactly: field -> type.
 RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {
     "optimizer_state": dict, "scheduler_state": dict, "augment_rng": torch.Tensor,
     "torch_rng": torch.Tensor, "epoch": int, "best_val_error": (int, float),
     "best_val_loss": (int, float), "stale_epochs": int, "train_seconds": (int, float),
-    "finished": bool, "world_size": int, "scaler_state": dict,
+    "finished": bool, "world_size": int, "scaler_state": dict, "plan": dict,
 }
 PARTIAL_FIELDS: dict[str, type | tuple[type, ...]] = {
     "epoch": int, "lr": (int, float), "loss_sum": torch.Tensor, "mistakes": torch.Tensor,
@@ -107,6 +111,7 @@ class TrainingSetup:
     task: ClassificationTask
     precision: Precision
     scaler: torch.amp.GradScaler | None  # fp16 only: its state is saved for exact resume
+    plan: StepPlan  # the steps in all; a TimeBudget re-plans them as it goes
 
     def scaler_state(self) -> dict[str, Any]:
         """The gradient scaler's state for a checkpoint (empty without one)."""
@@ -114,13 +119,15 @@ class TrainingSetup:
 
 
 def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
-                   rank: int = 0, world_size: int = 1) -> TrainingSetup:
+                   rank: int = 0, world_size: int = 1,
+                   plan: StepPlan | None = None) -> TrainingSetup:
     """Model, loaders, optimizer and schedule for a resolved ``config``, seeded by it.
 
     Used by :class:`ImageRun` and by ``benchmarks/speed.py``, so the benchmark measures
     exactly what `torchbasics train` runs. With ``world_size`` > 1 the loaders serve this
     ``rank``'s share of every (global) batch, and the rank draws its own dropout and
-    augmentation randomness; rank 0 draws exactly what a one-process run does.
+    augmentation randomness; rank 0 draws exactly what a one-process run does. ``plan``:
+    the steps to lay the schedule over (default: ``config.steps``, else its epochs).
     """
     keep_freed_memory()  # see torchbasics.allocator: small CNN steps run much faster
     torch.manual_seed(config.seed)
@@ -145,19 +152,36 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
         data.val, batch_size=EVAL_BATCH_SIZE * world_size, device=device, rank=rank,
         world_size=world_size, transform=model_input.batches(channels_last=channels_last),
     )
-    optimizer, scheduler = optimizer_and_schedule(model, config,
-                                                  steps=config.epochs * len(train_batches))
+    plan = plan or step_plan(config, len(train_batches))
+    optimizer, scheduler = optimizer_and_schedule(model, config, plan)
     precision = choose_precision(config.precision, device)
     return TrainingSetup(description, model, channels_last, augment_rng, train_batches,
                          val_batches, optimizer, scheduler,
                          ClassificationTask(config.label_smoothing), precision,
-                         precision.grad_scaler() if precision.scales_gradients else None)
+                         precision.grad_scaler() if precision.scales_gradients else None, plan)
+
+
+def plan_budget(config: TrainConfig, data: Splits, device: torch.device,
+                started: float) -> TimeBudget:
+    """The steps that fit ``config.time_budget`` counted from ``started`` (a
+    ``time.perf_counter()`` value), measured on a throwaway copy of the run."""
+    if distributed.world_size() > 1:
+        raise TorchbasicsError("a time budget is planned by one process", where="--time-budget",
+                               fix="give --steps (or --epochs) under torchrun")
+    probe = build_training(config, data, device, plan=StepPlan(1_000_000))
+    budget = config.time_budget
+    timings = measure(probe, device, seconds=min(max(MEASURE_SHARE * budget, 1.0), 10.0))
+    return TimeBudget(started + budget, budget, timings, len(probe.train_batches))
 
 
 def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
                  resume: bool = False, progress: bool = False,
-                 log: Callable[[str], None] = print) -> dict[str, Any]:
+                 log: Callable[[str], None] = print,
+                 started: float | None = None) -> dict[str, Any]:
     """Train an image classifier, writing the run directory ``out``.
+
+    With a time budget, the run plans its steps to end ``config.time_budget`` seconds after
+    ``started`` (a ``time.perf_counter()`` value; default: now), and records the count.
 
     Ctrl-C or SIGTERM stops training after the current step: ``last.pt`` then holds the
     unfinished epoch, and :class:`~torchbasics.training.interrupts.TrainingInterrupted`
@@ -175,7 +199,8 @@ def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = F
     with distributed.process_group():
         if not distributed.is_main():
             log, progress = _silent, False
-        run = ImageRun.start(config, Path(out), force=force, resume=resume, log=log)
+        run = ImageRun.start(config, Path(out), force=force, resume=resume, log=log,
+                             started=time.perf_counter() if started is None else started)
         run.begin(force=force, resume=resume)
         run.train(progress)
         return run.finish()
@@ -211,7 +236,7 @@ class ImageRun:
 
     @classmethod
     def start(cls, config: TrainConfig, out: Path, *, force: bool, resume: bool,
-              log: Callable[[str], None]) -> ImageRun:
+              log: Callable[[str], None], started: float) -> ImageRun:
         """Check the settings and ``out``, load the data, build the model, restore a resume."""
         config = resolve(config)  # recipe defaults filled in, all checked: before any write
         if config.tensorboard:
@@ -219,9 +244,12 @@ class ImageRun:
         # Only rank 0 reads the run directory (on several machines only its disk has it);
         # every rank gets the checkpoint, or the same error.
         previous = distributed.from_main(lambda: check_out(out, force=force, resume=resume))
-        if previous is not None:
-            config = resolve(TrainConfig.from_dict(previous.checkpoint["config"]))
+        plan = None
+        if previous is not None:  # its settings, as resolved then, and its step plan
+            config = TrainConfig.from_dict(previous.checkpoint["config"])
+            check(config)
             check_world_size(previous.checkpoint, distributed.world_size(), out)
+            plan = StepPlan.from_dict(previous.checkpoint["plan"])
         world = distributed.world_size()
         distributed.per_rank_batch(config.batch_size)  # refuses a batch that does not split
         device = distributed.local_device(resolve_device(config.device))
@@ -230,7 +258,11 @@ class ImageRun:
             raise TorchbasicsError(f"{len(data.train)} training images do not fill one global "
                                    f"batch of {config.batch_size}", where="--batch-size",
                                    fix="use a smaller batch")
-        setup = build_training(config, data, device, rank=distributed.rank(), world_size=world)
+        if config.time_budget and config.steps is None:
+            plan = plan_budget(config, data, device, started)
+            config = dataclasses.replace(config, steps=plan.total)  # recorded, for reruns
+        setup = build_training(config, data, device, rank=distributed.rank(), world_size=world,
+                               plan=plan)
         run = cls(config, out, setup, data, device, log, Progress(config.early_stopping))
         if previous is not None:
             run.restore(previous)
@@ -281,19 +313,21 @@ class ImageRun:
                 self.writer = tensorboard.open_writer(self.out)
         self.log(f"training {config.model} ({parameters:,} parameters) on {config.dataset}: "
                  f"{len(data.train):,} train / {len(data.val):,} validation images, "
-                 f"{config.epochs} epochs, {self.device} {self.setup.precision.name}"
+                 f"{self.length()}, {self.device} {self.setup.precision.name}"
                  + (f", {world} processes x batch {config.batch_size // world}"
                     if world > 1 else ""))
 
     def train(self, progress: bool) -> None:
         """The loop, from where the run is to its last epoch (or an interruption)."""
-        setup, config = self.setup, self.config
+        setup = self.setup
         self.started = time.perf_counter()
+        if isinstance(setup.plan, TimeBudget):
+            setup.plan.start()
         trained = distributed.wrap(setup.model, self.device)  # DDP copies rank 0's weights
         try:
             with stop_on_signals(**distributed.stop_signal_settings()) as stop_requested:
                 fit(trained, setup.train_batches, setup.val_batches, setup.optimizer,
-                    setup.scheduler, setup.task, epochs=config.epochs, device=self.device,
+                    setup.scheduler, setup.task, plan=setup.plan, device=self.device,
                     precision=setup.precision.name, scaler=setup.scaler,
                     start_epoch=self.progress.epoch + 1,
                     resume=self.partial, on_epoch_end=self.end_epoch,
@@ -309,7 +343,8 @@ class ImageRun:
         """Record the epoch, save the checkpoints and metrics; True to stop early."""
         improved = self.progress.add(record)
         stop = self.progress.should_stop
-        state = self.checkpoint(record.epoch, finished=stop or record.epoch == self.config.epochs)
+        last = record.epoch == self.setup.plan.epochs(len(self.setup.train_batches))
+        state = self.checkpoint(record.epoch, finished=stop or last)
         if distributed.is_main():  # the records, and so `stop`, are the same on every rank
             rundir.write_metrics(self.out / "metrics.csv", self.progress.records)
             if improved:
@@ -317,7 +352,8 @@ class ImageRun:
             save_checkpoint(self.out / "last.pt", state)
         if self.writer is not None:
             tensorboard.log_epoch(self.writer, record)
-        self.log(format_epoch(record, self.config.epochs) + ("  *" if improved else ""))
+        self.log(format_epoch(record, self.setup.plan.epochs(len(self.setup.train_batches)))
+                 + ("  *" if improved else ""))
         return stop
 
     def interrupted(self, unfinished: PartialEpoch) -> TrainingInterrupted:
@@ -353,7 +389,7 @@ class ImageRun:
             **setup.description, "model_state": setup.model.state_dict(),
             "optimizer_state": setup.optimizer.state_dict(),
             "scheduler_state": setup.scheduler.state_dict(),
-            "scaler_state": setup.scaler_state(),
+            "scaler_state": setup.scaler_state(), "plan": setup.plan.to_dict(),
             "augment_rng": distributed.gather(setup.augment_rng.get_state()),
             "torch_rng": distributed.gather(torch.get_rng_state()),
             "world_size": distributed.world_size(), "epoch": epoch, **self.progress.state(),
@@ -361,6 +397,17 @@ class ImageRun:
             "train_seconds": self.seconds(), "finished": finished,
             "partial_epoch": partial_epoch,
         }
+
+    def length(self) -> str:
+        """How long the run trains, for its first log line."""
+        plan, per_epoch = self.setup.plan, len(self.setup.train_batches)
+        epochs = f"{plan.epochs(per_epoch)} epoch{'s' * (plan.epochs(per_epoch) != 1)}"
+        if self.config.steps is None:
+            return epochs
+        budget = (f", what fits in {self.config.time_budget:g} s"
+                  if self.config.time_budget else "")
+        return f"{plan.final:,} steps ({epochs}, the last partial){budget}" if (
+            plan.final % per_epoch) else f"{plan.final:,} steps ({epochs}){budget}"
 
     def seconds(self) -> float:
         """Training time so far, across resumes."""
@@ -374,6 +421,7 @@ class ImageRun:
             task="classification", parameters=count_parameters(self.setup.model),
             train_seconds=round(self.seconds(), 2),
             images_per_second=round(sum(r.images_per_second for r in records) / len(records)),
+            steps=self.setup.plan.final, plan=self.setup.plan.to_dict(),
         )
         if distributed.is_main():
             rundir.write_json(self.out / "summary.json", summary)
@@ -408,9 +456,8 @@ def load_resume_point(path: Path) -> dict[str, Any]:
         raise TorchbasicsError("damaged checkpoint: its unfinished epoch does not add up",
                                where=path, fix="start a new run without --resume")
     if checkpoint["finished"]:
-        epochs = checkpoint["config"]["epochs"]
         raise TorchbasicsError(
-            f"the run has already finished (epoch {checkpoint['epoch']} of {epochs})",
+            f"the run has already finished (after epoch {checkpoint['epoch']})",
             where=path.parent, fix=f"evaluate it with `torchbasics evaluate {path.parent}`, "
             "or start a new run in another folder",
         )

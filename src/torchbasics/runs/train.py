@@ -11,15 +11,16 @@ from torchbasics.runs.config import TrainConfig
 
 
 def train(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
-          resume: bool = False, progress: bool = False,
-          log: Callable[[str], None] = print) -> dict[str, Any]:
+          resume: bool = False, progress: bool = False, log: Callable[[str], None] = print,
+          started: float | None = None) -> dict[str, Any]:
     """Train ``config.model`` on ``config.dataset``, writing the run directory ``out``.
 
     An image data set trains a classifier (:func:`~torchbasics.runs.images.train_images`:
     resumable, DDP under torchrun), a table a regression
     (:func:`~torchbasics.runs.regression.train_regression`). Every setting is checked
     before anything is read or written; an existing run in ``out`` is refused unless
-    ``force`` (or ``resume``, to continue it).
+    ``force`` (or ``resume``, to continue it). A time budget counts from ``started`` (a
+    ``time.perf_counter()`` value; default: now).
 
     Returns:
         The run summary (also in ``out/summary.json``).
@@ -31,4 +32,5 @@ def train(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
                                 log=log)
     from torchbasics.runs.images import train_images
 
-    return train_images(config, out, force=force, resume=resume, progress=progress, log=log)
+    return train_images(config, out, force=force, resume=resume, progress=progress, log=log,
+                        started=started)
