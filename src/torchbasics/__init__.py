@@ -20,6 +20,8 @@ _API = {
     "TrainConfig": "torchbasics.runs.config",
     "train": "torchbasics.runs.train",
     "load": "torchbasics.inference.loading",
+    "Classifier": "torchbasics.inference.predictor",
+    "Regressor": "torchbasics.inference.regressor",
     "evaluate_run": "torchbasics.runs.evaluate",
     "compare": "torchbasics.runs.compare",
 }

@@ -193,3 +193,12 @@ def test_the_rendering_is_seeded(mnist_test):
     first = render_scan(images[0], np.random.default_rng(5), ScanStyle(color=1.0))
     second = render_scan(images[0], np.random.default_rng(5), ScanStyle(color=1.0))
     assert np.array_equal(first, second) and first.ndim == 3
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (28, 28), (40, 33), (280, 280), (21, 200), (900, 60)])
+def test_the_noise_estimate_filters_only_the_border_with_the_same_result(shape):
+    from torchbasics.inference.preprocess import _border, _border_residual
+
+    image = np.random.default_rng(sum(shape)).random(shape)
+    whole = _border(image - ndimage.median_filter(image, size=3, mode="nearest"))
+    np.testing.assert_array_equal(_border_residual(image), whole)

@@ -194,8 +194,8 @@ def ink_on_black(gray: np.ndarray, where: str | None = None) -> Ink:
     background = float(np.median(_border(gray)))
     # 1.4826 x median absolute deviation estimates a normal distribution's std; the
     # residual of a 3x3 median filter has about the noise's own std.
-    residual = gray - ndimage.median_filter(gray, size=3, mode="nearest")
-    noise = 1.4826 * float(np.median(np.abs(_border(residual))))
+    residual = _border_residual(gray)
+    noise = 1.4826 * float(np.median(np.abs(residual)))
     noisy = noise > NOISE_MIN
     smooth = ndimage.gaussian_filter(gray, SMOOTHING) if noisy else gray
     inverted = background - float(smooth.min()) > float(smooth.max()) - background
@@ -237,6 +237,31 @@ def _border(image: np.ndarray) -> np.ndarray:
     cols = max(1, round(BORDER * width))
     return np.concatenate([image[:rows].ravel(), image[-rows:].ravel(),
                            image[rows:-rows, :cols].ravel(), image[rows:-rows, -cols:].ravel()])
+
+
+def _border_residual(image: np.ndarray) -> np.ndarray:
+    """``_border(image - median_filter(image, 3x3))``, filtering only the border strips.
+
+    Only the border is used, and a photo is mostly not border: filtering four thin strips
+    (each with the one row or column of neighbours its edge needs) gives the same values
+    for a fraction of the work.
+    """
+    height, width = image.shape
+    rows, cols = max(1, round(BORDER * height)), max(1, round(BORDER * width))
+    if height <= 2 * rows + 2 or width <= 2 * cols + 2:  # small: the strips would overlap
+        return _border(image - ndimage.median_filter(image, size=3, mode="nearest"))
+
+    def residual(slab: np.ndarray, keep: tuple[slice, slice]) -> np.ndarray:
+        return (slab - ndimage.median_filter(slab, size=3, mode="nearest"))[keep].ravel()
+
+    every = slice(None)
+    return np.concatenate([
+        residual(image[:rows + 1], (slice(0, rows), every)),
+        residual(image[height - rows - 1:], (slice(1, None), every)),
+        residual(image[rows - 1:height - rows + 1, :cols + 1], (slice(1, -1), slice(0, cols))),
+        residual(image[rows - 1:height - rows + 1, width - cols - 1:],
+                 (slice(1, -1), slice(1, None))),
+    ])
 
 
 def ink_box(ink: Ink) -> tuple[int, int, int, int]:

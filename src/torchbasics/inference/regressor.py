@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,8 @@ class Regressor:
     scaler: Standardizer
     columns: tuple[Column, ...]
     target: Column
+    dataset: str = ""  # the data set it was trained on
+    config: dict[str, Any] = field(default_factory=dict)  # the settings it trained with
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any], where: str = "") -> Regressor:
@@ -43,7 +45,8 @@ class Regressor:
         return cls(model_from_checkpoint(checkpoint, where),
                    Standardizer.from_dict(checkpoint["scaler"]),
                    tuple(Column.from_dict(c) for c in checkpoint["features"]),
-                   Column.from_dict(checkpoint["target"]))
+                   Column.from_dict(checkpoint["target"]), checkpoint["dataset"],
+                   checkpoint["config"])
 
     def formula(self) -> LinearFormula | None:
         """The learned formula in the CSV's units, for a linear model (else ``None``)."""
