@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from os import PathLike
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class TorchbasicsError(Exception):
@@ -29,6 +33,17 @@ class TorchbasicsError(Exception):
         if self.fix:
             text = f"{text.rstrip('.')}. {self.fix[:1].upper()}{self.fix[1:]}"
         return text
+
+
+def lookup(table: Mapping[str, T], name: str, what: str,
+           choices: Sequence[str] | None = None) -> T:
+    """``table[name]``, or the error ``unknown WHAT 'name'`` naming the closest of ``choices``
+    (default: the table's keys, in order)."""
+    try:
+        return table[name]
+    except (KeyError, TypeError):  # TypeError: an unhashable name
+        raise TorchbasicsError(f"unknown {what} '{name}'",
+                               fix=closest(str(name), list(choices or table))) from None
 
 
 def closest(name: str, choices: list[str]) -> str:

@@ -37,13 +37,10 @@ def run_export(args: argparse.Namespace) -> int:
 
     from torchbasics.errors import TorchbasicsError
     from torchbasics.inference.export import check_export, export
-    from torchbasics.inference.loading import load
-    from torchbasics.inference.predictor import Classifier
+    from torchbasics.inference.loading import load_classifier
 
-    classifier = load(args.run)
-    if not isinstance(classifier, Classifier):
-        raise TorchbasicsError("export is for image classifiers, and this is a regression run",
-                               where=args.run)
+    classifier = load_classifier(
+        args.run, refusal="export is for image classifiers, and this is a regression run")
     folder = args.run if args.run.is_dir() else args.run.parent
     out = args.out or folder / f"model{SUFFIXES[args.format]}"
     export(classifier, out, args.format)

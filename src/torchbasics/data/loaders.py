@@ -8,6 +8,7 @@ Fashion-MNIST (47 MB) sits comfortably in memory, or on the GPU.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -30,12 +31,23 @@ class BatchSampler:
     ``len()`` steps. A final, smaller batch is split as evenly as it goes (shares differ by
     at most one sample, none is dropped or padded); a rank whose share is empty skips it,
     so training loaders, whose steps must match across ranks, should use ``drop_last``.
+
+    Args (every loader takes them, after its data):
+        batch_size: samples per batch.
+        shuffle: a new random order every epoch; else the stored order.
+        seed: seeds the shuffle.
+        drop_last: skip the final, smaller batch.
+        transform: batch-wise transform of ``(B, C, H, W)`` uint8 -> model input;
+            ``None`` yields the uint8 images as they are.
+        device: where batches are produced.
+        rank, world_size: serve only this rank's share of every batch (see above);
+            ``batch_size`` is then the global batch.
     """
 
     def __init__(
-        self, num_samples: int, *, batch_size: int, shuffle: bool, seed: int, drop_last: bool,
-        transform: Transform | None, device: torch.device | str, rank: int = 0,
-        world_size: int = 1,
+        self, num_samples: int, *, batch_size: int = 256, shuffle: bool = False, seed: int = 0,
+        drop_last: bool = False, transform: Transform | None = None,
+        device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -111,34 +123,13 @@ class TensorBatchLoader(BatchSampler):
     """Iterate over ``(images, labels)`` batches of an in-memory split.
 
     Args:
-        data: the split.
-        batch_size: images per batch.
-        shuffle: a new random order every epoch; else the stored order.
-        seed: seeds the shuffle.
-        drop_last: skip the final, smaller batch.
-        transform: batch-wise transform of ``(B, C, H, W)`` uint8 -> model input;
-            ``None`` yields the uint8 images as they are.
-        device: where batches are produced; the data is moved there once.
-        rank, world_size: serve only this rank's share of every batch (see
-            :class:`BatchSampler`); ``batch_size`` is then the global batch.
+        data: the split; it is moved to ``device`` once.
+        options: how to batch it (``batch_size``, ``shuffle``, ``seed``, ``drop_last``,
+            ``transform``, ``device``, ``rank``, ``world_size``; see :class:`BatchSampler`).
     """
 
-    def __init__(
-        self,
-        data: ImageData,
-        *,
-        batch_size: int = 256,
-        shuffle: bool = False,
-        seed: int = 0,
-        drop_last: bool = False,
-        transform: Transform | None = None,
-        device: torch.device | str = "cpu",
-        rank: int = 0,
-        world_size: int = 1,
-    ):
-        super().__init__(len(data), batch_size=batch_size, shuffle=shuffle, seed=seed,
-                         drop_last=drop_last, transform=transform, device=device, rank=rank,
-                         world_size=world_size)
+    def __init__(self, data: ImageData, **options: Any):
+        super().__init__(len(data), **options)
         self.images = data.images.to(self.device)  # (N, C, H, W) uint8
         self.labels = data.labels.to(self.device)  # (N,) int64
 

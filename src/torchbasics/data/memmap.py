@@ -26,6 +26,7 @@ import shutil
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -182,34 +183,13 @@ class MemmapBatchLoader(BatchSampler):
 
     Args:
         data: the memory-mapped split (its per-image ``transform`` is not used).
-        batch_size: images per batch.
-        shuffle: a new random order every epoch; else the stored order.
-        seed: seeds the shuffle.
-        drop_last: skip the final, smaller batch.
-        transform: batch-wise transform of ``(B, C, H, W)`` uint8 -> model input;
-            ``None`` yields the uint8 images as they are.
-        device: where batches are produced.
-        rank, world_size: serve only this rank's share of every batch (see
-            :class:`~torchbasics.data.loaders.BatchSampler`); ``batch_size`` is then the
-            global batch, and each rank reads only its own rows.
+        options: how to batch it, as for every loader (see
+            :class:`~torchbasics.data.loaders.BatchSampler`); sharded, each rank reads only
+            its own rows.
     """
 
-    def __init__(
-        self,
-        data: MemmapIdxDataset,
-        *,
-        batch_size: int = 256,
-        shuffle: bool = False,
-        seed: int = 0,
-        drop_last: bool = False,
-        transform: Transform | None = None,
-        device: torch.device | str = "cpu",
-        rank: int = 0,
-        world_size: int = 1,
-    ):
-        super().__init__(len(data), batch_size=batch_size, shuffle=shuffle, seed=seed,
-                         drop_last=drop_last, transform=transform, device=device, rank=rank,
-                         world_size=world_size)
+    def __init__(self, data: MemmapIdxDataset, **options: Any):
+        super().__init__(len(data), **options)
         self.data = data
 
     def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

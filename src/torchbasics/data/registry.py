@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from torchbasics.errors import TorchbasicsError, closest
+from torchbasics.errors import lookup
 from torchbasics.tabular import bonus
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.table import Column, Table
@@ -212,12 +212,7 @@ DATASETS: dict[str, DatasetSpec] = {
 
 def get_dataset(name: str) -> DatasetSpec:
     """The registry entry called ``name``; a clear error suggesting the closest name otherwise."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise TorchbasicsError(
-            f"unknown data set '{name}'", fix=closest(name, sorted(DATASETS))
-        ) from None
+    return lookup(DATASETS, name, "data set", sorted(DATASETS))
 
 
 def image_datasets() -> list[str]:

@@ -28,6 +28,18 @@ def find_checkpoint(run: str | os.PathLike) -> Path:
                            fix="is this a run directory made by `torchbasics train`?")
 
 
+def load_classifier(run: str | os.PathLike, *, refusal: str,
+                    fix: str | None = None) -> Classifier:
+    """:func:`load` for what only an image classifier can do; a regression run is refused
+    with ``refusal`` (and ``fix``)."""
+    from torchbasics.inference.predictor import Classifier
+
+    model = load(run)
+    if not isinstance(model, Classifier):
+        raise TorchbasicsError(refusal, where=run, fix=fix)
+    return model
+
+
 def load(run: str | os.PathLike) -> Classifier | Regressor:
     """The trained model of a run directory (or checkpoint file), ready to predict.
 

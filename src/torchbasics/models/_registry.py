@@ -19,7 +19,7 @@ from typing import Any
 
 from torch import nn
 
-from torchbasics.errors import TorchbasicsError, closest
+from torchbasics.errors import TorchbasicsError, lookup
 from torchbasics.settings import Setting, flag_name
 
 ModelBuilder = Callable[..., nn.Module]
@@ -89,12 +89,7 @@ def list_models(task: str | None = None) -> list[str]:
 
 def get_model_entry(name: str) -> ModelEntry:
     """The registry entry of ``name``; a clear error naming the closest model otherwise."""
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise TorchbasicsError(
-            f"unknown model '{name}'", fix=closest(name, list(_MODELS))
-        ) from None
+    return lookup(_MODELS, name, "model")
 
 
 def check_model_settings(name: str, settings: dict[str, Any]) -> None:

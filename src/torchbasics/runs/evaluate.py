@@ -13,7 +13,7 @@ from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.sources import load_split
 from torchbasics.device import resolve_device
 from torchbasics.errors import TorchbasicsError
-from torchbasics.inference.loading import load
+from torchbasics.inference.loading import load_classifier
 from torchbasics.inference.predictor import Classifier
 from torchbasics.metrics import (
     confusion,
@@ -63,7 +63,7 @@ def evaluate_run(
         error, accuracy, count, per-class report (text and dict), and what was evaluated.
     """
     run_dir = Path(run_dir)
-    classifier = load_classifier(run_dir, checkpoint_name)
+    classifier = classifier_of(run_dir, checkpoint_name)
     data = load_split(classifier.dataset, split, data_dir or classifier.config["data_dir"])
     if list_path is not None:
         from torchbasics.data.image_files import load_list
@@ -101,17 +101,14 @@ def evaluate_run(
     return result
 
 
-def load_classifier(run_dir: Path, checkpoint_name: str) -> Classifier:
+def classifier_of(run_dir: Path, checkpoint_name: str) -> Classifier:
     """The run's classifier from ``checkpoint_name``; a regression run is refused, saying
     where its test figures are (it is tested as it trains, and has only last.pt)."""
     path = run_dir / checkpoint_name
-    model = load(path if path.is_file() else run_dir)
-    if not isinstance(model, Classifier):
-        raise TorchbasicsError(
-            "this is a regression run: its test metrics (MSE, RMSE, MAE, R²) were computed "
-            "when it trained", where=run_dir,
-            fix=f"see {run_dir / 'report.md'}, or predict with `torchbasics predict {run_dir}`",
-        )
+    model = load_classifier(
+        path if path.is_file() else run_dir, refusal="this is a regression run: its test "
+        "metrics (MSE, RMSE, MAE, R²) were computed when it trained",
+        fix=f"see {run_dir / 'report.md'}, or predict with `torchbasics predict {run_dir}`")
     if not path.is_file():
         raise TorchbasicsError("checkpoint not found", where=path)
     return model

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +36,14 @@ from torchbasics.training import distributed
 from torchbasics.training.schedule import StepPlan
 
 PROGRESS_EVERY = 25  # steps between progress-bar updates of the running loss
+
+
+class Batches(Protocol):
+    """What the loop trains on: an epoch's ``(inputs, targets)`` batches, and their count."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
 
 
 class ClassificationTask:
@@ -192,7 +200,7 @@ def training_step(
 
 def train_one_epoch(
     model: nn.Module,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    batches: Batches,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     task: Task,
@@ -218,19 +226,16 @@ def train_one_epoch(
             the epoch stops there and :class:`Interrupted` is raised.
 
     Returns:
-        ``{"loss", "error", "samples", "seconds", "lr"}``: mean loss and error over the
-        epoch, measured on the batches as trained (dropout and augmentation on), and the
-        learning rate the epoch began with.
+        ``{"loss", "error", "samples", "seconds", "lr"}``: the epoch's mean loss and error on
+        its batches as trained (dropout, augmentation), and the rate it began with.
     """
     model.train()
     sums = resume or PartialEpoch.begin(epoch, optimizer.param_groups[0]["lr"], device)
     first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
-    per_epoch = len(batches) if hasattr(batches, "__len__") else None  # a full epoch's steps
-    plan = plan or StepPlan(epoch * per_epoch if per_epoch else 2**62)
-    stopped = False
-    start = time.perf_counter()
+    per_epoch, stopped, start = len(batches), False, time.perf_counter()
+    plan = plan or StepPlan(epoch * per_epoch)
     bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch",
-               initial=sums.steps, total=per_epoch and plan.steps_in_epoch(epoch, per_epoch))
+               initial=sums.steps, total=plan.steps_in_epoch(epoch, per_epoch))
     for step, (inputs, targets) in enumerate(bar, start=sums.steps):
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
@@ -242,10 +247,8 @@ def train_one_epoch(
                                      first_bad_step)
         if progress and step % PROGRESS_EVERY == 0:
             bar.set_postfix(loss=f"{sums.loss_sum.item() / sums.samples:.4f}")
-        if per_epoch is not None:
-            plan.check((epoch - 1) * per_epoch + sums.steps)  # a time budget may re-plan
-            if sums.steps >= plan.steps_in_epoch(epoch, per_epoch):
-                break  # the plan ends this epoch here (the last one may end part-way)
+        if plan.ends_epoch(epoch, sums.steps, per_epoch):  # the last one may end part-way
+            break
         if should_stop is not None and should_stop():
             stopped = True
             break

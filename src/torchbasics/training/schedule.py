@@ -62,6 +62,12 @@ class StepPlan:
         return min(float(self.total),
                    _along(begin, step - begin_step, self.total, end_step - begin_step))
 
+    def ends_epoch(self, epoch: int, steps: int, steps_per_epoch: int) -> bool:
+        """After ``steps`` steps of ``epoch``: whether the plan ends the epoch here (a time
+        budget first checks its clock, and may re-plan)."""
+        self.check((epoch - 1) * steps_per_epoch + steps)
+        return steps >= self.steps_in_epoch(epoch, steps_per_epoch)
+
     def check(self, step: int) -> None:
         """Called after every step; a plan that watches a time budget re-plans here."""
 
