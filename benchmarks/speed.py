@@ -189,7 +189,7 @@ def timed_epoch(
     device: torch.device, precision: str, warmup: int,
 ) -> float:
     """images/s of one ``train_one_epoch`` pass, after ``warmup`` untimed steps."""
-    train_one_epoch(model, itertools.islice(batches, warmup), optimizer, scheduler, task,
+    train_one_epoch(model, list(itertools.islice(batches, warmup)), optimizer, scheduler, task,
                     device=device, precision=precision)
     if hasattr(batches, "set_epoch"):
         batches.set_epoch(1)
