@@ -59,13 +59,14 @@ def assert_predict_and_torchscript_give(classifier, images: np.ndarray, expected
                                         folder: Path) -> None:
     """``predict`` on ``images``, and the classifier exported to TorchScript on their pixels,
     both give the probabilities ``expected``."""
-    from torchbasics.inference.export import export, run_torchscript
+    from torchbasics.inference.export import export
+    from torchbasics.inference.runtimes import run
 
     predicted = np.stack([p.probabilities for p in classifier.predict_many(images)])
     np.testing.assert_allclose(predicted, expected, atol=1e-5)
     exported = export(classifier, folder / "model.pt", "torchscript")
     pixels = pixels_of(classifier, images).numpy()
-    np.testing.assert_allclose(run_torchscript(exported, pixels), expected, atol=1e-5)
+    np.testing.assert_allclose(run("torchscript", exported, pixels), expected, atol=1e-5)
 
 
 def real_data_dir(name: str) -> Path:

@@ -40,8 +40,9 @@ class Extra:
 
 
 EXTRAS: dict[str, Extra] = {extra.name: extra for extra in (
-    Extra("export", "ONNX export (torchbasics export --format onnx)",
-          ("onnx", "onnxscript", "onnxruntime"), ("onnx", "onnxscript", "onnxruntime")),
+    Extra("export", "ONNX export and its runtimes (torchbasics export --format onnx)",
+          ("onnx", "onnxscript", "onnxruntime", "opencv-python-headless"),
+          ("onnx", "onnxscript", "onnxruntime", "cv2")),
     Extra("serve", "the prediction web service (torchbasics serve)",
           ("fastapi", "uvicorn", "python-multipart", "fastapi-offline"),
           ("fastapi", "uvicorn", "python_multipart", "fastapi_offline")),

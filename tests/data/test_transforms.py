@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchbasics.data.geometry import deskew
+from torchbasics.data.geometry import deskew, deskew_theta, warp
 from torchbasics.data.transforms import (
     ModelInput,
     Normalize,
@@ -120,6 +120,18 @@ def test_deskew_leaves_upright_centred_and_blank_images_alone():
     assert torch.equal(deskew(blank), blank)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_deskew_by_matrix_products_is_grid_samples_deskewing(channels):
+    """The exportable formulation (tent weights, two batched products) resamples exactly as
+    grid_sample through deskew_theta's map, which augmentation composes."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(16, channels, 28, 28, generator=generator)
+    images[:8] *= torch.rand(8, channels, 28, 28, generator=generator) > 0.8  # sparse ink
+    images[:4, :, :, :10] = 0  # off-centre, so that ink is read from beyond the border
+    torch.testing.assert_close(deskew(images), warp(images, deskew_theta(images)),
+                               atol=2e-5, rtol=0)
+
+
 def test_model_input_deskews_then_normalizes_one_image_or_a_batch_alike():
     pixels = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
     model_input = ModelInput((0.5,), (0.25,), deskew=True)
@@ -143,7 +155,10 @@ def test_evaluation_batches_are_the_model_input_itself():
 def test_augmentation_with_deskewing_is_deskew_then_warp_in_one_resampling():
     strokes = torch.stack([_slanted_stroke(s, (13.0 + s, 12.0 - 3 * s))
                            for s in (-0.4, -0.2, 0.1, 0.3, 0.5)])  # (5, 1, 28, 28)
-    assert torch.equal(RandomAffine(0, 0, (1, 1), deskew=True)(strokes), deskew(strokes))
+    # The identity warp composed with deskewing is deskewing (to float rounding: augmentation
+    # resamples with grid_sample, the model input step with matrix products).
+    torch.testing.assert_close(RandomAffine(0, 0, (1, 1), deskew=True)(strokes),
+                               deskew(strokes), atol=2e-5, rtol=0)
 
     def augment(**deskewing):
         return RandomAffine(15, 0.1, (0.9, 1.1), generator=torch.Generator().manual_seed(0),

@@ -1,4 +1,6 @@
-"""Exported models (ONNX Runtime, TorchScript) give PyTorch's probabilities on real digits."""
+"""Exported models (ONNX Runtime, TorchScript) give PyTorch's probabilities on real digits;
+the command writes and checks the file. (Every runtime, model and preprocessing:
+test_export_runtimes.py.)"""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ import torch
 from tests.helpers import pixels_of
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
-from torchbasics.inference.export import export, run_onnx, run_torchscript
+from torchbasics.inference.export import export
 from torchbasics.inference.predictor import Classifier
+from torchbasics.inference.runtimes import run
 from torchbasics.models import create_model
 from torchbasics.models.mirror import MirrorAveraged
 
 TOLERANCE = 1e-4  # largest allowed absolute difference of a probability
-RUNNERS = {"onnx": run_onnx, "torchscript": run_torchscript}
+RUNTIMES = {"onnx": "onnxruntime", "torchscript": "torchscript"}
 
 
 def _need_onnx() -> None:
@@ -58,7 +61,7 @@ def test_exported_model_gives_pytorchs_probabilities(exported, test_pixels, fmt)
     pixels, expected = test_pixels
     out = exported(fmt)
     for batch in (pixels, pixels[:1]):  # the batch size is free (exported with 2)
-        got = RUNNERS[fmt](out, batch)
+        got = run(RUNTIMES[fmt], out, batch)
         assert got.shape == (len(batch), 10)
         assert np.abs(got - expected[:len(batch)]).max() < TOLERANCE
     assert (got.argmax(1) == expected[:1].argmax(1)).all()
@@ -80,7 +83,7 @@ def test_mirror_averaged_convnet_exports(classifier, mnist_test, tmp_path, fmt):
     images, _ = mnist_test
     pixels = pixels_of(convnet, images[:37]).numpy()
     expected = np.stack([p.probabilities for p in convnet.predict_many(images[:37])])
-    got = RUNNERS[fmt](export(convnet, tmp_path / f"convnet.{fmt}", fmt), pixels)
+    got = run(RUNTIMES[fmt], export(convnet, tmp_path / f"convnet.{fmt}", fmt), pixels)
     assert np.abs(got - expected).max() < TOLERANCE
 
 
@@ -107,9 +110,11 @@ def test_cli_export_writes_and_checks_the_file(mnist_run, tmp_path, capsys):
     out = tmp_path / "digits.onnx"
     assert main(["export", str(mnist_run), "--format", "onnx", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert out.is_file() and printed.startswith(f"wrote {out}: onnx, 10 classes")
-    difference = float(printed.rsplit("at most ", 1)[1].split()[0])
-    assert difference < TOLERANCE
+    assert out.is_file() and printed.startswith(f"wrote {out}: onnx (full graph), 10 classes")
+    checked = dict(line.strip().split(": probabilities within ") for line in
+                   printed.splitlines()[1:])
+    assert {"onnxruntime", "opencv-auto"} <= set(checked)
+    assert all(float(text.split()[0]) < TOLERANCE for text in checked.values())
     assert main(["export", str(mnist_run), "--format", "torchscript"]) == 0
     assert (mnist_run / "model.torchscript.pt").is_file()
 
@@ -127,3 +132,38 @@ def test_a_regression_run_is_not_exported(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(tmp_path / "bonus")]) == 2
     assert "export is for image classifiers" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_export_writes_the_network_graph_with_an_opset(mnist_run, tmp_path, capsys):
+    _need_onnx()
+    import onnx
+
+    out = tmp_path / "network.onnx"
+    assert main(["export", str(mnist_run), "--graph", "network", "--opset", "20", "--out",
+                 str(out)]) == 0
+    assert "onnx (network graph)" in capsys.readouterr().out
+    model = onnx.load(str(out))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(props["preprocessing_steps"]) == ["deskew", "normalize"]
+    assert props["graph"] == "network" and props["opset"] == "20"
+
+
+def test_cli_export_refuses_an_opset_it_cannot_write(mnist_run, tmp_path, capsys):
+    _need_onnx()
+    out = tmp_path / "old.onnx"
+    assert main(["export", str(mnist_run), "--opset", "11", "--out", str(out)]) == 2
+    assert "opset 11 is not offered" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_export_fails_when_a_runtime_disagrees(mnist_run, tmp_path, monkeypatch, capsys):
+    """A runtime whose probabilities differ from PyTorch's is an error, not a line."""
+    from torchbasics.inference import export as exporting
+
+    monkeypatch.setattr(exporting, "runtimes_for", lambda fmt, **_: ["torchscript"])
+    monkeypatch.setattr(exporting, "run_in_child",
+                        lambda runtimes, path, inputs: {"torchscript": np.zeros((8, 10))})
+    out = tmp_path / "model.pt"
+    assert main(["export", str(mnist_run), "--format", "torchscript", "--out", str(out)]) == 2
+    assert "a runtime's probabilities differ from PyTorch's" in capsys.readouterr().err

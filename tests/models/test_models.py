@@ -142,3 +142,12 @@ def test_every_model_setting_has_a_range_and_every_recipe_names_real_settings(na
     entry = get_model_entry(name)
     assert set(entry.settings()) <= set(MODEL_SETTINGS)
     assert set(entry.recipe) <= set(SETTINGS), "a recipe sets something that is not a setting"
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 28, 28), (3, 28, 28), (5, 7)])
+def test_mirror_images_is_a_left_right_flip(shape):
+    """The gather written for exported graphs gives flip's values, whatever the shape."""
+    from torchbasics.models.mirror import mirror_images
+
+    images = torch.randn(shape)
+    assert torch.equal(mirror_images(images), images.flip(-1))

@@ -7,12 +7,22 @@ has the figures).
 
 The wrapper has no weights of its own and only acts in eval mode: in training, the random
 flips of the augmentation do the job, and the loss sees one view per image as usual.
+
+The mirror image is taken by gathering the columns in reverse (``index_select``), the same
+values as ``flip``: exported, ``flip`` is a Slice with a negative step, which OpenCV's
+ONNX runtime gets wrong, while a Gather runs in every runtime tested.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+def mirror_images(images: torch.Tensor) -> torch.Tensor:
+    """``images.flip(-1)`` (left-right), written so that every ONNX runtime tested runs it."""
+    reverse = torch.arange(images.shape[-1] - 1, -1, -1, device=images.device)
+    return images.index_select(images.dim() - 1, reverse)
 
 
 class MirrorAveraged(nn.Module):
@@ -26,4 +36,4 @@ class MirrorAveraged(nn.Module):
         logits = self.model(images)  # (B, K)
         if self.training:
             return logits
-        return (logits + self.model(images.flip(-1))) / 2  # flip(-1): along the width
+        return (logits + self.model(mirror_images(images))) / 2
