@@ -12,7 +12,8 @@ Data: MNIST as found on the search path (MNIST-10k on the development machines),
    (TensorBatchLoader, batch-wise transforms with the recipe's deskewing and augmentation,
    channels-last, bf16 autocast where the CPU has it, fused optimizer, train_one_epoch)
    against a plain fp32 loop over the same model: per-sample Dataset + DataLoader(shuffle=
-   True), NCHW, SGD, loss.item() every step, no deskewing or augmentation. Goal: 2.5x.
+   True), NCHW, SGD, loss.item() every step, no deskewing or augmentation. Goal: 2.5x for
+   the convnet; the cnn's row is information (its kernels bound it).
 2. images/s of one `mlp-relu` epoch: torchbasics' path (its recipe's batch size and
    precision) against the classic per-sample Dataset + DataLoader(batch_size=64,
    shuffle=True) with the plain fp32 loop; neither side deskews or augments. Goal: 3x. A second
@@ -76,6 +77,9 @@ PARTS = (1, 2, 3, 4, 5)
 DATASET = "mnist"
 THROUGHPUT_MODELS = ("cnn", "convnet")
 THROUGHPUT_GOAL = 2.5  # part 1: times the plain loop's images/s
+# The cnn row is information only: that small model runs at its kernels' ceiling, which
+# bounds the ratio below the goal (README, "Speed"; retired as a goal by issue 19).
+THROUGHPUT_JUDGED = ("convnet",)
 LOADER_GOAL = 3.0  # part 2: times the classic loader's images/s
 LOADER_MODEL = "mlp-relu"
 CLASSIC_BATCH_SIZE = 64  # part 2: the classic DataLoader's batch size
@@ -224,13 +228,15 @@ def part_throughput(args: argparse.Namespace, data: Data, device: torch.device) 
         with_allocator = fresh_baseline("plain-epoch", plain, args, device,
                                         keep_freed_memory=True)["images_per_second"]
         ratio = statistics.median(ours) / statistics.median(baseline)
+        judged = name in THROUGHPUT_JUDGED
         rows.append(Row(
             f"images/s, one training epoch of `{name}`, batch {config.batch_size}"
             + (f", median of {args.repeats}" if args.repeats > 1 else ""),
             f"{statistics.median(ours):,.0f}{_spread(ours)} ({_path(recipe)})",
             f"{statistics.median(baseline):,.0f}{_spread(baseline)} (plain fp32 loop, each in "
             f"a fresh process; {with_allocator:,.0f} with torchbasics' allocator setting)",
-            f"{ratio:.2f}×", f"≥ {THROUGHPUT_GOAL}×", ratio >= THROUGHPUT_GOAL,
+            f"{ratio:.2f}×", f"≥ {THROUGHPUT_GOAL}×" if judged else "— (information)",
+            ratio >= THROUGHPUT_GOAL if judged else None,
         ))
     return rows
 

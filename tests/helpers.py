@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import subprocess
 import time
@@ -13,6 +15,8 @@ import pytest
 from torchbasics.data.idx import write_idx
 from torchbasics.data.locate import find_dataset
 from torchbasics.data.registry import get_dataset
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def make_idx_dataset(
@@ -97,3 +101,12 @@ def wait_for_epochs(run_dir: Path, epochs: int, process: subprocess.Popen) -> fl
             return float(rows[-1].split(",")[6])  # the "seconds" column
         time.sleep(0.02)
     raise AssertionError(f"no epoch {epochs} within 120 s")
+
+
+@contextlib.contextmanager
+def benchmark_module(name: str):
+    """``benchmarks/NAME.py`` as a module, with benchmarks/ on the path while in use (a
+    benchmark imports its helpers from there)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCHMARKS))
+        yield importlib.import_module(name)

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 import torch
 
-from tests.helpers import real_data_dir
+from tests.helpers import benchmark_module, real_data_dir
 from torchbasics.runs.config import TrainConfig
 from torchbasics.runs.evaluate import evaluate_run
 from torchbasics.runs.train import train
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
 def speed():
-    """benchmarks/speed.py as a module (it imports its helpers from benchmarks/)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(BENCHMARKS))
-        yield importlib.import_module("speed")
+    """benchmarks/speed.py as a module."""
+    with benchmark_module("speed") as module:
+        yield module
 
 
 def _table_rows(output: str) -> list[list[str]]:

@@ -14,7 +14,7 @@ from torchbasics.runs.config import SETTINGS, TrainConfig, recipe_for, resolve
 def test_precedence_given_then_data_set_recipe_then_model_recipe_then_data_set_then_default():
     resolved = resolve(TrainConfig(dataset="fashion-mnist", model="convnet", lr=0.05))
     assert resolved.lr == 0.05  # given
-    assert resolved.epochs == DATASETS["fashion-mnist"].recipes["convnet"]["epochs"]
+    assert resolved.batch_size == DATASETS["fashion-mnist"].recipes["convnet"]["batch_size"]
     assert resolved.weight_decay == get_model_entry("convnet").recipe["weight_decay"]
     assert resolve(TrainConfig(dataset="mnist", model="softmax")).deskew is True  # data set
     assert resolved.momentum == SETTINGS["momentum"].default  # nobody else sets it
@@ -53,10 +53,23 @@ def test_the_python_api_refuses_what_the_command_line_refuses(values, message):
 def test_every_recipe_names_real_settings_of_the_right_kind():
     for spec in DATASETS.values():
         for model in spec.recipes:
-            assert set(recipe_for(model, spec.name)) <= set(SETTINGS)
+            assert set(recipe_for(model, spec.name)) <= set(SETTINGS) | {"model_settings"}
+            resolve(TrainConfig(dataset=spec.name, model=model))  # its model settings fit
         assert set(spec.settings) <= set(SETTINGS)
         for recipe in spec.recipes.values():
-            assert set(recipe) <= set(SETTINGS)
+            assert set(recipe) <= set(SETTINGS) | {"model_settings"}
+
+
+def test_a_recipe_may_train_for_a_time_and_set_the_models_own_settings():
+    """The Fashion convnet: five minutes at half width, unless told otherwise."""
+    resolved = resolve(TrainConfig(dataset="fashion-mnist", model="convnet"))
+    assert resolved.time_budget == 300 and resolved.epochs is None
+    assert resolved.model_settings == {"width": 16}
+    told = resolve(TrainConfig(dataset="fashion-mnist", model="convnet", epochs=3,
+                               model_settings={"width": 8, "hidden": 64}))
+    assert told.epochs == 3 and told.time_budget is None  # a length given wins
+    assert told.model_settings == {"width": 8, "hidden": 64}  # given settings win
+    assert resolve(TrainConfig(dataset="mnist", model="convnet")).model_settings == {}
 
 
 def test_from_dict_refuses_unknown_settings():

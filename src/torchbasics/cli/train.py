@@ -87,16 +87,18 @@ def run_models(args: argparse.Namespace) -> int:
     for name in list_models():
         regression = get_model_entry(name).task == "regression"  # 3 features -> 1 value
         shape, outputs = ((3,), 1) if regression else ((1, 28, 28), 10)
-        parameters = count_parameters(create_model(name, shape, outputs))
         kind = "tabular" if regression else "image"
         dataset = chosen if chosen.kind == kind else next(
             spec for spec in DATASETS.values() if spec.kind == kind)
         recipe = recipe_for(name, dataset.name)
+        own = recipe.get("model_settings", {})
+        parameters = count_parameters(create_model(name, shape, outputs, **own))
         warmup = (f", warm-up {recipe['warmup']}"
                   if recipe.get("schedule") == "onecycle" else "")
         length = (f"what fits in {recipe['time_budget'] / 60:g} min" if "time_budget" in recipe
                   else f"{recipe.get('epochs', '?')} epochs")
-        brief = (f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
+        brief = ("".join(f"{key} {value}, " for key, value in own.items())
+                 + f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
                  f"{length}, batch {recipe.get('batch_size', '?')}"
                  + (f", augment {recipe['augment']}" if recipe.get("augment") else "")
                  + (", deskew" if recipe.get("deskew") else "")

@@ -161,14 +161,16 @@ def recipe_for(model: str, dataset: str) -> dict[str, Any]:
 
     Later sources win: the settings' defaults, the data set's settings for every model,
     the model's recipe, the data set's recipe for this model. Settings that do not apply
-    to the data set's kind are left out.
+    to the data set's kind are left out. A recipe may also set the model's own settings
+    (``model_settings``, e.g. a narrower convnet where that trains better in its time).
     """
     spec = get_dataset(dataset)
     defaults = {name: s.default for name, s in SETTINGS.items()
                 if s.default is not None and name not in IDENTITY}
     merged = (defaults | spec.settings | get_model_entry(model).recipe
               | spec.recipes.get(model, {}))
-    return {name: value for name, value in merged.items() if applies(SETTINGS[name], spec)}
+    return {name: value for name, value in merged.items()
+            if name == "model_settings" or applies(SETTINGS[name], spec)}
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
@@ -191,7 +193,9 @@ def resolve(config: TrainConfig) -> TrainConfig:
               if name not in LENGTHS or name == length}
     filled = {name: recipe.get(name) for name in SETTINGS
               if name not in IDENTITY and getattr(config, name) is None}
-    resolved = dataclasses.replace(config, **filled, dataset=spec.name, model=model)
+    model_settings = recipe.get("model_settings", {}) | config.model_settings  # given wins
+    resolved = dataclasses.replace(config, **filled, dataset=spec.name, model=model,
+                                   model_settings=model_settings)
     check(resolved)
     return resolved
 
