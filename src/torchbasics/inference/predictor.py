@@ -123,14 +123,17 @@ class Classifier:
         for image in images:
             batch.append((_source(image), self.preprocess(image)))
             if len(batch) == batch_size:
-                results += self._predict_batch(batch, top)
+                results += self.predict_preprocessed(batch, top)
                 batch = []
         if batch:
-            results += self._predict_batch(batch, top)
+            results += self.predict_preprocessed(batch, top)
         return results
 
-    def _predict_batch(self, batch: list[tuple[str, Preprocessed]],
-                       top: int) -> list[Prediction]:
+    def predict_preprocessed(self, batch: Sequence[tuple[str, Preprocessed]],
+                             top: int = DEFAULT_TOP) -> list[Prediction]:
+        """Predictions for pictures already preprocessed (:meth:`preprocess`), each with its
+        source's name, in one forward pass: for a server, which prepares pictures on
+        several threads and runs the model on one."""
         inputs = torch.cat([item.tensor for _, item in batch])  # (N, C, H, W)
         probabilities = self.probabilities(inputs)  # (N, K)
         return [self._prediction(row, top, source, item.seen)
