@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
+from torchbasics.inference.formats import DEFAULT_OPSET, GRAPHS, OPSETS, SUFFIXES
+
 CHECK_TOLERANCE = 1e-4  # largest difference from PyTorch's probabilities a runtime may show
 
 
@@ -25,18 +26,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run", type=Path, metavar="RUN_DIR",
                         help="run directory (its best.pt, else last.pt) or a checkpoint file")
-    parser.add_argument("--format", default="onnx", choices=["onnx", "torchscript"],
+    parser.add_argument("--format", default="onnx", choices=list(SUFFIXES),
                         help="file format (default: onnx)")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="where to write it (default: RUN_DIR/model.onnx or "
                         "RUN_DIR/model.torchscript.pt)")
-    parser.add_argument("--graph", default="full", choices=["full", "network"],
+    parser.add_argument("--graph", default=GRAPHS[0], choices=GRAPHS,
                         help="full: pixels in, the model's deskewing and normalization inside; "
                         "network: the network alone, its input already deskewed and "
                         "normalized as the metadata says (default: full)")
-    parser.add_argument("--opset", type=int, default=18, metavar="N",
-                        help="ONNX operator set, 18 to 23; 18 runs in every runtime tested "
-                        "(default: 18)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N",
+                        help=f"ONNX operator set, {OPSETS[0]} to {OPSETS[-1]}; {DEFAULT_OPSET} "
+                        f"runs in every runtime tested (default: {DEFAULT_OPSET})")
     parser.set_defaults(handler=run_export)
 
 

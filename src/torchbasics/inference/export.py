@@ -32,14 +32,11 @@ from torch import nn
 from torchbasics.errors import TorchbasicsError, closest
 from torchbasics.extras import require
 from torchbasics.files import atomic_write
+from torchbasics.inference.formats import DEFAULT_OPSET, FORMATS, GRAPHS, OPSETS
 from torchbasics.inference.predictor import Classifier
 from torchbasics.inference.runtimes import INPUT_NAME, OUTPUT_NAME, opencv_engines, run_in_child
 from torchbasics.models.mirror import MirrorAveraged
 
-FORMATS = ("onnx", "torchscript")
-GRAPHS = ("full", "network")
-OPSETS = range(18, 24)  # what torch 2.13's exporter writes as asked (below 18 it cannot)
-DEFAULT_OPSET = 18  # the exporter's own: no version conversion, and every runtime runs it
 METADATA_FILE = "torchbasics.json"  # TorchScript extra file holding the metadata
 
 
