@@ -123,17 +123,14 @@ class Classifier:
         for image in images:
             batch.append((_source(image), self.preprocess(image)))
             if len(batch) == batch_size:
-                results += self.predict_preprocessed(batch, top)
+                results += self._predict_batch(batch, top)
                 batch = []
         if batch:
-            results += self.predict_preprocessed(batch, top)
+            results += self._predict_batch(batch, top)
         return results
 
-    def predict_preprocessed(self, batch: Sequence[tuple[str, Preprocessed]],
-                             top: int = DEFAULT_TOP) -> list[Prediction]:
-        """Predictions for pictures already preprocessed (:meth:`preprocess`), each with its
-        source's name, in one forward pass: for a server, which prepares pictures on
-        several threads and runs the model on one."""
+    def _predict_batch(self, batch: list[tuple[str, Preprocessed]],
+                       top: int) -> list[Prediction]:
         inputs = torch.cat([item.tensor for _, item in batch])  # (N, C, H, W)
         probabilities = self.probabilities(inputs)  # (N, K)
         return [self._prediction(row, top, source, item.seen)

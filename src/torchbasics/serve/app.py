@@ -82,10 +82,10 @@ def create_app(served: dict[str, Served], settings: ServeSettings | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for name, model in served.items():
             if model.kind != TABULAR:
-                warm_up = [("", model.model.preprocess(WARM_UP))] * 8
-                batchers[name] = MicroBatcher(model.model.predict_preprocessed, name=name,
+                batchers[name] = MicroBatcher(model.model.predict_many, name=name,
                                               max_batch=settings.max_batch,
-                                              max_wait=settings.max_wait, warm_up=warm_up)
+                                              max_wait=settings.max_wait,
+                                              warm_up=[WARM_UP] * 8)
         yield
         for batcher in batchers.values():
             batcher.close()
@@ -139,7 +139,7 @@ def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, 
         with batcher.incoming() as ticket:
             uploads = await read_pictures(request, settings.max_images)
             pictures = await anyio.to_thread.run_sync(
-                prepare_all, uploads, settings.images, model.model, limiter=decoders)
+                decode_all, uploads, settings.images, limiter=decoders)
             future = batcher.submit(pictures, min(top, len(model.model.class_names)), ticket)
         predictions = await named(future, uploads)
         rows = [p.to_dict() | {"source": source} for p, (source, _) in zip(predictions,
@@ -170,24 +170,9 @@ async def named(future: Any, uploads: list[tuple[str, bytes]]) -> list[Any]:
         raise
 
 
-def prepare_all(uploads: list[tuple[str, bytes]], limits: ImageLimits,
-                classifier: Any) -> list[tuple[str, Any]]:
-    """Decode and preprocess every uploaded picture (in a decoding thread, several of which
-    run at once, so that the model's one thread only runs the network): ``(source,
-    Preprocessed)`` each, as :meth:`Classifier.predict_preprocessed` takes them.
-
-    Raises:
-        RequestError: a picture that cannot be decoded or used, naming its file.
-    """
-    prepared = []
-    for source, data in uploads:
-        image = decode_image(data, limits, source)
-        try:
-            prepared.append((source, classifier.preprocess(image)))
-        except TorchbasicsError as error:
-            raise RequestError(status_of(error), error.what, where=error.where or source or None,
-                               fix=error.fix) from None
-    return prepared
+def decode_all(uploads: list[tuple[str, bytes]], limits: ImageLimits) -> list[Any]:
+    """Decode every uploaded picture (in a worker thread)."""
+    return [decode_image(data, limits, source) for source, data in uploads]
 
 
 async def predict_rows(request: Request, model: Served) -> dict[str, Any]:

@@ -6,7 +6,7 @@ requests costs one pass instead of one each. It waits for more only while a requ
 was told about (:meth:`MicroBatcher.incoming`) is still being read and decoded, and then
 at most ``max_wait`` seconds: a lone request is answered at once, and a burst is gathered.
 
-A job whose pictures the model refuses must not fail the others it was
+A job whose picture the model refuses (a blank one) must not fail the others it was
 batched with: when a whole batch fails with a :class:`TorchbasicsError`, each job is
 predicted again on its own, and only the guilty one gets the error.
 """
