@@ -1,6 +1,6 @@
 """Accuracy goals: train each model with its default recipe, test it, print a table.
 
-    python benchmarks/accuracy.py                          # every goal (about 25 minutes)
+    python benchmarks/accuracy.py                          # every goal (about 12 minutes)
     python benchmarks/accuracy.py --dataset mnist --models softmax,cnn
 
 Each run trains exactly as `torchbasics train --dataset D --model M` would (same seed,
