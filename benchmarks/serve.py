@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import io
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -182,13 +181,10 @@ def run_load(url: str, path: str, pictures: list[bytes], clients: int, requests:
 # ------------------------------------------------------------------------ report
 
 def cpu_name() -> str:
-    """The CPU model and count, as /proc/cpuinfo names it."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        name = re.search(r"model name\s*:\s*(.*)", text).group(1).strip()
-    except (OSError, AttributeError):
-        name = platform.processor() or "unknown CPU"
-    return f"{name}, {os.cpu_count()} logical CPUs"
+    """The CPU model (as torchbasics reads it) and count."""
+    from torchbasics.cpu import cpu_info
+
+    return f"{cpu_info().model}, {os.cpu_count()} logical CPUs"
 
 
 def report(limit: float, light: Load, heavy: Load, rss: tuple[float, float, float]) -> bool:

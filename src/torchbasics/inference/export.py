@@ -167,21 +167,20 @@ def runtimes_for(fmt: str, *, every_engine: bool = False) -> list[str]:
 
 
 def check_export(classifier: Classifier, path: str | os.PathLike, fmt: str,
-                 inputs: np.ndarray, graph: str = "full", *,
+                 pixels: torch.Tensor, graph: str = "full", *,
                  every_engine: bool = False) -> dict[str, float]:
     """Each installed runtime -> the largest absolute difference between its probabilities
     for the exported file and PyTorch's (each runtime in a child process, so that one that
     crashes on a file is an error, not the end of the caller).
 
     Args:
-        inputs: ``(N, C, H, W)`` float32: pixels on [0, 1] for a full graph, model input
-            for a network graph.
+        pixels: ``(N, C, H, W)`` float32 on [0, 1]; a network graph is given the model
+            input made from them.
     """
-    tensor = torch.from_numpy(np.asarray(inputs, np.float32))
-    ours = (classifier.probabilities_of_pixels(tensor) if graph == "full"
-            else classifier.probabilities(tensor))
+    ours = classifier.probabilities_of_pixels(pixels)
+    inputs = pixels if graph == "full" else classifier.preprocessing.model_input(pixels)
     runtimes = runtimes_for(fmt, every_engine=every_engine)
-    outputs = run_in_child(runtimes, path, inputs) if runtimes else {}
+    outputs = run_in_child(runtimes, path, inputs.numpy()) if runtimes else {}
     return {runtime: float(np.abs(theirs - ours).max()) for runtime, theirs in outputs.items()}
 
 
