@@ -32,36 +32,55 @@ class CpuInfo:
     model: str
     flags: dict[str, bool]
     source: str
+    family: str = ""  # x86 "cpu family" and "model" numbers: tell CPU generations apart
+    model_number: str = ""
 
     @property
     def native_bf16(self) -> bool:
         """True when the CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX)."""
         return any(self.flags.get(flag, False) for flag in NATIVE_BF16)
 
+    def describe(self) -> str:
+        """The CPU as README figures name it, e.g. ``AMD EPYC (family 25, model 17;
+        AVX2, AVX-512, AVX-512 BF16)``."""
+        names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16",
+                 "amx_bf16": "AMX"}
+        sets = ", ".join(names[flag] for flag in FLAGS if self.flags.get(flag)) or "no AVX2"
+        generation = (f"family {self.family}, model {self.model_number}; "
+                      if self.family else "")
+        return f"{self.model} ({generation}{sets})"
+
 
 def parse_cpuinfo(text: str) -> tuple[str, dict[str, bool]]:
     """The model name and :data:`FLAGS` of the first processor in Linux's /proc/cpuinfo."""
-    model, flags = "", set()
+    fields = _first_processor(text)
+    flags = set(fields.get("flags", "").split())
+    return fields.get("model name", ""), {flag: flag in flags for flag in FLAGS}
+
+
+def _first_processor(text: str) -> dict[str, str]:
+    """The ``key: value`` lines of the first processor in /proc/cpuinfo."""
+    fields: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
-        if key == "model name" and not model:
-            model = value.strip()
-        elif key == "flags" and not flags:
-            flags = set(value.split())
-        elif key == "" and model and flags:  # the blank line after the first processor
+        if key == "" and fields:  # the blank line after the first processor
             break
-    return model, {flag: flag in flags for flag in FLAGS}
+        fields.setdefault(key, value.strip())
+    return fields
 
 
 @functools.cache
 def cpu_info() -> CpuInfo:
     """This machine's CPU (read once per process)."""
     try:
-        model, flags = parse_cpuinfo(Path("/proc/cpuinfo").read_text())
+        text = Path("/proc/cpuinfo").read_text()
+        model, flags = parse_cpuinfo(text)
         if any(flags.values()) or model:
+            fields = _first_processor(text)
             return CpuInfo(model or platform.processor() or platform.machine(), flags,
-                           "/proc/cpuinfo")
+                           "/proc/cpuinfo", fields.get("cpu family", ""),
+                           fields.get("model", ""))
     except OSError:
         pass
     probes = {flag: bool(getattr(torch.cpu, probe, lambda: False)())

@@ -3,7 +3,8 @@
 Classification: error rate, confusion matrix, per-class report, confident mistakes (labels
 and predictions may be tensors, NumPy arrays or lists of class indices). Regression: MSE,
 RMSE, MAE and R², in the target's units (R² has none). Numbers only (no matplotlib): the
-figures that show them live in :mod:`torchbasics.plots`.
+figures that show them live in :mod:`torchbasics.plots`. scikit-learn, which costs about an
+``import torch`` to import, is imported only by the per-class report that uses it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import classification_report, confusion_matrix
 
 from torchbasics.errors import TorchbasicsError
 
@@ -67,8 +67,9 @@ def confusion(labels: ClassIndices, predictions: ClassIndices, num_classes: int)
     true, predicted = _pair(labels, predictions)
     _check_range(true, num_classes)
     _check_range(predicted, num_classes)
-    matrix = confusion_matrix(true, predicted, labels=list(range(num_classes)))
-    return matrix.astype(np.int64)
+    # Cell (t, p) counts the samples of class t predicted as p.
+    cells = np.bincount(true * num_classes + predicted, minlength=num_classes * num_classes)
+    return cells.reshape(num_classes, num_classes).astype(np.int64)
 
 
 def per_class_report(
@@ -90,6 +91,8 @@ def format_report(
 
 def _report(labels: ClassIndices, predictions: ClassIndices, class_names: Sequence[str],
             **options: Any) -> Any:
+    from sklearn.metrics import classification_report
+
     true, predicted = _pair(labels, predictions)
     _check_range(true, len(class_names))
     _check_range(predicted, len(class_names))

@@ -12,7 +12,6 @@ import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -20,6 +19,9 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import atomic_write
+
+# A run's metrics by column: a pandas DataFrame (read_metrics) or a dict of arrays.
+Metrics = Mapping[str, Sequence[float]]
 
 
 def image_grid(
@@ -78,7 +80,7 @@ def save_figure(figure: Figure, path: str | os.PathLike, dpi: int = 120) -> None
         handle.write(buffer.getvalue())
 
 
-def loss_curves(metrics: pd.DataFrame, title: str | None = None, *,
+def loss_curves(metrics: Metrics, title: str | None = None, *,
                 loss_label: str = "loss", log_loss: bool = False) -> Figure:
     """Loss and error (%) against epoch, train vs validation, side by side.
 
@@ -160,7 +162,7 @@ def confusion_matrix_figure(
     return figure
 
 
-def validation_curves(curves: Mapping[str, pd.DataFrame], title: str | None = None) -> Figure:
+def validation_curves(curves: Mapping[str, Metrics], title: str | None = None) -> Figure:
     """Validation error (%) against epoch, one line per model, to compare models.
 
     The y axis is logarithmic when the errors span a factor of 5 or more (15 % down to
@@ -196,18 +198,28 @@ def validation_curves(curves: Mapping[str, pd.DataFrame], title: str | None = No
     return figure
 
 
-def _column(metrics: pd.DataFrame, name: str) -> np.ndarray:
-    """One column as float64 (``None`` becomes NaN), or an error naming what is missing."""
+def _column(metrics: Metrics, name: str) -> np.ndarray:
+    """One column as float64 (``None`` and text become NaN), or an error naming what is
+    missing."""
     if name not in metrics:
         raise TorchbasicsError(f"metrics have no column {name!r} (columns: "
-                               f"{', '.join(map(str, metrics.columns))})",
+                               f"{', '.join(map(str, metrics))})",
                                fix="read them with torchbasics.runs.rundir.read_metrics")
-    if len(metrics) == 0:
+    values = np.array([_number(value) for value in np.asarray(metrics[name], dtype=object)],
+                      dtype=np.float64)
+    if len(values) == 0:
         raise TorchbasicsError("metrics have no epochs", fix="train for at least one epoch")
-    return pd.to_numeric(metrics[name], errors="coerce").to_numpy(dtype=np.float64)
+    return values
 
 
-def _train_vs_validation(ax: Axes, metrics: pd.DataFrame, what: str, label: str,
+def _number(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _train_vs_validation(ax: Axes, metrics: Metrics, what: str, label: str,
                          scale: float = 1.0) -> None:
     """Train and validation ``what`` (loss or error) against epoch on ``ax``."""
     epoch = _column(metrics, "epoch")
@@ -220,7 +232,7 @@ def _train_vs_validation(ax: Axes, metrics: pd.DataFrame, what: str, label: str,
     ax.legend()
 
 
-def _best_row(metrics: pd.DataFrame) -> int:
+def _best_row(metrics: Metrics) -> int:
     """Row of the lowest validation error, ties going to the lower loss (as best.pt is chosen)."""
     return int(np.lexsort((_column(metrics, "val_loss"), _column(metrics, "val_error")))[0])
 

@@ -32,8 +32,16 @@ def test_bad_fraction(fraction):
 
 
 def test_too_few_images_per_class():
-    with pytest.raises(TorchbasicsError, match="cannot split"):
-        stratified_indices(np.array([0, 1, 2, 3]), 0.1)
+    with pytest.raises(TorchbasicsError, match="class 'b' has 1 sample"):
+        stratified_indices(np.array([0, 0, 1, 2, 2]), 0.1, class_names=["a", "b", "c"])
+
+
+@pytest.mark.parametrize("count", [70, 101, 999])
+def test_the_held_out_share_is_rounded_up_and_every_class_is_on_both_sides(count):
+    labels = np.random.default_rng(count).integers(0, 7, count)
+    train, val = stratified_indices(labels, 0.1, seed=0)
+    assert len(val) >= int(np.ceil(0.1 * count))
+    assert set(labels[train]) == set(labels[val]) == set(labels)
 
 
 def test_train_val_split_of_image_data(idx_dir):

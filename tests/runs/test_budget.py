@@ -147,3 +147,39 @@ def _fixed_budget(self, deadline, seconds, timings, steps_per_epoch):
     self.deadline, self.budget, self.timings = deadline, seconds, timings
     self.steps_per_epoch = steps_per_epoch
     self.start()
+
+
+def test_a_budget_too_short_for_one_epoch_is_refused_naming_one_that_would_do(clock):
+    started = clock.now
+    clock.now += 4.0  # start-up and measuring took 4 s of a 10 s budget
+    planned = TimeBudget(started + 10, 10, TIMINGS, steps_per_epoch=100)
+    assert planned.total < 100
+    with pytest.raises(TorchbasicsError) as refused:
+        planned.refuse_if_useless(started)
+    message = refused.value.message
+    assert "a 10 s budget leaves 5.0 s to train on this machine after 4.0 s of start-up" in message
+    # One epoch: 100 steps of 0.1 s and 1.1 s of validation and checkpoints, 1 s to finish.
+    needed = (4.0 + 100 * 0.1 + 1.1 + 1.0) / (1 - budget.MARGIN)
+    assert f"give at least {5 * math.ceil(needed / 5)} s" in message.lower()
+    TimeBudget(started + 30, 30, TIMINGS, steps_per_epoch=100).refuse_if_useless(started)
+
+
+def test_a_long_epoch_needs_only_its_first_useful_steps(clock):
+    planned = TimeBudget(clock.now + 60, 60, TIMINGS, steps_per_epoch=10_000)
+    assert budget.USEFUL_STEPS <= planned.total < 10_000
+    planned.refuse_if_useless(clock.now)
+
+
+def test_the_command_refuses_a_short_budget_and_writes_nothing_unless_told(idx_dir, tmp_path,
+                                                                          monkeypatch):
+    from torchbasics.runs import images
+
+    slow = Timings(step=1.0, validation=1.0, checkpoint=0.1, finish=1.0)
+    monkeypatch.setattr(images, "measure", lambda setup, device, seconds: slow)
+    monkeypatch.setattr(budget, "process_age", lambda: 0.0)  # the budget counts from now
+    assert _train(idx_dir, tmp_path / "long", "--time-budget", "60") == 0  # 12 of 12 steps
+    assert _train(idx_dir, tmp_path / "short", "--time-budget", "6") == 2
+    assert not (tmp_path / "short").exists()
+    assert _train(idx_dir, tmp_path / "short", "--time-budget", "6",
+                  "--allow-short-budget") == 0
+    assert (tmp_path / "short" / "best.pt").is_file()

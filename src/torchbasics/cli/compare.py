@@ -26,6 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def add_compare_flags(parser: argparse.ArgumentParser) -> None:
     """``compare``'s flags: the models, where the results go, and the image settings."""
     from torchbasics.cli.flags import add_setting_flags
+    from torchbasics.cli.train import add_budget_flag
     from torchbasics.runs.compare import SEED_MODELS
 
     parser.add_argument("--models", default=",".join(SEED_MODELS),
@@ -35,6 +36,7 @@ def add_compare_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="overwrite earlier runs in --out (default: refuse)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    add_budget_flag(parser)
     add_setting_flags(parser, exclude=("model",), kinds=("image",), model_settings=False)
 
 
@@ -54,7 +56,8 @@ def run_compare(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     rows = compare(config_from_args(args), models, args.out, force=args.force,
-                   progress=sys.stderr.isatty() and not args.quiet, log=log)
+                   progress=sys.stderr.isatty() and not args.quiet, log=log,
+                   allow_short_budget=args.allow_short_budget)
     print((args.out / "results.md").read_text())
     print(f"table: {args.out / 'results.md'}; curves: {args.out / 'validation_curves.png'}")
     failed = [row["model"] for row in rows if "failed" in row]

@@ -45,7 +45,16 @@ def add_train_flags(parser: argparse.ArgumentParser) -> None:
                         help="continue the run in --out from its last.pt, after Ctrl-C, "
                         "SIGTERM or a crash; ends as the uninterrupted run would have")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    add_budget_flag(parser)
     add_setting_flags(parser)
+
+
+def add_budget_flag(parser: argparse.ArgumentParser) -> None:
+    """``--allow-short-budget``, for ``train`` and ``compare``."""
+    parser.add_argument("--allow-short-budget", action="store_true",
+                        help="train even when --time-budget leaves less than one epoch (or "
+                        "200 steps of a longer one) after start-up and the final figures "
+                        "(default: refuse, saying what budget would do)")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -65,7 +74,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         summary = train(config_from_args(args), args.out, force=args.force,
                         resume=args.resume, progress=sys.stderr.isatty() and not args.quiet,
-                        log=log, started=time.perf_counter() - process_age())
+                        log=log, started=time.perf_counter() - process_age(),
+                        allow_short_budget=args.allow_short_budget)
     except (TorchbasicsError, KeyboardInterrupt) as exc:
         if distributed.is_main():
             raise

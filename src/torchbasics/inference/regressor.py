@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -22,6 +21,9 @@ from torchbasics.files import write_text
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.prepare import Standardizer
 from torchbasics.tabular.table import Column, check_columns, parse_column, read_csv_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass

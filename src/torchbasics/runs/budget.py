@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from torchbasics.errors import TorchbasicsError
 from torchbasics.training.loop import EpochRecord, training_step, validate
 from torchbasics.training.schedule import StepPlan
 
@@ -30,6 +31,10 @@ MARGIN = 0.01  # aim to finish this share of the budget early (clock noise, the 
 CHECKS = 50  # look at the clock about this many times over a run
 WARMUP_STEPS = 3  # untimed steps first: one-time costs (kernel choice, allocations)
 MIN_TIMED_STEPS = 5
+# A budget is worth training only if it affords one epoch, or this many steps of a longer
+# one: fewer steps leave the one-cycle schedule no room to warm up and anneal, and a model
+# at chance after the whole wait (issue 26) helps nobody.
+USEFUL_STEPS = 200
 
 
 def process_age() -> float:
@@ -104,15 +109,19 @@ def _time_checkpoint(setup) -> float:
 def _time_finish() -> float:
     """Drawing the loss curves as the end of a run does (this also imports matplotlib, which
     the end of the run then finds loaded); the report and the writes cost about as much."""
-    import pandas as pd
-
     from torchbasics.plots import loss_curves
+    from torchbasics.runs.rundir import metrics_columns
 
     began = time.perf_counter()
     records = [EpochRecord(epoch, 1.0, 0.1, 1.0, 0.1, 0.1, 1.0, 1.0) for epoch in (1, 2)]
-    figure = loss_curves(pd.DataFrame([vars(record) for record in records]))
+    figure = loss_curves(metrics_columns(records))
     figure.savefig(io.BytesIO(), format="png", dpi=120, bbox_inches="tight")
     return 2 * (time.perf_counter() - began)
+
+
+def useful_steps(steps_per_epoch: int) -> int:
+    """The fewest steps a budget must afford: one epoch, or :data:`USEFUL_STEPS`."""
+    return min(steps_per_epoch, USEFUL_STEPS)
 
 
 class TimeBudget(StepPlan):
@@ -167,6 +176,30 @@ class TimeBudget(StepPlan):
             low, high = (middle, high) if self._seconds_to(step, middle) <= left + 1e-9 else (
                 low, middle - 1)
         return low
+
+    def refuse_if_useless(self, started: float) -> None:
+        """Refuse, naming a budget that would do, when this one affords fewer than
+        :func:`useful_steps`; ``started`` is the ``time.perf_counter()`` value the budget
+        counts from.
+
+        Raises:
+            TorchbasicsError: too short to train (nothing has been written yet).
+        """
+        need = useful_steps(self.steps_per_epoch)
+        if self.total >= need:
+            return
+        now = time.perf_counter()
+        spent, finish = now - started, self.timings.finish
+        left = max(0.0, self.deadline - now - finish)
+        enough = (spent + self._seconds_to(0, need) + finish) / (1 - MARGIN)
+        what = "one epoch" if need == self.steps_per_epoch else f"{need} steps"
+        raise TorchbasicsError(
+            f"a {self.budget:g} s budget leaves {left:.1f} s to train on this machine after "
+            f"{spent:.1f} s of start-up and {finish:.1f} s for the final figures: "
+            f"{self.total} step(s), and a useful run needs {what} ({need} steps)",
+            where="--time-budget",
+            fix=f"give at least {5 * math.ceil(enough / 5):g} s, or add "
+            "--allow-short-budget to train for it anyway")
 
     def check(self, step: int) -> None:
         """Every few steps: update the measured costs, and re-plan if the run would end more

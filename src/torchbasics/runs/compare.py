@@ -35,13 +35,15 @@ def compare(
     force: bool = False,
     progress: bool = False,
     log: Callable[[str], None] = print,
+    allow_short_budget: bool = False,
 ) -> list[dict[str, Any]]:
     """Train and test each model with ``base``'s data set, split and seed; write the results.
 
     Each model gets its own run directory ``out/<model>`` (its recipe fills what ``base``
     leaves unset). ``out`` gets ``results.md``, ``results.json`` and
     ``validation_curves.png``. A model whose training diverges does not stop the others:
-    its row says why it failed (``"failed"``), and the rest are trained and tabulated.
+    its row says why it failed (``"failed"``), and the rest are trained and tabulated. A
+    time budget too short for a model is refused (see :func:`~.images.train_images`).
 
     Returns:
         One row per model: the summary figures, test error, parameters, time, speed; or
@@ -60,7 +62,7 @@ def compare(
         log(f"[{index}/{len(models)}] {model}")
         try:
             summary = train_images(config, out / model, force=force, progress=progress,
-                                   log=log)
+                                   log=log, allow_short_budget=allow_short_budget)
         except TrainingDiverged as exc:
             log(f"{model}: failed: {exc.message}; going on with the next model")
             rows.append({"model": model, "failed": exc.message})

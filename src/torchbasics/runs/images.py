@@ -162,26 +162,37 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
 
 
 def plan_budget(config: TrainConfig, data: Splits, device: torch.device,
-                started: float) -> TimeBudget:
+                started: float, *, allow_short: bool = False) -> TimeBudget:
     """The steps that fit ``config.time_budget`` counted from ``started`` (a
-    ``time.perf_counter()`` value), measured on a throwaway copy of the run."""
+    ``time.perf_counter()`` value), measured on a throwaway copy of the run.
+
+    Raises:
+        TorchbasicsError: the budget affords less than a useful run (see
+            :meth:`TimeBudget.refuse_if_useless`), unless ``allow_short``.
+    """
     if distributed.world_size() > 1:
         raise TorchbasicsError("a time budget is planned by one process", where="--time-budget",
                                fix="give --steps (or --epochs) under torchrun")
     probe = build_training(config, data, device, plan=StepPlan(1_000_000))
     budget = config.time_budget
     timings = measure(probe, device, seconds=min(max(MEASURE_SHARE * budget, 1.0), 10.0))
-    return TimeBudget(started + budget, budget, timings, len(probe.train_batches))
+    plan = TimeBudget(started + budget, budget, timings, len(probe.train_batches))
+    if not allow_short:
+        plan.refuse_if_useless(started)
+    return plan
 
 
 def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
                  resume: bool = False, progress: bool = False,
                  log: Callable[[str], None] = print,
-                 started: float | None = None) -> dict[str, Any]:
+                 started: float | None = None,
+                 allow_short_budget: bool = False) -> dict[str, Any]:
     """Train an image classifier, writing the run directory ``out``.
 
     With a time budget, the run plans its steps to end ``config.time_budget`` seconds after
-    ``started`` (a ``time.perf_counter()`` value; default: now), and records the count.
+    ``started`` (a ``time.perf_counter()`` value; default: now), and records the count. A
+    budget too short for a useful run is refused before anything is written, unless
+    ``allow_short_budget``.
 
     Ctrl-C or SIGTERM stops training after the current step: ``last.pt`` then holds the
     unfinished epoch, and :class:`~torchbasics.training.interrupts.TrainingInterrupted`
@@ -200,7 +211,8 @@ def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = F
         if not distributed.is_main():
             log, progress = _silent, False
         run = ImageRun.start(config, Path(out), force=force, resume=resume, log=log,
-                             started=time.perf_counter() if started is None else started)
+                             started=time.perf_counter() if started is None else started,
+                             allow_short_budget=allow_short_budget)
         run.begin(force=force, resume=resume)
         run.train(progress)
         return run.finish()
@@ -236,7 +248,8 @@ class ImageRun:
 
     @classmethod
     def start(cls, config: TrainConfig, out: Path, *, force: bool, resume: bool,
-              log: Callable[[str], None], started: float) -> ImageRun:
+              log: Callable[[str], None], started: float,
+              allow_short_budget: bool = False) -> ImageRun:
         """Check the settings and ``out``, load the data, build the model, restore a resume."""
         config = resolve(config)  # recipe defaults filled in, all checked: before any write
         if config.tensorboard:
@@ -259,7 +272,7 @@ class ImageRun:
                                    f"batch of {config.batch_size}", where="--batch-size",
                                    fix="use a smaller batch")
         if config.time_budget and config.steps is None:
-            plan = plan_budget(config, data, device, started)
+            plan = plan_budget(config, data, device, started, allow_short=allow_short_budget)
             config = dataclasses.replace(config, steps=plan.total)  # recorded, for reruns
         setup = build_training(config, data, device, rank=distributed.rank(), world_size=world,
                                plan=plan)

@@ -10,19 +10,23 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
 
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import write_text
 from torchbasics.training.loop import EpochRecord
 from torchbasics.training.progress import rank
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RUN_FILES = (
     "config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png", "summary.json",
@@ -108,11 +112,29 @@ def write_config(out: Path, config: Any, **facts: Any) -> None:
 
 
 def write_metrics(path: str | os.PathLike, records: list[EpochRecord]) -> None:
-    """Rewrite ``metrics.csv`` with every epoch so far (atomically, so never half a row)."""
-    frame = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=METRIC_COLUMNS)
+    """Rewrite ``metrics.csv`` with every epoch so far (atomically, so never half a row).
+
+    Floats get 6 significant digits, a missing error (regression) an empty cell.
+    """
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, float_format="%.6g")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(METRIC_COLUMNS)
+    for record in records:
+        writer.writerow([_cell(getattr(record, name)) for name in METRIC_COLUMNS])
     write_text(path, buffer.getvalue())
+
+
+def _cell(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def metrics_columns(records: list[EpochRecord]) -> dict[str, np.ndarray]:
+    """The records as columns (float64, NaN where an error is missing), as the plots take
+    them: the same as :func:`read_metrics` gives for the file."""
+    return {name: np.array([np.nan if getattr(r, name) is None else getattr(r, name)
+                            for r in records], dtype=np.float64) for name in METRIC_COLUMNS}
 
 
 def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
@@ -120,6 +142,8 @@ def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
 
     Errors are NaN for tasks without one (regression).
     """
+    import pandas as pd
+
     path = Path(path)
     try:
         frame = pd.read_csv(path)
@@ -177,7 +201,7 @@ def write_figures(out: Path, records: list[EpochRecord]) -> None:
     from torchbasics.plots import loss_curves, save_figure
     from torchbasics.runs.report import write_report
 
-    metrics = pd.DataFrame([dataclasses.asdict(r) for r in records], columns=METRIC_COLUMNS)
+    metrics = metrics_columns(records)
     if records[-1].val_error is None:  # regression: the MSE falls by orders of magnitude
         figure = loss_curves(metrics, title="Mean squared error, train vs validation",
                              loss_label="MSE", log_loss=True)

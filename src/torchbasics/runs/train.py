@@ -12,7 +12,7 @@ from torchbasics.runs.config import TrainConfig
 
 def train(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
           resume: bool = False, progress: bool = False, log: Callable[[str], None] = print,
-          started: float | None = None) -> dict[str, Any]:
+          started: float | None = None, allow_short_budget: bool = False) -> dict[str, Any]:
     """Train ``config.model`` on ``config.dataset``, writing the run directory ``out``.
 
     An image data set trains a classifier (:func:`~torchbasics.runs.images.train_images`:
@@ -20,7 +20,8 @@ def train(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
     (:func:`~torchbasics.runs.regression.train_regression`). Every setting is checked
     before anything is read or written; an existing run in ``out`` is refused unless
     ``force`` (or ``resume``, to continue it). A time budget counts from ``started`` (a
-    ``time.perf_counter()`` value; default: now).
+    ``time.perf_counter()`` value; default: now), and one too short for a useful run is
+    refused unless ``allow_short_budget``.
 
     Returns:
         The run summary (also in ``out/summary.json``).
@@ -33,4 +34,4 @@ def train(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
     from torchbasics.runs.images import train_images
 
     return train_images(config, out, force=force, resume=resume, progress=progress, log=log,
-                        started=started)
+                        started=started, allow_short_budget=allow_short_budget)

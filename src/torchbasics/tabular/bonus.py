@@ -1,5 +1,6 @@
 """The employee-bonus data set: its columns, the rule that generated it, and its loader.
 
+
 The data is synthetic, so the true formula is known and a trained model can be checked
 against it. Each of ``ROWS`` employees (seeded by ``SEED``) gets:
 
@@ -21,14 +22,17 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from torchbasics.errors import TorchbasicsError
 from torchbasics.resources import resource_path
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.table import Column, Table, load_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEED = 20240521
 ROWS = 1000
@@ -57,6 +61,8 @@ def generate_bonus(rows: int = ROWS, seed: int = SEED) -> pd.DataFrame:
 
     The same ``rows`` and ``seed`` give the same table, to the cent.
     """
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     years = np.minimum(np.round(rng.gamma(shape=2.0, scale=4.0, size=rows), 1), 40.0)
     projects = rng.poisson(2.0 + 1.5 * years)

@@ -82,13 +82,17 @@ class LinearFormula:
     def least_squares(
         cls, features: np.ndarray, target: np.ndarray, names: Sequence[str], target_name: str
     ) -> LinearFormula:
-        """The closed-form fit (ordinary least squares, scikit-learn) of ``(N, F)`` rows."""
-        from sklearn.linear_model import LinearRegression
+        """The closed-form fit (ordinary least squares) of ``(N, F)`` rows.
 
-        fitted = LinearRegression().fit(np.asarray(features, dtype=np.float64),
-                                        np.asarray(target, dtype=np.float64).reshape(-1))
-        return cls(target_name, float(fitted.intercept_),
-                   dict(zip(names, map(float, fitted.coef_), strict=True)))
+        Solved by numpy's SVD-based ``lstsq`` on the rows with a column of ones for the
+        intercept: the minimum-norm solution when columns are collinear.
+        """
+        rows = np.asarray(features, dtype=np.float64)
+        design = np.column_stack([np.ones(len(rows)), rows])  # (N, 1 + F)
+        solution = np.linalg.lstsq(design, np.asarray(target, dtype=np.float64).reshape(-1),
+                                   rcond=None)[0]
+        return cls(target_name, float(solution[0]),
+                   dict(zip(names, map(float, solution[1:]), strict=True)))
 
 
 def comparison_table(formulas: dict[str, LinearFormula | None]) -> list[str]:

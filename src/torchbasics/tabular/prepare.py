@@ -30,22 +30,15 @@ def split_table(table: Table, *, test_fraction: float, val_fraction: float,
                 seed: int) -> TableSplits:
     """Hold out ``test_fraction`` of the rows for testing, then ``val_fraction`` of the rest.
 
-    Seeded (scikit-learn's ``train_test_split``): the same seed gives the same rows. Each
-    part keeps the file's row order.
+    Seeded (:func:`~torchbasics.data.splits.random_indices`): the same seed gives the same
+    rows. Each part keeps the file's row order.
     """
-    from sklearn.model_selection import train_test_split
+    from torchbasics.data.splits import random_indices
 
-    for flag, value in (("--test-fraction", test_fraction), ("--val-fraction", val_fraction)):
-        if not 0 < value < 1:
-            raise TorchbasicsError(f"{value} is not a fraction between 0 and 1", where=flag,
-                                   fix="use e.g. 0.2")
     rows = np.arange(len(table))
-    try:
-        rest, test = train_test_split(rows, test_size=test_fraction, random_state=seed)
-        train, val = train_test_split(rest, test_size=val_fraction, random_state=seed)
-    except ValueError as exc:  # too few rows for these fractions
-        raise TorchbasicsError(f"cannot split {len(table)} rows ({exc})", where=table.source,
-                               fix="use more rows or other fractions") from None
+    rest, test = random_indices(len(rows), test_fraction, seed, where="--test-fraction")
+    kept, val = random_indices(len(rest), val_fraction, seed, where="--val-fraction")
+    train, val = rest[kept], rest[val]
     if len(train) <= table.features.shape[1]:
         raise TorchbasicsError(
             f"only {len(train)} training rows for {table.features.shape[1]} features",

@@ -13,13 +13,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from torchbasics.errors import TorchbasicsError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class Table:
 
 def read_csv_text(path: str | os.PathLike) -> pd.DataFrame:
     """Every cell of a CSV as stripped text, nothing guessed or converted; headers stripped."""
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise TorchbasicsError("file not found", where=path,
@@ -159,6 +163,8 @@ def check_columns(
 
 def parse_column(frame: pd.DataFrame, column: Column, where: str | os.PathLike) -> np.ndarray:
     """The cells of ``column`` as float64 ``(N,)``, or an error naming the first bad cell."""
+    import pandas as pd
+
     text = frame[column.name].to_numpy(dtype=str)
     values = pd.to_numeric(pd.Series(text), errors="coerce").to_numpy(dtype=np.float64)
     good = np.isfinite(values)
