@@ -6,7 +6,7 @@ markdown table of the goals, exiting with 1 if one is missed:
 
 - test MSE of the net within 1 % of the least-squares test MSE (same training rows);
 - every learned coefficient, and the intercept, within 1 % of least squares' (original units);
-- training under 5 s: :func:`~torchbasics.runs.regression.train_regression` from reading
+- training under 5 s: :func:`~torchbasics.runs.tables.train_table` from reading
   the CSV to the written run directory. The first call in a process also pays for the
   libraries it imports lazily (scikit-learn, torch's optimizer machinery, matplotlib): the
   goal applies to it too. The fit loop alone is shown beside it.
@@ -87,14 +87,14 @@ def main() -> int:
     args = parser.parse_args()
 
     from torchbasics.runs.config import TrainConfig
-    from torchbasics.runs.regression import train_regression
+    from torchbasics.runs.tables import train_table
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:
             started = time.perf_counter()
-            summary = train_regression(TrainConfig(dataset="bonus", model="linear", seed=seed),
-                                       Path(scratch) / f"seed{seed}", log=lambda line: None)
+            summary = train_table(TrainConfig(dataset="bonus", model="linear", seed=seed),
+                                  Path(scratch) / f"seed{seed}", log=lambda line: None)
             rows += goal_rows(summary, time.perf_counter() - started, seed,
                               first=seed == args.seeds[0])
         if not args.no_command:

@@ -15,8 +15,8 @@ import pytest
 
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 LAYERS = (
-    ("torchbasics", "errors", "settings", "files", "allocator", "cpu", "device", "extras",
-     "resources"),
+    ("torchbasics", "errors", "settings", "files", "allocator", "memory", "cpu", "device",
+     "extras", "resources"),
     ("data", "tabular", "models", "metrics", "plots"),
     ("checkpoint", "training"),
     ("inference",),

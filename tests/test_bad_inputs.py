@@ -28,7 +28,7 @@ from tests.helpers import make_idx_dataset
 from torchbasics.checkpoint import load_checkpoint
 from torchbasics.cli import main
 from torchbasics.runs.config import TrainConfig
-from torchbasics.runs.regression import train_regression
+from torchbasics.runs.tables import train_table
 from torchbasics.runs.train import train
 
 BONUS_HEADER = "performance_rating,years_experience,projects_completed,bonus\n"
@@ -63,8 +63,8 @@ def world(tmp_path_factory) -> World:
         with pytest.raises(KeyboardInterrupt):
             train(TrainConfig(**{**config.to_dict(), "epochs": 3}), root / "unfinished",
                   log=stop_after_epoch_1)
-        train_regression(TrainConfig(dataset="bonus", model="linear", epochs=5),
-                         root / "bonus", log=lambda _: None)
+        train_table(TrainConfig(dataset="bonus", model="linear", epochs=5),
+                    root / "bonus", log=lambda _: None)
     return World(root, data, root / "image", root / "unfinished", root / "bonus")
 
 
@@ -94,15 +94,6 @@ def idx_case(name: str, mutate: Callable[[bytes], bytes]):
     def setup(world: World, tmp: Path) -> list[str]:
         data = data_with(world, tmp, name, mutate(raw(world, name)))
         return train_argv(world, tmp / "run", data=data)
-    return setup
-
-
-def bonus_csv(text: str | bytes, *extra: str):
-    def setup(world: World, tmp: Path) -> list[str]:
-        path = tmp / "staff.csv"
-        path.write_bytes(text if isinstance(text, bytes) else text.encode())
-        return ["train", "--dataset", "bonus", "--model", "linear", "--csv", str(path),
-                "--out", str(tmp / "run"), *extra]
     return setup
 
 
@@ -149,6 +140,7 @@ def eval_checkpoint(make: Callable[[dict, Path], object]):
 def predict_bonus(*flags: str):
     def setup(world: World, tmp: Path) -> list[str]:
         (tmp / "staff.csv").write_text(BONUS_HEADER.replace(",bonus", "") + "8,5,x\n")
+        (tmp / "missing-column.csv").write_text("performance_rating,years_experience\n8,5\n")
         return ["predict", str(world.bonus),
                 *(flag.format(tmp=tmp) for flag in flags)]
     return setup
@@ -193,9 +185,9 @@ CASES = [
                  "unknown data set 'fashion-mnst'. Did you mean 'fashion-mnist'?",
                  id="unknown-dataset"),
     pytest.param(lambda w, t: ["train", "--dataset", "bonus", "--model", "softmax", "--out",
-                               str(t / "run")], "'softmax' is a classification model",
+                               str(t / "run")], "'softmax' does not do regression",
                  id="model-for-another-task"),
-    pytest.param(flags("--csv", "x.csv"), "--csv does not apply to the image data set",
+    pytest.param(flags("--target", "price"), "--target is for your own tables",
                  id="flag-for-other-data"),
     pytest.param(flags("--hidden", "8"), "--hidden: model 'softmax' does not take this setting",
                  id="setting-the-model-lacks"),
@@ -204,8 +196,8 @@ CASES = [
     pytest.param(flags("--device", "tpu"), "unknown device 'tpu'", id="unknown-device"),
     pytest.param(flags("--train-list", "ids.txt"), "--train-list and --val-list go together",
                  id="train-list-alone"),
-    pytest.param(predict_bonus("--rating", "11", "--years", "5", "--projects", "12"),
-                 "--rating: 11 is out of range", id="predict-value-out-of-range"),
+    pytest.param(predict_bonus("--set", "rating=11", "--set", "years=5"),
+                 "performance_rating: 11 is out of range", id="predict-value-out-of-range"),
     # IDX files.
     pytest.param(idx_case(IMAGES, lambda b: b[:5000]),
                  "truncated: expected 156800 bytes of the values", id="idx-truncated"),
@@ -227,29 +219,11 @@ CASES = [
     pytest.param(lambda w, t: train_argv(w, t / "run", data=data_with(
         w, t, "train-images-idx3-ubyte.gz", b"\x1f\x8b\x08\x00garbage")),
                  "corrupt or truncated gzip data", id="idx-corrupt-gzip"),
-    # CSV files of the bonus regression.
-    pytest.param(bonus_csv("performance_rating,years_experience,projects_completed\n8,5,12\n"),
-                 "no column 'bonus'", id="csv-missing-column"),
-    pytest.param(bonus_csv(BONUS_HEADER + "8,5,12,1000\n8,five,12,1000\n"),
-                 "row 2 (line 3), column 'years_experience': 'five' is not a number",
-                 id="csv-not-a-number"),
-    pytest.param(bonus_csv(""), "the file is empty", id="csv-empty-file"),
-    pytest.param(bonus_csv(BONUS_HEADER), "the CSV has a header but no rows",
-                 id="csv-header-only"),
-    pytest.param(bonus_csv(BONUS_HEADER + "11,5,12,1000\n"),
-                 "11 is out of range (performance_rating is a whole number from 1 to 10)",
-                 id="csv-out-of-range"),
-    pytest.param(bonus_csv(BONUS_HEADER + "8,5,12,1000\n8,5,,1000\n"), "the cell is empty",
-                 id="csv-empty-cell"),
-    pytest.param(bonus_csv(BONUS_HEADER + "1,8,5,12,1000\n"), "Expected 4 fields in line 2",
-                 id="csv-row-longer-than-header"),
-    pytest.param(bonus_csv(BONUS_HEADER.encode() + b"8,5,12,\xff\xfe\n"), "not a readable CSV",
-                 id="csv-not-utf8"),
-    pytest.param(lambda w, t: ["train", "--dataset", "bonus", "--model", "linear", "--csv",
-                               str(t / "nowhere.csv"), "--out", str(t / "run")],
-                 "nowhere.csv: file not found", id="csv-missing-file"),
-    pytest.param(predict_bonus("--csv", "{tmp}/staff.csv", "--out", "{tmp}/out.csv"),
+    # Rows given to a table model (hostile tables to train on: tests/tabular/test_hostile_csv.py).
+    pytest.param(predict_bonus("{tmp}/staff.csv", "--out", "{tmp}/out.csv"),
                  "column 'projects_completed': 'x' is not a number", id="predict-csv-bad-cell"),
+    pytest.param(predict_bonus("{tmp}/missing-column.csv"),
+                 "no column 'projects_completed'", id="predict-csv-missing-column"),
     # List files and image files.
     pytest.param(eval_list("0\n60\n"), "ID 60 is out of range: the split has 60 images",
                  id="list-id-out-of-range"),
@@ -308,7 +282,7 @@ CASES = [
                  id="resume-damaged-partial-epoch"),
     pytest.param(lambda w, t: ["evaluate", str(t)], "no best.pt or last.pt here",
                  id="evaluate-not-a-run"),
-    pytest.param(lambda w, t: ["predict", str(t / "nowhere"), "--rating", "8"],
+    pytest.param(lambda w, t: ["predict", str(t / "nowhere"), "--set", "rating=8"],
                  "no such run directory or checkpoint", id="predict-no-run"),
     # Unwritable output and a full disk.
     pytest.param(lambda w, t: train_argv(w, w.data / "train-labels-idx1-ubyte.gz"),
@@ -319,8 +293,8 @@ CASES = [
                  "could not write the file (No space left on device)", id="disk-full-train"),
     pytest.param(disk_full(lambda w, t: ["evaluate", str(w.image)]),
                  "could not write the file (No space left on device)", id="disk-full-evaluate"),
-    pytest.param(disk_full(lambda w, t: ["predict", str(w.bonus), "--csv", str(
-        _bonus_rows(t)), "--out", str(w.bonus / "predicted.csv")]),
+    pytest.param(disk_full(lambda w, t: ["predict", str(w.bonus), str(_bonus_rows(t)),
+                                         "--out", str(w.bonus / "predicted.csv")]),
                  "could not write the file (No space left on device)", id="disk-full-predict"),
 ]
 

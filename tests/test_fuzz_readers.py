@@ -19,7 +19,10 @@ from torchbasics.data.idx import DTYPES, read_idx
 from torchbasics.data.listfile import read_list_file
 from torchbasics.errors import TorchbasicsError
 from torchbasics.tabular.bonus import FEATURES, TARGET
-from torchbasics.tabular.table import load_table, read_csv_text
+from torchbasics.tabular.csvfile import read_csv
+from torchbasics.tabular.schema import Choices
+from torchbasics.tabular.source import inferred_table
+from torchbasics.tabular.table import load_table
 
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -145,8 +148,10 @@ def test_csv_table_reader_raises_only_its_own_error(tmp_path, csv, newline):
     if table is None:
         return
     # Accepted: every value is its own cell's number (nothing shifted between columns),
-    # within its column's rules.
-    assert all(len(row) == len(header) for row in rows) and len(table) == len(rows)
+    # within its column's rules; only blank lines (of any width) are left out.
+    assert all(len(row) == len(header) or not "".join(row).strip() for row in rows)
+    rows = [row for row in rows if len(row) == len(header)]
+    assert len(table) == len(rows)
     text = "".join(",".join(row) for row in [header, *rows])
     if '"' not in text:  # quotes make cells span commas; the simple split no longer holds
         for row, features, target in zip(rows, table.features, table.target, strict=True):
@@ -162,7 +167,31 @@ def test_csv_table_reader_raises_only_its_own_error(tmp_path, csv, newline):
 def test_csv_reader_takes_any_bytes(tmp_path, data):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(data)
-    only_our_error(read_csv_text, path)
+    only_our_error(read_csv, path)
+
+
+@FUZZ
+@given(csv=csv_rows(), target=st.sampled_from(NAMES))
+def test_any_table_is_planned_fitted_and_encoded_or_refused_in_one_line(tmp_path, csv, target):
+    from torchbasics.tabular.prepare import split_rows
+    from torchbasics.tabular.schema import TableSchema
+
+    header, rows = csv
+    path = tmp_path / "fuzz.csv"
+    path.write_text("\n".join(",".join(row) for row in [header, *rows]), encoding="utf-8")
+    data = only_our_error(inferred_table, path, target, Choices())
+    if data is None:
+        return
+
+    def fit_and_encode():
+        parts = split_rows(len(data.rows), test_fraction=0.2, val_fraction=0.2, seed=0)
+        schema = TableSchema.fit(data.table, data.plans, data.target, data.rows[parts[0]])
+        encoded = schema.encode(data.table, data.rows)
+        assert encoded.features.shape == (len(data.rows), schema.width)
+        assert np.isfinite(encoded.features).all()
+        return schema
+
+    only_our_error(fit_and_encode)
 
 
 # --- list files --------------------------------------------------------------------------

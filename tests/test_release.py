@@ -126,8 +126,8 @@ def test_installed_commands_work_from_another_folder(venv, outside):
     run(["torchbasics", "train", "--dataset", "bonus", "--model", "linear", "--epochs", "1",
          "--out", "runs/bonus", "--quiet"], cwd=folder, env=env)
     assert (folder / "runs" / "bonus" / "last.pt").is_file()
-    predicted = run(["torchbasics", "predict", "runs/bonus", "--rating", "8", "--years", "5",
-                     "--projects", "12"], cwd=folder, env=env)
+    predicted = run(["torchbasics", "predict", "runs/bonus", "--set", "rating=8", "--set",
+                     "years=5", "--set", "projects=12"], cwd=folder, env=env)
     assert predicted.startswith("predicted bonus: ")
 
 

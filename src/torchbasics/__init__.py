@@ -4,7 +4,8 @@ The short way in (each name is imported on first use, so ``import torchbasics`` 
 
     import torchbasics
     summary = torchbasics.train(torchbasics.TrainConfig(dataset="mnist", model="cnn"), "runs/cnn")
-    model = torchbasics.load("runs/cnn")          # a Classifier, or a Regressor for tables
+    model = torchbasics.load("runs/cnn")          # a Classifier (tables: a Regressor or a
+                                                  # TableClassifier)
     model.predict("digit.png")
 """
 
@@ -21,7 +22,8 @@ _API = {
     "train": "torchbasics.runs.train",
     "load": "torchbasics.inference.loading",
     "Classifier": "torchbasics.inference.predictor",
-    "Regressor": "torchbasics.inference.regressor",
+    "Regressor": "torchbasics.inference.table",
+    "TableClassifier": "torchbasics.inference.table",
     "evaluate_run": "torchbasics.runs.evaluate",
     "compare": "torchbasics.runs.compare",
 }

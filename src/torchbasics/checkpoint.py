@@ -5,16 +5,22 @@ with ``torch.load(weights_only=True)``, which refuses (and never runs) arbitrary
 code. Every checkpoint holds:
 
     format, format_version   "torchbasics-checkpoint", FORMAT_VERSION
-    kind                     "classifier" or "regressor"
+    kind                     "classifier" (pictures), "table" (rows of a table), or
+                             "regressor" (rows of the bonus table, before 0.3.0)
     model, model_settings    the registered model and its settings
-    input_shape              (C, H, W) of an image, or (F,) features
-    dataset                  the data set it learned from
+    input_shape              (C, H, W) of an image, or (F,) model inputs
+    dataset                  the data set it learned from (a name, or a path)
     model_state              the weights
     config, versions         the training settings; torchbasics, torch and Python versions
 
 a classifier also ``class_names``, ``input`` (its :class:`ModelInput` settings: mean, std,
-deskew) and ``mirror_average``; a regressor ``features`` and ``target`` (its columns) and
-``scaler`` (the training rows' mean and std). ``last.pt`` adds what resuming needs (see
+deskew), ``mirror_average`` and, from 0.3.0, ``picture`` (how a picture is brought to the
+input shape: ``{"pipeline": "digits" | "fit" | "photo", "resize": "pad" | "crop" |
+"squash"}``; earlier checkpoints take it from their registered data set); a table model
+``schema`` (:class:`~torchbasics.tabular.schema.TableSchema`: the columns, their
+statistics and categories, the target and its task or classes); a regressor of before
+0.3.0 ``features`` and ``target`` (its columns) and ``scaler`` (the training rows' mean and
+std), read as a schema. ``last.pt`` adds what resuming needs (see
 :mod:`torchbasics.runs.images`). CHANGELOG.md says from which version on a format stays
 readable.
 """
@@ -40,7 +46,7 @@ from torchbasics.models.mirror import MirrorAveraged
 
 FORMAT = "torchbasics-checkpoint"
 FORMAT_VERSION = 3
-CLASSIFIER, REGRESSOR = "classifier", "regressor"
+CLASSIFIER, TABLE, REGRESSOR = "classifier", "table", "regressor"
 
 # What every checkpoint holds, and each kind besides: field -> type.
 FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -49,6 +55,7 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 KIND_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     CLASSIFIER: {"class_names": list, "input": dict, "mirror_average": bool},
+    TABLE: {"schema": dict},
     REGRESSOR: {"features": list, "target": dict, "scaler": dict},
 }
 
@@ -68,7 +75,7 @@ def describe(kind: str, model: str, model_settings: dict[str, Any], *,
     """The part of a checkpoint that says what the model is and what data it expects.
 
     Args:
-        kind: ``"classifier"`` or ``"regressor"``.
+        kind: ``"classifier"`` or ``"table"``.
         facts: the kind's own fields (see the module docstring), e.g. ``class_names``,
             ``input`` (``ModelInput.settings()``) and ``mirror_average`` for a classifier.
     """
@@ -88,13 +95,25 @@ def build_model(description: dict[str, Any]) -> nn.Module:
     :class:`~torchbasics.models.mirror.MirrorAveraged`, so validation, evaluation,
     prediction and export all predict alike.
     """
-    outputs = (len(description["class_names"]) if description["kind"] == CLASSIFIER
-               else 1)  # a regressor predicts its one target column
+    outputs = outputs_of(description)
+    settings = dict(description["model_settings"])
+    if description["model"] == "cnn" and "channels" in settings:  # its name before 0.3.0
+        settings["filters"] = settings.pop("channels")
     model = create_model(description["model"], tuple(description["input_shape"]), outputs,
-                         **description["model_settings"])
+                         **settings)
     if description["kind"] == CLASSIFIER and description["mirror_average"]:
         model = MirrorAveraged(model)
     return model
+
+
+def outputs_of(description: dict[str, Any]) -> int:
+    """How many outputs the described model has: one per class, or 1 for regression."""
+    if description["kind"] == CLASSIFIER:
+        return len(description["class_names"])
+    if description["kind"] == TABLE:
+        target = description["schema"]["target"]
+        return len(target["classes"]) if target["task"] == "classification" else 1
+    return 1  # a regressor of before 0.3.0 predicts its one target column
 
 
 def model_input(checkpoint: dict[str, Any]) -> ModelInput:
@@ -186,7 +205,7 @@ def check_fields(checkpoint: dict[str, Any], where: str | os.PathLike) -> None:
         raise TorchbasicsError("damaged checkpoint: 'model_state' holds non-tensors",
                                where=where)
     statistics = checkpoint.get("input") or checkpoint.get("scaler")
-    if not _statistics_fit(statistics):
+    if statistics is not None and not _statistics_fit(statistics):
         raise TorchbasicsError("damaged checkpoint: its mean and std are not one positive std "
                                "per mean", where=where)
 
@@ -210,8 +229,9 @@ def check_weights_fit(model: nn.Module, checkpoint: dict[str, Any], where: str =
     """
     expected, found = model.state_dict(), checkpoint["model_state"]
     name, shape = checkpoint["model"], tuple(checkpoint["input_shape"])
-    outputs = (f"{len(checkpoint['class_names'])} classes" if checkpoint["kind"] == CLASSIFIER
-               else "1 output")
+    count = outputs_of(checkpoint)
+    outputs = (f"{count} classes" if checkpoint["kind"] == CLASSIFIER
+               else f"{count} output{'s' * (count != 1)}")
     fix = "the checkpoint's description and weights disagree; use the files a run wrote"
     missing = [key for key in expected if key not in found]
     unexpected = [key for key in found if key not in expected]

@@ -36,14 +36,14 @@ class TorchbasicsError(Exception):
 
 
 def lookup(table: Mapping[str, T], name: str, what: str,
-           choices: Sequence[str] | None = None) -> T:
+           choices: Sequence[str] | None = None, *, hint: str = "") -> T:
     """``table[name]``, or the error ``unknown WHAT 'name'`` naming the closest of ``choices``
-    (default: the table's keys, in order)."""
+    (default: the table's keys, in order), then ``hint``."""
     try:
         return table[name]
     except (KeyError, TypeError):  # TypeError: an unhashable name
         raise TorchbasicsError(f"unknown {what} '{name}'",
-                               fix=closest(str(name), list(choices or table))) from None
+                               fix=closest(str(name), list(choices or table)) + hint) from None
 
 
 def closest(name: str, choices: list[str]) -> str:

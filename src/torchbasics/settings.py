@@ -18,7 +18,10 @@ from typing import Any
 
 from torchbasics.errors import TorchbasicsError, closest
 
-KINDS = ("image", "tabular")  # the kinds of data set a setting may be limited to
+# The data a setting may be limited to: a kind of data set, or the user's own of that kind.
+SCOPES = ("image", "tabular", "pictures", "table")
+SCOPE_WORDS = {"image": "image data sets", "tabular": "tables",
+               "pictures": "your own pictures", "table": "your own tables"}
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,9 @@ class Setting:
         low_inclusive, high_inclusive: whether ``low`` and ``high`` themselves are allowed.
         choices: the allowed values of a ``str`` setting (a callable for registries that
             are filled at import time, such as the data sets).
-        applies_to: ``"image"`` or ``"tabular"`` when only that kind of data set uses it;
-            giving it for the other kind is refused rather than ignored.
+        applies_to: ``"image"`` or ``"tabular"`` when only that kind of data set uses it,
+            ``"pictures"`` or ``"table"`` when only the user's own (a folder of pictures, a
+            CSV file) does; giving it elsewhere is refused rather than ignored.
         group: the ``--help`` section of its flag.
         metavar: the placeholder shown in ``--help``.
         flag: whether the command line offers it as ``--name`` (some are set otherwise).
@@ -130,6 +134,11 @@ def parse_duration(text: str) -> float:
     except ValueError:
         raise TorchbasicsError(f"not a duration: '{text}'",
                                fix="write seconds, minutes or hours: 300, 300s, 5m or 1h") from None
+
+
+def comma_list(text: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``: a list of names on the command line."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def setting(kind: type, help: str, **options: Any) -> Any:

@@ -86,7 +86,7 @@ def test_show_saves_the_picture_beside_what_the_model_saw(mnist_run, pictures, t
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--rating", "8"], "--rating is for a bonus regression run"),
+    (["--set", "rating=8"], "--set is for a table model"),
     ([], "no images to predict"),
     (["missing.png"], "image file not found"),
     (["IMAGE", "--top", "0"], "--top: must be at least 1"),
@@ -109,7 +109,7 @@ def test_a_regression_run_takes_no_pictures(pictures, tmp_path, capsys):
                  "--quiet", "--out", str(tmp_path / "bonus")]) == 0
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "bonus"), str(names[0])]) == 2
-    assert "IMAGE is for image classifiers" in _error(capsys)
-    assert main(["predict", str(tmp_path / "bonus"), "--rating", "8", "--years", "5",
-                 "--projects", "12"]) == 0  # the bonus path is unchanged
+    assert "a picture, and this is a table model" in _error(capsys)
+    assert main(["predict", str(tmp_path / "bonus"), "--set", "rating=8", "--set", "years=5",
+                 "--set", "projects=12"]) == 0  # the bonus path is unchanged
     assert capsys.readouterr().out.startswith("predicted bonus: ")

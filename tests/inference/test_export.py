@@ -126,14 +126,6 @@ def test_missing_onnx_packages_are_named(classifier, tmp_path, monkeypatch):
     assert not (tmp_path / "model.onnx").exists()
 
 
-def test_a_regression_run_is_not_exported(tmp_path, capsys):
-    assert main(["train", "--dataset", "bonus", "--model", "linear", "--epochs", "2",
-                 "--quiet", "--out", str(tmp_path / "bonus")]) == 0
-    capsys.readouterr()
-    assert main(["export", str(tmp_path / "bonus")]) == 2
-    assert "export is for image classifiers" in capsys.readouterr().err
-
-
 @pytest.mark.slow
 def test_cli_export_writes_the_network_graph_with_an_opset(mnist_run, tmp_path, capsys):
     _need_onnx()

@@ -93,7 +93,7 @@ def test_a_bad_file_among_many_is_named(classifier, tmp_path):
 
 def test_load_opens_a_regression_run_as_a_regressor(tmp_path):
     from torchbasics.cli import main
-    from torchbasics.inference.regressor import Regressor
+    from torchbasics.inference.table import Regressor
 
     assert main(["train", "--dataset", "bonus", "--model", "linear", "--epochs", "5",
                  "--quiet", "--out", str(tmp_path / "bonus")]) == 0

@@ -15,7 +15,7 @@ from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
 from torchbasics.runs.config import TrainConfig
-from torchbasics.runs.regression import train_regression
+from torchbasics.runs.tables import train_table
 from torchbasics.runs.train import train
 
 
@@ -44,8 +44,8 @@ def runs(tmp_path_factory):
         data = make_idx_dataset(root / "data")
         train(TrainConfig(model="softmax", epochs=1, batch_size=32, val_fraction=0.2,
                           data_dir=str(data), precision="fp32"), root / "image", log=lambda _: None)
-        train_regression(TrainConfig(dataset="bonus", model="linear", epochs=5),
-                         root / "bonus", log=lambda _: None)
+        train_table(TrainConfig(dataset="bonus", model="linear", epochs=5),
+                    root / "bonus", log=lambda _: None)
     return root
 
 
@@ -68,7 +68,7 @@ def test_load_checkpoint_refuses_pickled_code_and_runs_nothing(tmp_path):
 @pytest.mark.parametrize("command", [
     ["evaluate", "{run}"],
     ["evaluate", "{run}", "--checkpoint", "last"],
-    ["predict", "{run}", "--rating", "8", "--years", "5", "--projects", "12"],
+    ["predict", "{run}", "--set", "rating=8", "--set", "years=5"],
     ["train", "--resume", "--out", "{run}"],
 ], ids=["evaluate", "evaluate-last", "predict", "resume"])
 def test_commands_refuse_a_run_holding_a_malicious_checkpoint(runs, tmp_path, capsys, command):

@@ -39,10 +39,11 @@ def test_each_data_set_has_its_default_model_and_settings_that_do_not_apply_stay
     ({"model": "mlp-relu", "model_settings": {"hidden": 0}}, "--hidden: must be at least 1"),
     ({"model": "softmax", "model_settings": {"hidden": 8}},
      "--hidden: model 'softmax' does not take this setting"),
-    ({"dataset": "bonus", "augment": 0.5}, "--augment does not apply to the tabular data set"),
-    ({"dataset": "mnist", "csv": "x.csv", "test_fraction": 0.1},
-     "--csv, --test-fraction do not apply to the image data set 'mnist'"),
-    ({"dataset": "mnist", "model": "linear"}, "'linear' is a regression model"),
+    ({"dataset": "bonus", "augment": 0.5}, "--augment is for image data sets, not for"),
+    ({"dataset": "mnist", "target": "y", "test_fraction": 0.1},
+     "--target, --test-fraction are for tables and your own tables, not for 'MNIST"),
+    ({"dataset": "mnist", "model": "linear"}, "'linear' does not do classification on pictures"),
+    ({"dataset": "bonus", "image_size": 32}, "--image-size is for your own pictures"),
 ])
 def test_the_python_api_refuses_what_the_command_line_refuses(values, message):
     with pytest.raises(TorchbasicsError) as caught:
@@ -86,4 +87,5 @@ def test_help_states_each_default_and_range_from_the_declaration(capsys):
     assert "default: 0.1; above 0 and below 1" in text
     assert "--lr LR peak learning rate (default: the model's recipe" in text
     assert "--hidden HIDDEN hidden units" in text and "convnet 256; at least 1" in text
-    assert "--rating-column NAME" in text and "tabular data sets only" in text
+    assert "--target COLUMN the column to predict" in text and "your own tables only" in text
+    assert "--image-size N the side" in text and "your own pictures only" in text

@@ -31,7 +31,7 @@ from torchbasics.data.memmap import MemmapBatchLoader, MemmapIdxDataset
 from torchbasics.data.sources import load_split
 from torchbasics.errors import TorchbasicsError
 from torchbasics.runs.config import TrainConfig
-from torchbasics.runs.regression import one_cpu_thread
+from torchbasics.runs.tables import one_cpu_thread
 from torchbasics.runs.train import train
 from torchbasics.training import distributed, interrupts
 from torchbasics.training.interrupts import stop_on_signals

@@ -26,7 +26,7 @@ from torchbasics.checkpoint import load_checkpoint
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.runs.config import TrainConfig
-from torchbasics.runs.regression import one_cpu_thread
+from torchbasics.runs.tables import one_cpu_thread
 from torchbasics.runs.train import train
 from torchbasics.training.interrupts import TrainingInterrupted
 

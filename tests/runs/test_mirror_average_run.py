@@ -126,7 +126,7 @@ def test_the_command_line_flag_reaches_the_run_and_is_refused_for_digits(tmp_pat
     bonus = ["train", "--dataset", "bonus", "--model", "linear", "--out", str(tmp_path / "b"),
              "--mirror-average"]
     assert main(bonus) == 2
-    assert "--mirror-average does not apply to the tabular" in capsys.readouterr().err
+    assert "--mirror-average is for image data sets" in capsys.readouterr().err
 
 
 def test_the_recipe_mirror_averages_the_fashion_convnet_only():

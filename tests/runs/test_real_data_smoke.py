@@ -23,7 +23,7 @@ def subset_lists(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", list_models(task="classification"))
+@pytest.mark.parametrize("model", list_models(task="classification", inputs="image"))
 def test_model_learns_real_digits(model, subset_lists, tmp_path):
     data_dir = real_data_dir("mnist")
     config = TrainConfig(dataset="mnist", model=model, epochs=5, batch_size=16,

@@ -130,13 +130,14 @@ def test_tensorboard_missing_is_a_clear_error(idx_dir, tmp_path, monkeypatch):
 
 def test_flags_for_the_other_kind_of_data_are_refused(idx_dir, tmp_path, capsys):
     image_run = ["train", "--dataset", "mnist", "--data-dir", str(idx_dir), "--epochs", "1",
-                 "--out", str(tmp_path / "a"), "--csv", "x.csv"]
+                 "--out", str(tmp_path / "a"), "--target", "y"]
     assert main(image_run) == 2
-    assert "--csv does not apply to the image data set 'mnist'" in capsys.readouterr().err
+    assert "--target is for your own tables, not for" in capsys.readouterr().err
     tabular_run = ["train", "--dataset", "bonus", "--model", "linear", "--out",
                    str(tmp_path / "b"), "--augment", "0.5", "--hidden", "8"]
     assert main(tabular_run) == 2
-    assert "--augment does not apply to the tabular data set 'bonus'" in capsys.readouterr().err
+    assert ("--augment is for image data sets, not for 'Employee bonus (synthetic, tabular)'"
+            in capsys.readouterr().err)
     assert main([*tabular_run[:-4], "--hidden", "8"]) == 2  # a model setting linear lacks
     assert "--hidden: model 'linear' does not take this setting" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -77,21 +77,37 @@ def fashion_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def bonus_run(tmp_path_factory) -> Path:
-    """The bonus linear regression, trained on the repository's data/bonus.csv."""
+    """The bonus linear regression, trained on the shipped bonus table."""
     from torchbasics.runs.config import TrainConfig
-    from torchbasics.runs.regression import train_regression
+    from torchbasics.runs.tables import train_table
 
     out = tmp_path_factory.mktemp("bonus") / "bonus"
     with one_thread():
-        train_regression(TrainConfig(dataset="bonus", model="linear", epochs=50), out,
-                         log=lambda line: None)
+        train_table(TrainConfig(dataset="bonus", model="linear", epochs=50), out,
+                    log=lambda line: None)
     return out
 
 
 @pytest.fixture(scope="session")
-def runs(digits_run, fashion_run, bonus_run) -> list[Path]:
-    """The three runs, as given to ``torchbasics serve``."""
-    return [digits_run, fashion_run, bonus_run]
+def houses_run(tmp_path_factory) -> Path:
+    """A table classifier with a categorical column (houses: expensive or not)."""
+    from tests.tabular.tables import mixed_table
+    from torchbasics.runs.config import TrainConfig
+    from torchbasics.runs.tables import train_table
+
+    folder = tmp_path_factory.mktemp("houses")
+    out = folder / "houses"
+    with one_thread():
+        train_table(TrainConfig(dataset=str(mixed_table(folder / "houses.csv",
+                                                        task="classification")),
+                                target="expensive", epochs=50), out, log=lambda line: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def runs(digits_run, fashion_run, bonus_run, houses_run) -> list[Path]:
+    """The four runs, as given to ``torchbasics serve``."""
+    return [digits_run, fashion_run, bonus_run, houses_run]
 
 
 @pytest.fixture(scope="session")

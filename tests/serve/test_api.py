@@ -11,7 +11,7 @@ from tests.serve.conftest import png_bytes
 
 pytestmark = pytest.mark.slow  # the session's runs are trained on real data first
 
-DIGITS, FASHION, BONUS = "mnist-cnn", "fashion-mnist-softmax", "bonus"
+DIGITS, FASHION, BONUS, HOUSES = "mnist-cnn", "fashion-mnist-softmax", "bonus", "houses"
 EMPLOYEE = {"rating": 8, "years": 5, "projects": 12}
 
 
@@ -70,7 +70,7 @@ def test_api_documentation_works_offline(client):
 
 def test_healthz(client):
     body = client.get("/healthz").json()
-    assert body["status"] == "ok" and body["models"] == [DIGITS, FASHION, BONUS]
+    assert body["status"] == "ok" and body["models"] == [DIGITS, FASHION, BONUS, HOUSES]
     assert set(body["batching"]) == {DIGITS, FASHION}
 
 
@@ -162,6 +162,30 @@ def test_bonus_is_what_the_regressor_predicts(client, served):
     assert row["value"] == pytest.approx(served[BONUS].model.predict_one(EMPLOYEE))
 
 
+def test_a_missing_value_is_filled_in_and_said(client, served):
+    (row,) = client.post(predict_url(BONUS), json={"rating": 8, "years": None}).json()[
+        "predictions"]
+    assert row["filled_in"] == "2 values missing (years_experience 1, projects_completed 1)"
+    assert row["value"] == pytest.approx(served[BONUS].model.predict_one({"rating": 8}))
+
+
+def test_a_table_classifier_answers_a_class_with_its_probabilities(client, served):
+    model = next(m for m in client.get("/api/models").json()["models"] if m["name"] == HOUSES)
+    assert model["task"] == "classification" and model["classes"] == ["no", "yes"]
+    region = next(field for field in model["inputs"] if field["name"] == "region")
+    assert region["kind"] == "categorical" and region["levels"] == ["east", "north", "south",
+                                                                    "west"]
+    house = {"area": 180, "region": "west", "rooms": 6}
+    (row,) = client.post(predict_url(HOUSES), json=house).json()["predictions"]
+    expected = served[HOUSES].model.predict_one(house)
+    assert row["class"] == expected.class_name == "yes"
+    assert row["probability"] == pytest.approx(expected.probability)
+    assert sum(row["probabilities"].values()) == pytest.approx(1.0)
+    (unseen,) = client.post(predict_url(HOUSES), json=house | {"region": "mars"}).json()[
+        "predictions"]
+    assert unseen["filled_in"] == "1 value never seen in training (region 1)"
+
+
 def test_bonus_takes_a_list_and_column_names(client):
     rows = [EMPLOYEE, {"performance_rating": 2, "years_experience": 0.5,
                        "projects_completed": 0}]
@@ -232,8 +256,11 @@ def test_422_unusable_content(client):
     assert_error(client.post(predict_url(DIGITS), content=blank,
                              headers={"content-type": "image/png"}), 422, "blank")
     assert_error(client.post(predict_url(BONUS), json=EMPLOYEE | {"rating": 11}), 422,
-                 "--rating: 11 is out of range")  # the CLI's own message
-    assert_error(client.post(predict_url(BONUS), json={"rating": 8}), 422, "no value")
+                 "performance_rating: 11 is out of range")  # the CLI's own message
+    assert_error(client.post(predict_url(BONUS), json=EMPLOYEE | {"years": "five"}), 422,
+                 "years_experience: 'five' is not a number")
+    assert_error(client.post(predict_url(BONUS), json=EMPLOYEE | {"years": [5]}), 422,
+                 "years: [5] is not a value")
     assert_error(client.post(predict_url(BONUS), json=EMPLOYEE | {"age": 30}), 422,
                  "unknown field 'age'")
     assert_error(client.post(predict_url(DIGITS, top=0), content=blank,
@@ -255,7 +282,7 @@ def test_421_other_host_names(served):
 def test_500_a_bug_is_one_line_and_the_server_goes_on(client, served, monkeypatch,
                                                        mnist_digits):
     regressor = served[BONUS].model
-    monkeypatch.setattr(regressor, "predict_one", lambda row: 1 / 0)
+    monkeypatch.setattr(regressor, "predict_row", lambda row, where: 1 / 0)
     assert_error(client.post(predict_url(BONUS), json=EMPLOYEE), 500,
                  "internal error (ZeroDivisionError)")
     monkeypatch.undo()

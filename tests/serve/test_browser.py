@@ -179,18 +179,39 @@ def test_the_bonus_form(page, served):
     page.locator("#input-rating").fill("8")
     page.locator("#input-years").fill("5")
     page.locator("#input-projects").fill("12")
-    page.locator("#bonus-form button").click()
+    page.locator("#table-form button").click()
     value = served["bonus"].model.predict_one({"rating": 8, "years": 5, "projects": 12})
     from playwright.sync_api import expect
 
-    expect(page.locator("#bonus-value")).to_have_text(f"{value:,.2f}")
+    expect(page.locator("#table-value")).to_have_text(f"{value:,.2f}")
     assert page.locator("#formula").inner_text().startswith("bonus ≈ ")
     page.locator("#input-rating").fill("11")
-    page.locator("#bonus-form button").click()
+    page.locator("#table-form button").click()
     expect(page.locator("#error")).to_have_text(
-        "--rating: 11 is out of range (performance_rating is a whole number from 1 to 10). "
-        "Give a whole number from 1 to 10")
+        "performance_rating: 11 is out of range (performance_rating is a whole number from 1 "
+        "to 10). Give a whole number from 1 to 10")
     page.errors.clear()
+    page.locator("#input-rating").fill("8")
+    page.locator("#input-projects").fill("")
+    page.locator("#table-form button").click()
+    expect(page.locator("#filled-in")).to_have_text(
+        "Filled in: 1 value missing (projects_completed 1).")
+
+
+def test_a_table_classifier_form_has_a_choice_per_category(page, served):
+    choose(page, "houses")
+    from playwright.sync_api import expect
+
+    options = page.locator("#input-region option").all_inner_texts()
+    assert options == ["(missing)", "east", "north", "south", "west"]
+    page.locator("#input-area").fill("180")
+    page.locator("#input-rooms").fill("6")
+    page.locator("#input-region").select_option("west")
+    page.locator("#table-form button").click()
+    expected = served["houses"].model.predict_one({"area": 180, "rooms": 6, "region": "west"})
+    expect(page.locator("#table-value")).to_have_text(
+        f"{expected.class_name} ({100 * expected.probability:.2f} %)")
+    assert page.locator("#formula-box").is_hidden()
 
 
 def test_a_phone_sized_screen(browser, server_url):

@@ -44,7 +44,8 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(runs, mnist_digits):
                                  headers={"content-type": "image/png"})
             assert answer.json()["predictions"][0]["class"] == "9"
         assert started < 30, started  # a few seconds on an idle machine (imports, 3 models)
-        assert "mnist-cnn (image), fashion-mnist-softmax (image), bonus (tabular)" in banner
+        assert ("mnist-cnn (image), fashion-mnist-softmax (image), bonus (tabular), "
+                "houses (tabular)") in banner
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     finally:

@@ -40,13 +40,13 @@ def test_train_prints_the_formulas(tmp_path, capsys):
 def test_train_with_an_image_model_is_refused(tmp_path, capsys):
     assert main(["train", "--dataset", "bonus", "--model", "cnn", "--out",
                  str(tmp_path / "run")]) == 2
-    assert "'cnn' is a classification model" in _error(capsys)
+    assert "'cnn' does not do regression on table rows" in _error(capsys)
     assert not (tmp_path / "run").exists()
 
 
 def test_predict_one_employee(run_dir, capsys):
-    assert main(["predict", str(run_dir), "--rating", "8", "--years", "5",
-                 "--projects", "12"]) == 0
+    assert main(["predict", str(run_dir), "--set", "rating=8", "--set", "years=5",
+                 "--set", "projects=12"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("predicted bonus: ")
     value = float(printed.split()[2].replace(",", ""))
@@ -56,11 +56,13 @@ def test_predict_one_employee(run_dir, capsys):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--rating", "11", "--years", "5", "--projects", "12"], "--rating: 11 is out of range"),
-        (["--rating", "0", "--years", "5", "--projects", "12"], "--rating: 0 is out of range"),
-        (["--rating", "8", "--years", "-1", "--projects", "12"], "--years: -1 is out of range"),
-        (["--rating", "8", "--years", "5", "--projects", "2.5"], "not a whole number"),
-        (["--rating", "8", "--years", "5"], "--projects: no value"),
+        (["--set", "rating=11"], "performance_rating: 11 is out of range"),
+        (["--set", "rating=0", "--set", "years=5"], "performance_rating: 0 is out of range"),
+        (["--set", "years=-1"], "years_experience: -1 is out of range"),
+        (["--set", "projects=2.5"], "2.5 is not a whole number"),
+        (["--set", "years=five"], "years_experience: 'five' is not a number"),
+        (["--set", "age=30"], "--set: the model has no column 'age'"),
+        (["--set", "rating"], "--set: 'rating' is not COLUMN=VALUE"),
         ([], "nothing to predict"),
     ],
 )
@@ -69,21 +71,30 @@ def test_bad_single_inputs_are_refused(run_dir, capsys, flags, message):
     assert message in _error(capsys)
 
 
+def test_a_missing_value_is_filled_in_and_said(run_dir, capsys):
+    assert main(["predict", str(run_dir), "--set", "rating=8", "--set", "years=5"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("predicted bonus: ")
+    assert err.strip() == ("note: 1 value missing (projects_completed 1); filled in as in "
+                           "training")
+
+
 def test_predict_a_csv_adds_a_column(run_dir, tmp_path, capsys):
     employees = generate_bonus(5, seed=1).drop(columns="bonus")
     employees.insert(0, "name", [f"employee {i}" for i in range(5)])
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"
     employees.to_csv(source, index=False)
-    assert main(["predict", str(run_dir), "--csv", str(source), "--out", str(out)]) == 0
+    assert main(["predict", str(run_dir), str(source), "--out", str(out)]) == 0
     assert "5 rows" in capsys.readouterr().out
     result = pd.read_csv(out)
     assert list(result.columns) == [*employees.columns, "predicted_bonus"]
     pd.testing.assert_frame_equal(result[employees.columns], employees)
-    assert main(["predict", str(run_dir), "--rating", str(employees.iloc[2, 1]), "--years",
-                 str(employees.iloc[2, 2]), "--projects", str(employees.iloc[2, 3])]) == 0
+    assert main(["predict", str(run_dir), "--set", f"rating={employees.iloc[2, 1]}", "--set",
+                 f"years={employees.iloc[2, 2]}", "--set",
+                 f"projects={employees.iloc[2, 3]}"]) == 0
     single = float(capsys.readouterr().out.split()[2].replace(",", ""))
     assert result["predicted_bonus"][2] == pytest.approx(single, abs=0.01)
-    assert main(["predict", str(run_dir), "--csv", str(source)]) == 0  # to standard output
+    assert main(["predict", str(run_dir), str(source)]) == 0  # to standard output
     assert capsys.readouterr().out.splitlines()[0].endswith(",predicted_bonus")
 
 
@@ -91,42 +102,47 @@ def test_predict_a_csv_with_a_bad_row_is_refused(run_dir, tmp_path, capsys):
     source = tmp_path / "in.csv"
     source.write_text("performance_rating,years_experience,projects_completed\n"
                       "8,5,12\n12,5,12\n")
-    assert main(["predict", str(run_dir), "--csv", str(source), "--out",
-                 str(tmp_path / "out.csv")]) == 2
+    assert main(["predict", str(run_dir), str(source), "--out", str(tmp_path / "out.csv")]) == 2
     assert "row 2 (line 3), column 'performance_rating': 12 is out of range" in _error(capsys)
     assert not (tmp_path / "out.csv").exists()
-    assert main(["predict", str(run_dir), "--csv", str(source), "--rating", "3"]) == 2
+    assert main(["predict", str(run_dir), str(source), "--set", "rating=3"]) == 2
     assert "do not go together" in _error(capsys)
 
 
-def test_bonus_flags_on_an_image_checkpoint_are_refused(tmp_path, capsys):
+def test_table_flags_on_an_image_checkpoint_are_refused(tmp_path, capsys):
     description = describe(CLASSIFIER, "softmax", {}, input_shape=(1, 28, 28), dataset="mnist",
                            config={}, class_names=["a", "b"], mirror_average=False,
                            input=ModelInput((0.1,), (0.3,)).settings())
     weights = create_model("softmax", (1, 28, 28), 2).state_dict()
     save_checkpoint(tmp_path / "best.pt", {**description, "model_state": weights})
-    assert main(["predict", str(tmp_path), "--rating", "8"]) == 2
-    assert "--rating is for a bonus regression run" in _error(capsys)
+    assert main(["predict", str(tmp_path), "--set", "rating=8"]) == 2
+    assert "--set is for a table model" in _error(capsys)
 
 
-def test_own_csv_with_other_column_names(tmp_path, capsys):
+def test_the_bonus_table_renamed_trains_as_your_own(tmp_path, capsys):
     frame = generate_bonus(300, seed=3)
     frame.columns = ["score", "tenure", "projects", "payout"]
     frame.to_csv(tmp_path / "staff.csv", index=False)
     out = tmp_path / "run"
-    assert main(["train", "--dataset", "bonus", "--model", "linear", "--quiet", "--csv",
-                 str(tmp_path / "staff.csv"), "--rating-column", "score", "--years-column",
-                 "tenure", "--projects-column", "projects", "--target-column", "payout",
-                 "--out", str(out)]) == 0
+    assert main(["train", "--dataset", str(tmp_path / "staff.csv"), "--target", "payout",
+                 "--model", "linear", "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "learned:       payout ≈ " in printed and "true rule" not in printed
-    assert main(["predict", str(out), "--rating", "8", "--years", "5", "--projects", "12"]) == 0
+    assert main(["predict", str(out), "--set", "score=8", "--set", "tenure=5", "--set",
+                 "projects=12"]) == 0
     assert capsys.readouterr().out.startswith("predicted payout: ")
-    assert main(["train", "--dataset", "bonus", "--model", "linear", "--force", "--csv",
-                 str(tmp_path / "staff.csv"), "--out", str(out)]) == 2
-    assert "no columns 'performance_rating', 'years_experience'" in _error(capsys)
 
 
-def test_evaluate_on_a_regression_run_says_where_its_metrics_are(run_dir, capsys):
-    assert main(["evaluate", str(run_dir)]) == 2
-    assert "this is a regression run" in _error(capsys)
+def test_evaluate_a_table_run_on_its_test_rows_and_on_another_csv(run_dir, tmp_path, capsys):
+    import json
+
+    assert main(["evaluate", str(run_dir), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert result["count"] == 200
+    assert result["mse"] == pytest.approx(summary["metrics"]["test"]["mse"], rel=1e-6)
+    generate_bonus(50, seed=9).to_csv(tmp_path / "other.csv", index=False)
+    assert main(["evaluate", str(run_dir), "--csv", str(tmp_path / "other.csv"), "--json"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert other["count"] == 50 and set(other) >= {"mse", "rmse", "mae", "r2"}
+    assert json.loads((run_dir / "evaluation.json").read_text())["count"] == 50

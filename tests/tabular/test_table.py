@@ -55,7 +55,7 @@ def test_missing_file(tmp_path):
 
 def test_missing_column_is_named(tmp_path):
     path = _csv(tmp_path, ["7,4,5000"], header="performance_rating,years_experience,bonus")
-    with pytest.raises(TorchbasicsError, match=r"no column 'projects_completed'.*--projects"):
+    with pytest.raises(TorchbasicsError, match=r"no column 'projects_completed'"):
         load_bonus(path)
 
 
@@ -63,14 +63,6 @@ def test_extra_column_is_named(tmp_path):
     path = _csv(tmp_path, [line + ",x" for line in GOOD], header=HEADER + ",name")
     with pytest.raises(TorchbasicsError, match="unexpected column 'name'"):
         load_bonus(path)
-
-
-def test_column_names_can_be_set(tmp_path):
-    path = _csv(tmp_path, GOOD, header="score,tenure,projects,payout")
-    table = load_bonus(path, ["score", "tenure", "projects"], "payout")
-    assert table.names == ["score", "tenure", "projects"] and len(table) == 3
-    with pytest.raises(TorchbasicsError, match="named twice"):
-        load_bonus(path, ["score", "score", "projects"], "payout")
 
 
 def test_header_only_and_empty_files(tmp_path):

@@ -37,7 +37,8 @@ def add_compare_flags(parser: argparse.ArgumentParser) -> None:
                         help="overwrite earlier runs in --out (default: refuse)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     add_budget_flag(parser)
-    add_setting_flags(parser, exclude=("model",), kinds=("image",), model_settings=False)
+    add_setting_flags(parser, exclude=("model",), scopes=("image", "pictures"),
+                      model_settings=False)
 
 
 def run_compare(args: argparse.Namespace) -> int:

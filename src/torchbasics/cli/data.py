@@ -46,12 +46,20 @@ def register(commands: argparse._SubParsersAction) -> None:
                       help="output PNG (default: grid.png)")
     show.set_defaults(handler=run_show)
 
-    export = _subcommand(sub, "export", "write a split as PNG files in class folders + a list file")
+    export = _subcommand(sub, "export", "write a split as PNG files in class folders + a list "
+                         "file, or a table as CSV")
     export.add_argument("--split", default="test", choices=["train", "test"],
-                        help="which split (default: test)")
-    export.add_argument("--out", type=Path, required=True, help="output folder (must be empty)")
+                        help="which split of an image data set (default: test)")
+    export.add_argument("--out", type=Path, required=True,
+                        help="output folder (must be empty), or for a table the CSV file")
     export.add_argument("--force", action="store_true",
-                        help="write into a folder that is not empty (default: refuse)")
+                        help="write into a folder that is not empty, or over a file "
+                        "(default: refuse)")
+    export.add_argument("--staff", action="store_true",
+                        help="bonus only: the same employees as an HR spreadsheet has them, "
+                        "with an employee_id, a department that moves the bonus, a constant "
+                        "column and empty cells: a table to try `train --dataset FILE.csv "
+                        "--target bonus` on (default: the bonus table as it ships)")
     export.set_defaults(handler=run_export)
 
     download = _subcommand(sub, "download", "fetch the files and verify their md5 checksums")
@@ -165,14 +173,49 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Write a split as PNG files in class folders, with a list file to read them back."""
+    """Write a split as PNG files in class folders, with a list file to read them back; or
+    a table as a CSV file."""
     from torchbasics.data.pngs import write_pngs
+    from torchbasics.data.registry import get_dataset
     from torchbasics.data.sources import load_located
+    from torchbasics.errors import TorchbasicsError
 
+    if get_dataset(args.name).kind == "tabular":
+        return export_table(args)
+    if args.staff:
+        raise TorchbasicsError("--staff is for the bonus table", where="--staff",
+                               fix="leave it out")
     data = load_located(_locate(args), args.split)
     list_path = write_pngs(data, args.out, list_name=f"{args.split}.txt", overwrite=args.force,
                              progress=sys.stderr.isatty())
     print(f"wrote {len(data):,} PNG files to {args.out}; list file: {list_path}")
+    return 0
+
+
+def export_table(args: argparse.Namespace) -> int:
+    """``data export bonus``: the shipped CSV, or with ``--staff`` the staff table."""
+    import csv
+    import io
+
+    from torchbasics.errors import TorchbasicsError
+    from torchbasics.files import write_text
+    from torchbasics.tabular.bonus import default_csv, generate_staff
+
+    if args.out.exists() and not args.force:
+        raise TorchbasicsError("already exists", where=args.out,
+                               fix="choose another --out, or pass --force to overwrite it")
+    if args.staff:
+        header, rows = generate_staff()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerows([header, *rows])
+        text = buffer.getvalue()
+    else:
+        text = default_csv().read_text()
+    write_text(args.out, text)
+    print(f"wrote {args.out}: {text.count(chr(10)) - 1:,} rows"
+          + ("; try: torchbasics train --dataset " f"{args.out} --target bonus --out runs/staff"
+             if args.staff else ""))
     return 0
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
-from torchbasics.data.registry import DATASETS, get_dataset
-from torchbasics.errors import TorchbasicsError
+from torchbasics.data.registry import DATASETS
 from torchbasics.models import MODEL_SETTINGS, get_model_entry, list_models, setting_defaults
 from torchbasics.runs.config import SETTINGS, TrainConfig
-from torchbasics.settings import Setting, flag_name
+from torchbasics.settings import SCOPE_WORDS, SCOPES, Setting, flag_name
 
 GROUP_TITLES = {
     "data": "data", "model": "model and model settings (only for the models that take them)",
@@ -24,10 +23,10 @@ GROUP_TITLES = {
 
 
 def add_setting_flags(parser: argparse.ArgumentParser, *, exclude: Iterable[str] = (),
-                      kinds: Iterable[str] = ("image", "tabular"),
-                      model_settings: bool = True) -> None:
-    """Add a flag for every setting (but ``exclude``) that applies to data of ``kinds``."""
-    exclude, kinds = set(exclude), set(kinds)
+                      scopes: Iterable[str] = SCOPES, model_settings: bool = True) -> None:
+    """Add a flag for every setting (but ``exclude``) that applies to data of ``scopes``
+    (see :data:`~torchbasics.settings.SCOPES`)."""
+    exclude, scopes = set(exclude), set(scopes)
     groups: dict[str, argparse._ArgumentGroup] = {}
 
     def group(name: str) -> argparse._ArgumentGroup:
@@ -36,7 +35,7 @@ def add_setting_flags(parser: argparse.ArgumentParser, *, exclude: Iterable[str]
         return groups[name]
 
     for name, declared in SETTINGS.items():
-        applies = declared.applies_to is None or declared.applies_to in kinds
+        applies = declared.applies_to is None or declared.applies_to in scopes
         if declared.flag and applies and name not in exclude:
             group(declared.group).add_argument(flag_name(name), dest=name, default=None,
                                                help=help_text(name, declared),
@@ -46,8 +45,6 @@ def add_setting_flags(parser: argparse.ArgumentParser, *, exclude: Iterable[str]
             group("model").add_argument(flag_name(name), dest=name, default=None,
                                         help=model_setting_help(name, declared),
                                         **argparse_options(declared))
-    if "tabular" in kinds:
-        add_column_flags(group("data"))
 
 
 def argparse_options(declared: Setting) -> dict[str, object]:
@@ -74,7 +71,7 @@ def help_text(name: str, declared: Setting) -> str:
     if declared.range_text():
         notes.append(declared.range_text())
     if declared.applies_to:
-        notes.append(f"{declared.applies_to} data sets only")
+        notes.append(f"{SCOPE_WORDS[declared.applies_to]} only")
     text = declared.help + (f" ({'; '.join(notes)})" if notes else "")
     return text.replace("%", "%%")  # argparse formats help strings with %
 
@@ -85,45 +82,12 @@ def model_setting_help(name: str, declared: Setting) -> str:
     return f"{declared.help} (default: {defaults}; {declared.range_text()})".replace("%", "%%")
 
 
-def add_column_flags(group: argparse._ArgumentGroup) -> None:
-    """``--rating-column`` etc.: the CSV's name for each feature of the tabular data sets."""
-    seen = set()
-    for spec in DATASETS.values():
-        for column in spec.features:
-            if column.flag and column.flag not in seen:
-                seen.add(column.flag)
-                group.add_argument(f"--{column.flag}-column", dest=f"{column.flag}_column",
-                                   metavar="NAME", help=f"{spec.name}: the CSV's {column.name} "
-                                   f"column (default: {column.name})")
-
-
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` the parsed flags describe (``None`` where not given)."""
     values = {name: getattr(args, name) for name in SETTINGS if hasattr(args, name)}
     values["model_settings"] = {name: getattr(args, name) for name in MODEL_SETTINGS
                                 if getattr(args, name, None) is not None}
-    values["feature_columns"] = feature_columns(args)
     return TrainConfig(**values)
-
-
-def feature_columns(args: argparse.Namespace) -> list[str] | None:
-    """The CSV's feature names from ``--<feature>-column`` flags, or ``None`` if none given.
-
-    Raises:
-        TorchbasicsError: such a flag for a data set without that column.
-    """
-    given = {key.removesuffix("_column"): value for key, value in vars(args).items()
-             if key.endswith("_column") and key != "target_column" and value is not None}
-    if not given:
-        return None
-    name = getattr(args, "dataset", None) or TrainConfig.default_dataset()
-    spec = get_dataset(name)
-    flags = [column.flag for column in spec.features]
-    for flag in given:
-        if flag not in flags:
-            raise TorchbasicsError(f"does not apply to the {spec.kind} data set '{name}'",
-                                   where=f"--{flag}-column", fix="leave it out")
-    return [given.get(column.flag) or column.name for column in spec.features]
 
 
 def _recipe_settings() -> set[str]:

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SINGLE_FLAGS = ("rating", "years", "projects")
-
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``predict`` to the top-level parser."""
@@ -20,14 +18,18 @@ def register(commands: argparse._SubParsersAction) -> None:
         "... of any size and colour); a folder stands for every image in it, and gives a "
         "CSV. Digit models prepare pictures as MNIST was made (dark ink on paper is "
         "inverted, cropped to the ink, fitted into 20x20, centred by its centre of mass); "
-        "Fashion-MNIST models fit and pad the object into 28x28. For a bonus regression "
-        "run: one employee from --rating, --years and --projects, or every row of a CSV "
-        "(--csv IN), written with a predicted_bonus column added.",
+        "Fashion-MNIST models fit and pad the object into 28x28; models of your own pictures "
+        "bring each picture to their size as training did. For a table model: every row of "
+        "ROWS.csv (the columns it was trained on; others are kept), written with a "
+        "predicted_<target> column added (and a probability, for classes), or one row from "
+        "--set COLUMN=VALUE flags. A missing value or a category never seen in training is "
+        "filled in as in training, and counted.",
     )
     parser.add_argument("run", type=Path, metavar="RUN_DIR",
                         help="run directory (its best.pt, else last.pt) or a checkpoint file")
-    parser.add_argument("images", type=Path, nargs="*", metavar="IMAGE",
-                        help="image files or folders of them (image classifiers)")
+    parser.add_argument("images", type=Path, nargs="*", metavar="IMAGE|ROWS.csv",
+                        help="image files or folders of them (image classifiers), or one CSV "
+                        "of rows (table models)")
     group = parser.add_argument_group("pictures (image classifiers)")
     group.add_argument("--top", type=int, default=3, metavar="K",
                        help="list the K most probable classes (default: 3)")
@@ -36,29 +38,26 @@ def register(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--show", type=Path, metavar="OUT.png",
                        help="save each picture beside the 28x28 image the model saw, "
                        "before and after deskewing for a deskewing model (default: off)")
-    group = parser.add_argument_group("one employee (bonus regression)")
-    group.add_argument("--rating", type=float, help="performance rating, a whole number 1-10")
-    group.add_argument("--years", type=float, help="years of experience, a number >= 0")
-    group.add_argument("--projects", type=float,
-                       help="projects completed, a whole number >= 0")
-    group = parser.add_argument_group("a CSV of employees (bonus regression)")
-    group.add_argument("--csv", type=Path, metavar="IN",
-                       help="CSV with the columns the model was trained on (others are kept)")
+    group = parser.add_argument_group("one row (table models)")
+    group.add_argument("--set", dest="values", action="append", default=[],
+                       metavar="COLUMN=VALUE", help="a value of the row, e.g. --set age=41 "
+                       "--set region=north (repeatable; a column left out is missing)")
     parser.add_argument("--out", type=Path, metavar="OUT",
                         help="where to write the CSV of predictions (of a folder of pictures, "
-                        "or of --csv; with --json, the JSON) (default: standard output)")
+                        "or of ROWS.csv; with --json, the JSON) (default: standard output)")
     parser.set_defaults(handler=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Load the model (a classifier or a regression), predict, print or write the result."""
+    """Load the model (an image classifier or a table model), predict, print or write the
+    result."""
     from torchbasics.inference.loading import load
     from torchbasics.inference.predictor import Classifier
 
     model = load(args.run)
     if isinstance(model, Classifier):
         return predict_images(args, model)
-    return predict_regression(args, model)
+    return predict_table(args, model)
 
 
 def predict_images(args: argparse.Namespace, classifier: Any) -> int:
@@ -66,10 +65,9 @@ def predict_images(args: argparse.Namespace, classifier: Any) -> int:
     from torchbasics.errors import TorchbasicsError
     from torchbasics.files import write_text
 
-    given = [f"--{flag}" for flag in (*SINGLE_FLAGS, "csv") if getattr(args, flag) is not None]
-    if given:
-        raise TorchbasicsError(f"{', '.join(given)} is for a bonus regression run, and this "
-                               "is an image classifier", where=args.run,
+    if args.values:
+        raise TorchbasicsError("--set is for a table model, and this is an image classifier",
+                               where=args.run,
                                fix="give image files or folders: torchbasics predict RUN IMAGE...")
     if not args.images:
         raise TorchbasicsError("no images to predict", fix="give image files or folders after "
@@ -162,35 +160,75 @@ def save_show(out: Path, files: list[Path], predictions: list[Any], *,
     plt.close(figure)
 
 
-def predict_regression(args: argparse.Namespace, regressor: Any) -> int:
-    """The bonus regression: one employee from flags, or every row of a CSV."""
+def predict_table(args: argparse.Namespace, model: Any) -> int:
+    """A table model: every row of a CSV, or one row from --set."""
     from torchbasics.errors import TorchbasicsError
 
-    for flag, value in (("IMAGE", args.images), ("--json", args.json), ("--show", args.show)):
-        if value:
-            raise TorchbasicsError(f"{flag} is for image classifiers, and this is a regression "
-                                   "run", where=args.run, fix="give --rating, --years and "
-                                   "--projects, or --csv IN")
-    single = {flag: getattr(args, flag) for flag in SINGLE_FLAGS}
-    given = [f"--{flag}" for flag, value in single.items() if value is not None]
-    if args.csv is not None and given:
-        raise TorchbasicsError(f"{', '.join(given)} and --csv do not go together",
-                               fix="give one employee's values, or a CSV, not both")
-    if args.out is not None and args.csv is None:
-        raise TorchbasicsError("--out needs --csv", fix="give the CSV to predict with --csv IN")
-    if args.csv is not None:
-        frame = regressor.predict_csv(args.csv, args.out)
-        if args.out is None:
-            sys.stdout.write(frame.to_csv(index=False))
-        else:
-            print(f"wrote {args.out}: {len(frame):,} rows with a {regressor.output_column} "
-                  "column")
+    if args.show is not None:
+        raise TorchbasicsError("--show is for image classifiers, and this is a table model",
+                               where=args.run, fix="give ROWS.csv, or --set COLUMN=VALUE")
+    if args.images and args.values:
+        raise TorchbasicsError("a CSV and --set do not go together",
+                               fix="give the rows in a CSV, or one row with --set, not both")
+    if len(args.images) > 1:
+        raise TorchbasicsError(f"{len(args.images)} files given; a table model predicts the "
+                               "rows of one CSV", fix="give one CSV file")
+    if args.images:
+        from torchbasics.data.listfile import IMAGE_SUFFIXES
+
+        if args.images[0].suffix.lower() in IMAGE_SUFFIXES or args.images[0].is_dir():
+            raise TorchbasicsError("a picture, and this is a table model", where=args.images[0],
+                                   fix="give a CSV of rows, or one row with --set COLUMN=VALUE")
+        return predict_rows(args, model, args.images[0])
+    if args.out is not None:
+        raise TorchbasicsError("--out is for the rows of a CSV", fix="give ROWS.csv too")
+    if not args.values:
+        raise TorchbasicsError("nothing to predict", fix="give ROWS.csv, or one row with "
+                               "--set COLUMN=VALUE (repeated); the columns are "
+                               + ", ".join(f.name for f in model.schema.features))
+    return predict_one_row(args, model)
+
+
+def predict_rows(args: argparse.Namespace, model: Any, source: Path) -> int:
+    """Every row of ``source``, written as CSV (or JSON) with the predictions added."""
+    result = model.predict_csv(source)
+    if args.json:
+        text = json.dumps([dict(zip(result.names, row, strict=True)) for row in result.rows],
+                          indent=2) + "\n"
+    else:
+        text = result.to_csv()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        from torchbasics.files import write_text
+
+        write_text(args.out, text)
+        print(f"wrote {args.out}: {len(result.rows):,} rows with a {model.output_column} "
+              "column")
+    if result.notes:
+        print(f"note: {result.notes}; filled in as in training", file=sys.stderr)
+    return 0
+
+
+def predict_one_row(args: argparse.Namespace, model: Any) -> int:
+    """One row from ``--set COLUMN=VALUE`` flags; columns left out count as missing."""
+    from torchbasics.errors import TorchbasicsError
+
+    values = {}
+    for item in args.values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise TorchbasicsError(f"'{item}' is not COLUMN=VALUE", where="--set",
+                                   fix="e.g. --set age=41 --set region=north")
+        values[key.strip()] = value.strip()
+    answer = model.predict_row(values)
+    if args.json:
+        print(json.dumps({"target": model.target, **answer}, indent=2))
         return 0
-    if not given:
-        raise TorchbasicsError("nothing to predict",
-                               fix="give --rating, --years and --projects, or --csv IN")
-    value = regressor.predict_one(single)
-    inputs = ", ".join(f"{column.name} {single[column.flag or column.name]:g}"
-                       for column in regressor.columns)
-    print(f"predicted {regressor.target.name}: {value:,.2f}  ({inputs})")
+    given = ", ".join(f"{key} {value}" for key, value in values.items())
+    shown = (f"{answer['value']:,.2f}" if "value" in answer
+             else f"{answer['class']} ({100 * answer['probability']:.2f} %)")
+    print(f"predicted {model.target}: {shown}  ({given})")
+    if answer["filled_in"]:
+        print(f"note: {answer['filled_in']}; filled in as in training", file=sys.stderr)
     return 0

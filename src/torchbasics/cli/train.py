@@ -13,8 +13,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     models = commands.add_parser(
         "models", help="list the models with parameter counts and training recipes",
         description="List the registered models with their parameter counts (for 28x28 "
-        "grayscale input, 10 classes; regression models: 3 features, 1 output) and the "
-        "recipe `train` uses by default on a data set.",
+        "grayscale pictures and 10 classes; for tables, 3 inputs and 1 output, or 2 classes "
+        "for a classifier) and the "
+        "recipe `train` uses by default on a data set (a picture model on the image data set "
+        "named, a table model on the first table).",
     )
     models.add_argument("--dataset", default="mnist",
                         help="show the recipes for this data set (default: mnist; for "
@@ -87,36 +89,43 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    """Print the model table."""
+    """Print the model table: each model's parameters and recipe, for pictures and tables."""
     from torchbasics.data.registry import DATASETS, get_dataset
     from torchbasics.models import count_parameters, create_model, get_model_entry, list_models
     from torchbasics.runs.config import recipe_for
 
     chosen = get_dataset(args.dataset)  # an unknown name is refused, listing the known ones
     rows = []
-    for name in list_models():
-        regression = get_model_entry(name).task == "regression"  # 3 features -> 1 value
-        shape, outputs = ((3,), 1) if regression else ((1, 28, 28), 10)
-        kind = "tabular" if regression else "image"
+    for inputs, kind, shape, outputs in (("image", "image", (1, 28, 28), 10),
+                                         ("table", "tabular", (3,), 1)):
         dataset = chosen if chosen.kind == kind else next(
             spec for spec in DATASETS.values() if spec.kind == kind)
-        recipe = recipe_for(name, dataset.name)
-        own = recipe.get("model_settings", {})
-        parameters = count_parameters(create_model(name, shape, outputs, **own))
-        warmup = (f", warm-up {recipe['warmup']}"
-                  if recipe.get("schedule") == "onecycle" else "")
-        length = (f"what fits in {recipe['time_budget'] / 60:g} min" if "time_budget" in recipe
-                  else f"{recipe.get('epochs', '?')} epochs")
-        brief = ("".join(f"{key} {value}, " for key, value in own.items())
-                 + f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
-                 f"{length}, batch {recipe.get('batch_size', '?')}"
-                 + (f", augment {recipe['augment']}" if recipe.get("augment") else "")
-                 + (", deskew" if recipe.get("deskew") else "")
-                 + (", mirror-averaged" if recipe.get("mirror_average") else ""))
-        rows.append((name, f"{parameters:,}", brief, get_model_entry(name).description))
-    recipe_title = f"recipe on {args.dataset}"
+        for name in list_models(inputs=inputs):
+            entry = get_model_entry(name)
+            recipe = recipe_for(name, dataset.name)
+            own = recipe.get("model_settings", {})
+            count = 2 if inputs == "table" and "regression" not in entry.tasks else outputs
+            parameters = count_parameters(create_model(name, shape, count, **own))
+            rows.append((name, f"{parameters:,}", f"{inputs}s: {_brief(recipe, own)}",
+                         f"{entry.description} ({', '.join(entry.tasks)})"))
+    other = next(spec.name for spec in DATASETS.values() if spec.kind != chosen.kind)
+    recipe_title = f"recipe on {chosen.name} (tables: {other})" if chosen.kind == "image" else (
+        f"recipe on {chosen.name} (pictures: {other})")
     width = max(len(recipe_title), *(len(brief) for _, _, brief, _ in rows))
     print(f"{'model':<14}{'parameters':>12}  {recipe_title:<{width}}  description")
     for name, parameters, brief, description in rows:
         print(f"{name:<14}{parameters:>12}  {brief:<{width}}  {description}")
     return 0
+
+
+def _brief(recipe: dict, own: dict) -> str:
+    """A recipe in one line: model settings, optimizer, length, batch, augmentation."""
+    warmup = f", warm-up {recipe['warmup']}" if recipe.get("schedule") == "onecycle" else ""
+    length = (f"what fits in {recipe['time_budget'] / 60:g} min" if "time_budget" in recipe
+              else f"{recipe.get('epochs', '?')} epochs")
+    return ("".join(f"{key} {value}, " for key, value in own.items())
+            + f"{recipe.get('optimizer', '?')} lr {recipe.get('lr', '?')}{warmup}, "
+            f"{length}, batch {recipe.get('batch_size', '?')}"
+            + (f", augment {recipe['augment']}" if recipe.get("augment") else "")
+            + (", deskew" if recipe.get("deskew") else "")
+            + (", mirror-averaged" if recipe.get("mirror_average") else ""))

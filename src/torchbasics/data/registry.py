@@ -4,6 +4,10 @@ Files, checksums, mirrors and where OS packages put them; classes and normalizat
 pictures are prepared for its models; the training settings it wants (for every model, and
 per model); and, for a table, its columns, loader and the rule that generated it. Adding a
 data set is adding one spec here.
+
+A user's own data (a folder of pictures, a CSV file) is a spec too, made when its path is
+given instead of a name (:mod:`torchbasics.data.own`): :func:`get_dataset` answers both,
+so every command downstream works the same on either.
 """
 
 from __future__ import annotations
@@ -15,9 +19,23 @@ from typing import Any
 from torchbasics.errors import lookup
 from torchbasics.tabular import bonus
 from torchbasics.tabular.formula import LinearFormula
-from torchbasics.tabular.table import Column, Table
+from torchbasics.tabular.source import TableData, declared_table
+from torchbasics.tabular.table import Column
 
 SPLITS = ("train", "test")
+# The model trained when none is named, where a data set has none of its own: the linear
+# models, the lesson of the seed projects.
+TASK_MODELS = {"classification": "softmax", "regression": "linear"}
+# Table models on any table (a data set's recipes for them), over their image recipes:
+# rows are few, so many epochs; the linear models converge full-batch to their optimum.
+TABLE_RECIPES: dict[str, dict[str, Any]] = {
+    "softmax": dict(epochs=1000, batch_size=65_536, optimizer="sgd", lr=0.5, momentum=0.9,
+                    weight_decay=1e-3, schedule="constant"),
+    "mlp-relu": dict(epochs=150, batch_size=64, optimizer="adamw", lr=3e-3,
+                     weight_decay=1e-2, schedule="onecycle", warmup=0.1),
+    "mlp-sigmoid": dict(epochs=150, batch_size=64, optimizer="adamw", lr=1e-2,
+                        weight_decay=1e-2, schedule="onecycle", warmup=0.1),
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +63,9 @@ class DatasetSpec:
     Attributes:
         name: registry key, e.g. ``"fashion-mnist"``.
         title: human name for reports.
-        kind: ``"image"`` (IDX files) or ``"tabular"`` (a CSV).
-        default_model: the model ``train`` uses when none is named.
+        kind: ``"image"`` (pictures) or ``"tabular"`` (a CSV).
+        default_model: the model ``train`` uses when none is named (empty: the task's own,
+            :data:`TASK_MODELS`).
         settings: training settings for every model on this data set (e.g. MNIST's
             ``deskew``), over the settings' defaults and under the model's recipe.
         recipes: model name -> settings for that model on this data set, over its recipe.
@@ -62,11 +81,14 @@ class DatasetSpec:
             ``<Name>/raw``).
         system_dirs: fixed places an OS package installs the files (e.g. Debian's).
         how_to_get: what to tell a user who does not have the files.
-        load_table: tabular data sets: ``(csv or None, feature names or None, target name
-            or None) -> Table``, the data set's own CSV when ``csv`` is None.
-        features: tabular data sets: the feature columns, in order (their ``flag`` names
-            the command-line option of each).
+        load_table: tabular data sets: ``(target name or None, Choices) ->
+            TableData``, the table read and its columns planned.
+        features: declared tables: the feature columns, in order (their ``flag`` is a
+            short name ``predict --set`` takes).
         true_formula: the rule that generated a synthetic table, when known.
+        own: the user's own data, made from a path (see :mod:`torchbasics.data.own`).
+        task: what its models do: ``"classification"``, ``"regression"``, or ``""`` when
+            the data says (a user's table, by its target column).
     """
 
     name: str
@@ -86,9 +108,23 @@ class DatasetSpec:
     system_dirs: tuple[str, ...] = ()
     csv_file: str | None = None  # tables: the CSV shipped in torchbasics.resources
     how_to_get: str = ""
-    load_table: Callable[..., Table] | None = None
+    load_table: Callable[..., TableData] | None = None
     features: tuple[Column, ...] = ()
     true_formula: LinearFormula | None = None
+    own: bool = False
+    task: str = "classification"
+
+    def model_for(self, task: str) -> str:
+        """The model trained when none is named, for ``task``."""
+        return self.default_model or TASK_MODELS[task]
+
+    def in_scope(self, scope: str | None) -> bool:
+        """Whether a setting for ``scope`` applies here: ``"image"`` or ``"tabular"`` (any
+        data set of that kind), ``"pictures"`` or ``"table"`` (the user's own only)."""
+        if scope is None:
+            return True
+        own = {"pictures": "image", "table": "tabular"}
+        return self.kind == own[scope] and self.own if scope in own else self.kind == scope
 
     @property
     def num_classes(self) -> int:
@@ -206,8 +242,12 @@ DATASETS: dict[str, DatasetSpec] = {
             title="Employee bonus (synthetic, tabular)",
             kind="tabular",
             default_model="linear",
-            load_table=bonus.load_bonus,
+            load_table=lambda target, choices: declared_table(bonus.default_csv(),
+                                                              bonus.FEATURES, bonus.TARGET),
             features=bonus.FEATURES,
+            recipes={name: recipe for name, recipe in TABLE_RECIPES.items()
+                     if name.startswith("mlp")},  # the classifiers' recipe has no use here
+            task="regression",
             true_formula=bonus.TRUE_FORMULA,
             csv_file=bonus.CSV,
         ),
@@ -216,8 +256,17 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 def get_dataset(name: str) -> DatasetSpec:
-    """The registry entry called ``name``; a clear error suggesting the closest name otherwise."""
-    return lookup(DATASETS, name, "data set", sorted(DATASETS))
+    """The registry entry called ``name``, or the user's own data at the path ``name``
+    (see :func:`~torchbasics.data.own.own_dataset`); a clear error suggesting the closest
+    name otherwise. A registered name always means the registered data set."""
+    if name in DATASETS:
+        return DATASETS[name]
+    from torchbasics.data.own import looks_like_path, own_dataset
+
+    if looks_like_path(name):
+        return own_dataset(name)
+    return lookup(DATASETS, name, "data set", sorted(DATASETS),
+                  hint="; or give the path of a folder of pictures or a CSV file")
 
 
 def image_datasets() -> list[str]:

@@ -2,8 +2,9 @@
 
 ``loading`` opens a run directory and is the one place that tells the kinds of model
 apart; ``predictor`` holds the :class:`~torchbasics.inference.predictor.Classifier` and
-``preprocess`` turns any picture into its input; ``regressor`` holds the
-:class:`~torchbasics.inference.regressor.Regressor`; ``export`` writes deployable files and
+``preprocess`` turns any picture into its input; ``table`` holds the table models
+(:class:`~torchbasics.inference.table.Regressor`,
+:class:`~torchbasics.inference.table.TableClassifier`); ``export`` writes deployable files and
 ``runtimes`` runs them in ONNX Runtime, OpenCV and TorchScript;
 ``scans`` renders MNIST digits as photos for testing; ``show`` draws what a model saw.
 """

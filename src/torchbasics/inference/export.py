@@ -24,6 +24,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -106,7 +107,17 @@ def export(classifier: Classifier, out: str | os.PathLike, fmt: str = "onnx", *,
 
 def to_onnx(module: nn.Module, example: torch.Tensor, meta: dict[str, str],
             opset: int = DEFAULT_OPSET) -> bytes:
-    """The ONNX file's bytes: torch's (dynamo) exporter, batch dimension dynamic.
+    """The ONNX file's bytes: :func:`to_onnx_model` with the metadata, checked."""
+    onnx = require("onnx", "export")
+    model = to_onnx_model(module, example, INPUT_NAME, OUTPUT_NAME, opset)
+    onnx.helper.set_model_props(model, meta | {"opset": str(opset)})
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def to_onnx_model(module: nn.Module, example: torch.Tensor, input_name: str,
+                  output_name: str, opset: int = DEFAULT_OPSET) -> Any:
+    """``module`` as an ONNX ModelProto: torch's (dynamo) exporter, batch dimension dynamic.
 
     Raises:
         TorchbasicsError: ``opset`` is not one the exporter writes (asked for one it cannot
@@ -115,7 +126,7 @@ def to_onnx(module: nn.Module, example: torch.Tensor, meta: dict[str, str],
     if opset not in OPSETS:
         raise TorchbasicsError(f"opset {opset} is not offered", where="--opset",
                                fix=f"use {OPSETS[0]} to {OPSETS[-1]}")
-    onnx = require("onnx", "export")
+    require("onnx", "export")
     require("onnxscript", "export")  # the dynamo exporter needs it: fail here, clearly
     import logging
 
@@ -127,8 +138,8 @@ def to_onnx(module: nn.Module, example: torch.Tensor, meta: dict[str, str],
           contextlib.redirect_stderr(io.StringIO())):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            module, (example,), dynamo=True, input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME], dynamic_shapes=({0: torch.export.Dim("batch")},),
+            module, (example,), dynamo=True, input_names=[input_name],
+            output_names=[output_name], dynamic_shapes=({0: torch.export.Dim("batch")},),
             opset_version=opset, verbose=False,
         )
     model = program.model_proto
@@ -137,9 +148,7 @@ def to_onnx(module: nn.Module, example: torch.Tensor, meta: dict[str, str],
     if written != opset:
         raise TorchbasicsError(f"the ONNX exporter wrote opset {written}, not {opset}",
                                where="--opset", fix=f"use --opset {written}")
-    onnx.helper.set_model_props(model, meta | {"opset": str(written)})
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return model
 
 
 def to_torchscript(module: nn.Module, meta: dict[str, str]) -> bytes:

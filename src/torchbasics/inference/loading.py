@@ -10,7 +10,7 @@ from torchbasics.errors import TorchbasicsError
 
 if TYPE_CHECKING:
     from torchbasics.inference.predictor import Classifier
-    from torchbasics.inference.regressor import Regressor
+    from torchbasics.inference.table import TableModel
 
 
 def find_checkpoint(run: str | os.PathLike) -> Path:
@@ -40,13 +40,14 @@ def load_classifier(run: str | os.PathLike, *, refusal: str,
     return model
 
 
-def load(run: str | os.PathLike) -> Classifier | Regressor:
+def load(run: str | os.PathLike) -> Classifier | TableModel:
     """The trained model of a run directory (or checkpoint file), ready to predict.
 
     The one place that tells the kinds of model apart: an image classifier comes back as a
-    :class:`~torchbasics.inference.predictor.Classifier` (``.predict(picture)``), the
-    bonus regression as a :class:`~torchbasics.inference.regressor.Regressor`
-    (``.predict_one({...})``). Every command that uses a trained model starts here.
+    :class:`~torchbasics.inference.predictor.Classifier` (``.predict(picture)``), a table
+    model as a :class:`~torchbasics.inference.table.Regressor` or
+    :class:`~torchbasics.inference.table.TableClassifier` (``.predict_one({...})``,
+    ``.predict_csv(path)``). Every command that uses a trained model starts here.
     """
     from torchbasics.checkpoint import CLASSIFIER, load_checkpoint
 
@@ -56,6 +57,6 @@ def load(run: str | os.PathLike) -> Classifier | Regressor:
         from torchbasics.inference.predictor import Classifier
 
         return Classifier.from_checkpoint(checkpoint, str(path))
-    from torchbasics.inference.regressor import Regressor
+    from torchbasics.inference.table import TableModel
 
-    return Regressor.from_checkpoint(checkpoint, str(path))
+    return TableModel.from_checkpoint(checkpoint, str(path))

@@ -1,8 +1,9 @@
 """The model registry: ``@register_model`` fills it, ``create_model(name, ...)`` builds from it.
 
-Every model is built from the data's input shape and output count, so any IDX data set
-works with any classification model; ``forward`` returns logits, or the regression output
-(the loss belongs to the training step). Each entry says which task it is for and carries
+Every model is built from the data's input shape and output count, so any image data set
+works with any image model and any table with any table model; ``forward`` returns logits,
+or the regression output (the loss belongs to the training step). Each entry says which
+tasks (classification, regression) and inputs (images, table rows) it takes, and carries
 its recipe: the training settings that reach its goals (data sets may adjust them, see
 :class:`~torchbasics.data.registry.DatasetSpec`).
 
@@ -24,6 +25,7 @@ from torchbasics.settings import Setting, flag_name
 
 ModelBuilder = Callable[..., nn.Module]
 TASKS = ("classification", "regression")
+INPUTS = ("image", "table")  # pictures (C, H, W), or rows of features (F,)
 
 # Every keyword a model builder may take, with its range and help.
 MODEL_SETTINGS: dict[str, Setting] = {
@@ -31,7 +33,8 @@ MODEL_SETTINGS: dict[str, Setting] = {
                       "connected layer", low=1, group="model"),
     "width": Setting(int, "convnet's channels in its first block (2x and 4x in the next two)",
                      low=1, group="model"),
-    "channels": Setting(int, "cnn's convolution channels", low=1, group="model"),
+    "filters": Setting(int, "cnn's convolution filters (its output channels)", low=1,
+                       group="model"),
     "dropout": Setting(float, "dropout probability", low=0, high=1, high_inclusive=False,
                        group="model"),
 }
@@ -39,12 +42,14 @@ MODEL_SETTINGS: dict[str, Setting] = {
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: how to build it, a one-line description, its task and recipe."""
+    """A registered model: how to build it, a one-line description, the tasks and inputs it
+    takes, and its recipe."""
 
     name: str
     builder: ModelBuilder
     description: str
-    task: str = "classification"  # or "regression": (B, outputs) values, trained with MSE
+    tasks: tuple[str, ...] = ("classification",)  # regression: (B, 1) values, MSE
+    inputs: tuple[str, ...] = ("image",)
     recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig field -> value
 
     def settings(self) -> dict[str, Any]:
@@ -57,21 +62,22 @@ _MODELS: dict[str, ModelEntry] = {}
 
 
 def register_model(
-    name: str, description: str, task: str = "classification", *,
-    recipe: dict[str, Any] | None = None,
+    name: str, description: str, *, tasks: tuple[str, ...] = ("classification",),
+    inputs: tuple[str, ...] = ("image",), recipe: dict[str, Any] | None = None,
 ) -> Callable[[ModelBuilder], ModelBuilder]:
     """Register ``builder(input_shape, num_classes, **settings) -> nn.Module`` as ``name``.
 
-    For a regression model ``num_classes`` is the number of outputs. ``recipe`` holds the
+    For regression ``num_classes`` is the number of outputs (1). ``recipe`` holds the
     training settings (``TrainConfig`` fields) the model trains with unless told otherwise.
     """
-    if task not in TASKS:
-        raise ValueError(f"model '{name}': task must be one of {TASKS}, not '{task}'")
+    if not set(tasks) <= set(TASKS) or not set(inputs) <= set(INPUTS):
+        raise ValueError(f"model '{name}': tasks must be among {TASKS}, inputs among {INPUTS}")
 
     def decorate(builder: ModelBuilder) -> ModelBuilder:
         if name in _MODELS:
             raise ValueError(f"model '{name}' is registered twice")
-        entry = ModelEntry(name, builder, description, task, dict(recipe or {}))
+        entry = ModelEntry(name, builder, description, tuple(tasks), tuple(inputs),
+                           dict(recipe or {}))
         unknown = set(entry.settings()) - set(MODEL_SETTINGS)
         if unknown:
             raise ValueError(f"model '{name}': settings {sorted(unknown)} are not in "
@@ -82,9 +88,11 @@ def register_model(
     return decorate
 
 
-def list_models(task: str | None = None) -> list[str]:
-    """Names of the registered models (of ``task`` only, when given), in registration order."""
-    return [name for name, entry in _MODELS.items() if task is None or entry.task == task]
+def list_models(task: str | None = None, inputs: str | None = None) -> list[str]:
+    """Names of the registered models, in registration order; only those for ``task`` and
+    taking ``inputs`` (``"image"`` or ``"table"``), when given."""
+    return [name for name, entry in _MODELS.items()
+            if (task is None or task in entry.tasks) and (inputs is None or inputs in entry.inputs)]
 
 
 def get_model_entry(name: str) -> ModelEntry:

@@ -13,7 +13,7 @@ from torchbasics.models._registry import register_model
     recipe=dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-4,
                 schedule="onecycle", label_smoothing=0.1, augment=0.5),
 )
-def small_cnn(input_shape: tuple[int, ...], num_classes: int, channels: int = 32) -> nn.Module:
+def small_cnn(input_shape: tuple[int, ...], num_classes: int, filters: int = 32) -> nn.Module:
     """One 5x5 convolution ('same' padding), ReLU, 2x2 max-pooling, one linear layer.
 
     ReLU and max-pooling commute (the max of clipped values is the clipped max), so the
@@ -23,11 +23,11 @@ def small_cnn(input_shape: tuple[int, ...], num_classes: int, channels: int = 32
     """
     in_channels, height, width = input_shape
     return nn.Sequential(
-        nn.Conv2d(in_channels, channels, kernel_size=5, padding=2),  # (B, channels, H, W)
-        nn.MaxPool2d(2),  # (B, channels, H/2, W/2)
+        nn.Conv2d(in_channels, filters, kernel_size=5, padding=2),  # (B, filters, H, W)
+        nn.MaxPool2d(2),  # (B, filters, H/2, W/2)
         nn.ReLU(),  # = Conv -> ReLU -> MaxPool, see above
         nn.Flatten(),
-        nn.Linear(channels * (height // 2) * (width // 2), num_classes),
+        nn.Linear(filters * (height // 2) * (width // 2), num_classes),
     )
 
 

@@ -12,6 +12,7 @@ from torchbasics.models._registry import register_model
 
 @register_model(
     "softmax", "multinomial logistic regression: one linear layer",
+    inputs=("image", "table"),
     # A linear model underfits: a little augmentation, more weight decay than the others.
     recipe=dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-3,
                 schedule="onecycle", label_smoothing=0.0, augment=0.15),
@@ -22,7 +23,8 @@ def softmax_regression(input_shape: tuple[int, ...], num_classes: int) -> nn.Mod
 
 
 @register_model(
-    "linear", "linear regression: one linear layer, features -> value", task="regression",
+    "linear", "linear regression: one linear layer, features -> value",
+    tasks=("regression",), inputs=("table",),
     # On standardized features: full-batch gradient descent (every training row, up to
     # 65,536), a constant rate and no weight decay, so that it converges to least squares;
     # lr 0.1 is far below divergence even for strongly correlated features.

@@ -25,6 +25,7 @@ def mlp(
 
 @register_model(
     "mlp-sigmoid", "one hidden layer with sigmoid activation",
+    tasks=("classification", "regression"), inputs=("image", "table"),
     # Sigmoid units saturate and learn slowly: a higher rate than mlp-relu's.
     recipe=dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.5, weight_decay=5e-5,
                 schedule="onecycle", label_smoothing=0.0, augment=1.0),
@@ -38,6 +39,7 @@ def mlp_sigmoid(
 
 @register_model(
     "mlp-relu", "one hidden layer with ReLU activation",
+    tasks=("classification", "regression"), inputs=("image", "table"),
     recipe=dict(epochs=40, batch_size=128, optimizer="sgd", lr=0.1, weight_decay=5e-5,
                 schedule="onecycle", label_smoothing=0.0, augment=1.0),
 )

@@ -20,16 +20,21 @@ from torchbasics.data.registry import DATASETS, DatasetSpec, get_dataset
 from torchbasics.device import PRECISIONS
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import check_model_settings, get_model_entry, list_models
-from torchbasics.settings import Setting, flag_name, parse_duration, setting, settings_of
+from torchbasics.settings import (
+    SCOPE_WORDS,
+    Setting,
+    comma_list,
+    flag_name,
+    parse_duration,
+    setting,
+    settings_of,
+)
+from torchbasics.tabular.schema import FEW_CLASSES, TASKS
 from torchbasics.training.optim import OPTIMIZERS, build_optimizer
 from torchbasics.training.schedule import SCHEDULES, StepPlan, build_scheduler
 
 FRACTION = dict(low=0, high=1, low_inclusive=False, high_inclusive=False)
 DATA, RUN = "data", "run"  # --help groups besides "optimization"
-
-
-def _datasets() -> list[str]:
-    return list(DATASETS)
 
 
 @dataclass
@@ -39,8 +44,10 @@ class TrainConfig:
     Stored whole, resolved, in the run directory's ``config.json`` and in every checkpoint.
     """
 
-    dataset: str | None = setting(str, "the data set to train on", default="mnist",
-                                  choices=_datasets, group=DATA)
+    dataset: str | None = setting(
+        str, f"the data set: a registered one ({', '.join(DATASETS)}), or your own: a folder "
+        "of pictures (one folder per class, or train/ and test/ folders of class folders) or "
+        "a CSV file (with --target)", default="mnist", metavar="NAME|PATH", group=DATA)
     model: str | None = setting(str, "the model to train (default: the data set's own, cnn "
                                 "for images and linear for tables)", choices=list_models,
                                 group="model")
@@ -101,14 +108,38 @@ class TrainConfig:
     val_list: str | None = setting(str, "list file of validation IDs or image paths (with "
                                    "--train-list)", group=DATA, metavar="FILE",
                                    applies_to="image")
-    csv: str | None = setting(str, "CSV to train on, instead of the data set's own",
-                              group=DATA, metavar="FILE", applies_to="tabular")
-    # The CSV's names for the data set's feature columns, in order (None: the data set's).
-    feature_columns: list[str] | None = setting(list, "the CSV's feature column names",
-                                                flag=False, applies_to="tabular")
-    target_column: str | None = setting(str, "the CSV's column to predict (default: the "
-                                        "data set's)", group=DATA, metavar="NAME",
-                                        applies_to="tabular")
+    image_size: int | None = setting(
+        int, "the side, in pixels, your pictures are brought to (default: their own when "
+        "they are all one square size up to 64, else 32: CIFAR's size, enough to tell "
+        "objects apart, small enough to train in minutes on a laptop CPU)", low=4, high=1024,
+        metavar="N", group=DATA, applies_to="pictures")
+    channels: str | None = setting(
+        str, "1 (gray) or 3 (colour); auto is 1 when every picture is stored gray",
+        default="auto", choices=("auto", "1", "3"), group=DATA, applies_to="pictures")
+    resize: str | None = setting(
+        str, "how a picture is brought to --image-size: pad keeps its shape and fills the "
+        "rest with black, crop cuts the middle square, squash stretches it",
+        default="pad", choices=("pad", "crop", "squash"), group=DATA, applies_to="pictures")
+    strict: bool | None = setting(
+        bool, "stop at the first file that is not a usable picture instead of skipping it "
+        "(and listing it in skipped.csv)", default=False, group=DATA, applies_to="pictures")
+    target: str | None = setting(str, "the column to predict", metavar="COLUMN", group=DATA,
+                                 applies_to="table")
+    features: list[str] | None = setting(
+        list, "the columns to predict from, comma-separated (default: every other usable "
+        "column)", metavar="A,B,...", parse=comma_list, group=DATA, applies_to="table")
+    task: str | None = setting(
+        str, "what to predict: a number (regression) or a class; default: classification "
+        f"when the target holds text or at most {FEW_CLASSES} distinct whole numbers, else "
+        "regression", choices=TASKS, group=DATA, applies_to="table")
+    numeric: list[str] | None = setting(list, "columns to read as numbers whatever they look "
+                                        "like", metavar="A,B,...", parse=comma_list,
+                                        group=DATA, applies_to="table")
+    categorical: list[str] | None = setting(list, "columns to read as categories (one-hot), "
+                                            "numbers included", metavar="A,B,...",
+                                            parse=comma_list, group=DATA, applies_to="table")
+    ignore: list[str] | None = setting(list, "columns to leave out", metavar="A,B,...",
+                                       parse=comma_list, group=DATA, applies_to="table")
     test_fraction: float | None = setting(float, "share of the rows held out for testing, "
                                           "seeded; --val-fraction of the rest validates",
                                           default=0.2, metavar="FRACTION", group=DATA,
@@ -152,8 +183,17 @@ LENGTHS = ("epochs", "steps", "time_budget")  # how long a run trains: one of th
 
 
 def applies(setting_: Setting, spec: DatasetSpec) -> bool:
-    """Whether a setting means something for this data set's kind."""
-    return setting_.applies_to in (None, spec.kind)
+    """Whether a setting means something for this data set (its kind; its own data)."""
+    return spec.in_scope(setting_.applies_to)
+
+
+def task_of(config: TrainConfig, spec: DatasetSpec) -> str:
+    """What the run's model does: the data set's task, or for the user's table the one its
+    target column asks for (set on the config once the table is read)."""
+    task = spec.task or config.task
+    if not task:
+        raise ValueError(f"the task of '{spec.name}' is known only once the table is read")
+    return task
 
 
 def recipe_for(model: str, dataset: str) -> dict[str, Any]:
@@ -181,7 +221,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
             the data set, naming its flag.
     """
     spec = get_dataset(config.dataset or TrainConfig.default_dataset())
-    model = config.model or spec.default_model
+    model = config.model or spec.model_for(task_of(config, spec))
     recipe = recipe_for(model, spec.name)
     given = [name for name in LENGTHS if getattr(config, name) is not None]
     if len(given) > 1:
@@ -206,23 +246,42 @@ def check(config: TrainConfig) -> None:
     Raises:
         TorchbasicsError: naming the flag, what is wrong and how to fix it.
     """
-    spec = get_dataset(config.dataset)
-    entry = get_model_entry(config.model)
-    misplaced = [flag_name(name) for name, declared in SETTINGS.items()
+    spec = check_values(config)
+    check_model_fits(get_model_entry(config.model), spec, task_of(config, spec))
+    check_model_settings(config.model, config.model_settings)
+    _check_image_settings(config, spec)
+
+
+def check_values(config: TrainConfig) -> DatasetSpec:
+    """Refuse a setting given for other data, or out of its range (what can be checked
+    before the data is read); the data set's spec.
+
+    Raises:
+        TorchbasicsError: naming the flag, what is wrong and how to fix it.
+    """
+    spec = get_dataset(config.dataset or TrainConfig.default_dataset())
+    misplaced = [name for name, declared in SETTINGS.items()
                  if getattr(config, name) is not None and not applies(declared, spec)]
     if misplaced:
-        raise TorchbasicsError(f"{', '.join(misplaced)} {'does' if len(misplaced) == 1 else 'do'}"
-                               f" not apply to the {spec.kind} data set '{spec.name}'",
+        flags = ", ".join(flag_name(name) for name in misplaced)
+        scopes = {SCOPE_WORDS[SETTINGS[name].applies_to] for name in misplaced}
+        raise TorchbasicsError(f"{flags} {'is' if len(misplaced) == 1 else 'are'} for "
+                               f"{' and '.join(sorted(scopes))}, not for '{spec.title}'",
                                fix="leave them out" if len(misplaced) > 1 else "leave it out")
     for name, declared in SETTINGS.items():
         declared.check(flag_name(name), getattr(config, name))
-    wanted = "regression" if spec.kind == "tabular" else "classification"
-    if entry.task != wanted:
+    return spec
+
+
+def check_model_fits(entry: Any, spec: DatasetSpec, task: str) -> None:
+    """Refuse a model that does not take this data (pictures or rows) or this task."""
+    inputs = "image" if spec.kind == "image" else "table"
+    fitting = list_models(task, inputs)
+    if task not in entry.tasks or inputs not in entry.inputs:
+        what = "pictures" if inputs == "image" else "table rows"
         raise TorchbasicsError(
-            f"'{entry.name}' is a {entry.task} model, and '{spec.name}' needs a {wanted} model",
-            where="--model", fix=f"use one of {', '.join(list_models(wanted))}")
-    check_model_settings(config.model, config.model_settings)
-    _check_image_settings(config, spec)
+            f"'{entry.name}' does not do {task} on {what}, which '{spec.title}' needs",
+            where="--model", fix=f"use one of {', '.join(fitting)}")
 
 
 def _check_image_settings(config: TrainConfig, spec: DatasetSpec) -> None:

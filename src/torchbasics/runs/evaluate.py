@@ -1,4 +1,5 @@
-"""Evaluate a trained run on the test split (or a list file): errors, per-class report, figures."""
+"""Evaluate a trained run on its test split (or a list file, or another CSV): errors, metrics,
+per-class report, figures. Image classifiers here; table models in :mod:`.table_results`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.sources import load_split
 from torchbasics.device import resolve_device
 from torchbasics.errors import TorchbasicsError
-from torchbasics.inference.loading import load_classifier
+from torchbasics.inference.loading import load
 from torchbasics.inference.predictor import Classifier
 from torchbasics.metrics import (
     confusion,
@@ -48,6 +49,7 @@ def evaluate_run(
     *,
     split: str = "test",
     list_path: str | os.PathLike | None = None,
+    csv: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
     checkpoint_name: str = "best.pt",
     device: str = "auto",
@@ -55,15 +57,32 @@ def evaluate_run(
     """Evaluate ``run_dir/checkpoint_name`` and write its figures and ``evaluation.json``.
 
     The model runs in fp32, as ``predict`` and exported files run it, even when it was
-    trained in bf16.
+    trained in bf16. A table run is evaluated on its test rows, or every row of ``csv``
+    (:func:`~torchbasics.runs.table_results.evaluate_table`).
 
     Evaluating the full test split also records ``test_error`` in ``summary.json``.
 
     Returns:
-        error, accuracy, count, per-class report (text and dict), and what was evaluated.
+        error, accuracy, count, per-class report (text and dict), and what was evaluated;
+        for a table run, its task's metrics.
     """
     run_dir = Path(run_dir)
-    classifier = classifier_of(run_dir, checkpoint_name)
+    model = model_of(run_dir, checkpoint_name)
+    if not isinstance(model, Classifier):
+        from torchbasics.runs.table_results import evaluate_table
+
+        return evaluate_table(run_dir, model, csv)
+    if csv is not None:
+        raise TorchbasicsError("--csv is for table models, and this is an image classifier",
+                               where=run_dir, fix="evaluate pictures with --list FILE")
+    return evaluate_pictures(run_dir, model, split=split, list_path=list_path,
+                             data_dir=data_dir, checkpoint_name=checkpoint_name, device=device)
+
+
+def evaluate_pictures(run_dir: Path, classifier: Classifier, *, split: str,
+                      list_path: str | os.PathLike | None, data_dir: str | os.PathLike | None,
+                      checkpoint_name: str, device: str) -> dict[str, Any]:
+    """:func:`evaluate_run` for an image classifier."""
     data = load_split(classifier.dataset, split, data_dir or classifier.config["data_dir"])
     if list_path is not None:
         from torchbasics.data.image_files import load_list
@@ -101,15 +120,12 @@ def evaluate_run(
     return result
 
 
-def classifier_of(run_dir: Path, checkpoint_name: str) -> Classifier:
-    """The run's classifier from ``checkpoint_name``; a regression run is refused, saying
-    where its test figures are (it is tested as it trains, and has only last.pt)."""
+def model_of(run_dir: Path, checkpoint_name: str) -> Any:
+    """The run's model from ``checkpoint_name``; a table run has only ``last.pt``, which is
+    taken whatever the name."""
     path = run_dir / checkpoint_name
-    model = load_classifier(
-        path if path.is_file() else run_dir, refusal="this is a regression run: its test "
-        "metrics (MSE, RMSE, MAE, R²) were computed when it trained",
-        fix=f"see {run_dir / 'report.md'}, or predict with `torchbasics predict {run_dir}`")
-    if not path.is_file():
+    model = load(path if path.is_file() else run_dir)
+    if isinstance(model, Classifier) and not path.is_file():
         raise TorchbasicsError("checkpoint not found", where=path)
     return model
 

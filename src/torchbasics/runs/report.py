@@ -44,6 +44,8 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     regression = summary.get("task") == "regression"
     lines = [f"# {summary.get('model', '?')} on {summary.get('dataset', '?')}", ""]
     lines += regression_lines(summary) if regression else classifier_lines(summary)
+    if not regression and "metrics" in summary:  # a table classifier: each split's figures
+        lines += class_metrics_table(summary)
     loss = "Loss, train vs validation" if regression else "Loss and error, train vs validation"
     for name, caption in (("loss_curves.png", loss), *FIGURES):
         if (run_dir / name).is_file():
@@ -70,6 +72,19 @@ def classifier_lines(summary: dict[str, Any]) -> list[str]:
                             ("images_per_second", "Training speed", "{:,} images/s")):
         if key in summary:
             lines.append(f"| {label} | {fmt.format(summary[key])} |")
+    return [*lines, ""]
+
+
+def class_metrics_table(summary: dict[str, Any]) -> list[str]:
+    """Markdown lines: accuracy, error and log-loss of a table classifier on each split."""
+    splits = list(summary["metrics"])
+    lines = ["| metric | " + " | ".join(SPLIT_NAMES[s] for s in splits) + " |",
+             "|---|" + "---:|" * len(splits)]
+    for key, label in (("accuracy", "accuracy"), ("error", "error")):
+        lines.append(f"| {label} | " + " | ".join(percent(summary["metrics"][s][key])
+                                                  for s in splits) + " |")
+    lines.append("| log-loss | " + " | ".join(f"{summary['metrics'][s]['log_loss']:.4f}"
+                                              for s in splits) + " |")
     return [*lines, ""]
 
 
@@ -114,14 +129,21 @@ def result_lines(summary: dict[str, Any], out: str | os.PathLike) -> list[str]:
     """What ``torchbasics train`` prints when a run ends: its figures and where it is."""
     if summary.get("task") == "regression":
         test, least = summary["metrics"]["test"], summary["least_squares_metrics"]["test"]
+        r2 = "—" if test["r2"] is None else f"{test['r2']:.4f}"
         lines = [f"test MSE {test['mse']:,.2f} (RMSE {test['rmse']:,.2f}, MAE "
-                 f"{test['mae']:,.2f}, R² {test['r2']:.4f}); least squares: test MSE "
+                 f"{test['mae']:,.2f}, R² {r2}); least squares: test MSE "
                  f"{least['mse']:,.2f}; {summary['train_seconds']:.2f} s"]
         lines += [f"{label + ':':<15}{formula}" for label, formula in zip(
             ("learned", "least squares", "true rule"), formulas(summary).values(), strict=True)
             if formula is not None]
         return [*lines, f"run directory: {out} (report.md, loss_curves.png, last.pt); next: "
-                        f"torchbasics predict {out} --rating 8 --years 5 --projects 12"]
+                        f"torchbasics predict {out} ROWS.csv --out predictions.csv"]
+    if "metrics" in summary:  # a table classifier
+        test = summary["metrics"]["test"]
+        return [f"test accuracy {percent(test['accuracy'])} (error {percent(test['error'])}, "
+                f"log-loss {test['log_loss']:.4f}); {summary['train_seconds']:.2f} s",
+                f"run directory: {out} (report.md, loss_curves.png, confusion_matrix.png, "
+                f"last.pt); next: torchbasics predict {out} ROWS.csv --out predictions.csv"]
     return [f"final train error {percent(summary['final_train_error'])}, "
             f"final validation error {percent(summary['final_val_error'])}, "
             f"lowest validation error {percent(summary['lowest_val_error'])} "

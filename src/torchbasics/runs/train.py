@@ -16,8 +16,8 @@ def train(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
     """Train ``config.model`` on ``config.dataset``, writing the run directory ``out``.
 
     An image data set trains a classifier (:func:`~torchbasics.runs.images.train_images`:
-    resumable, DDP under torchrun), a table a regression
-    (:func:`~torchbasics.runs.regression.train_regression`). Every setting is checked
+    resumable, DDP under torchrun), a table a regression or classification model
+    (:func:`~torchbasics.runs.tables.train_table`). Every setting is checked
     before anything is read or written; an existing run in ``out`` is refused unless
     ``force`` (or ``resume``, to continue it). A time budget counts from ``started`` (a
     ``time.perf_counter()`` value; default: now), and one too short for a useful run is
@@ -27,10 +27,9 @@ def train(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
         The run summary (also in ``out/summary.json``).
     """
     if get_dataset(config.dataset or TrainConfig.default_dataset()).kind == "tabular":
-        from torchbasics.runs.regression import train_regression
+        from torchbasics.runs.tables import train_table
 
-        return train_regression(config, out, force=force, resume=resume, progress=progress,
-                                log=log)
+        return train_table(config, out, force=force, resume=resume, progress=progress, log=log)
     from torchbasics.runs.images import train_images
 
     return train_images(config, out, force=force, resume=resume, progress=progress, log=log,

@@ -4,7 +4,8 @@
     GET  /healthz                       {"status": "ok", "models": [...], "batching": {...}}
     GET  /api/models                    {"models": [{name, kind, dataset, card, ...}]}
     POST /api/models/{name}/predict     pictures -> {"model", "predictions": [...]};
-                                        bonus JSON -> {"model", "target", "predictions"}
+                                        table rows (JSON) -> {"model", "target",
+                                        "predictions"}
     GET  /docs, /openapi.json           the API's documentation (Swagger UI, offline)
 
 Every error is ``{"error": "<the CLI's one-line message>"}`` with a 4xx status (a 500 only
@@ -68,7 +69,7 @@ PREDICT_BODY = {"requestBody": {"required": True, "content": {
     "image/png": {"schema": {"type": "string", "format": "binary"}},
     "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
     "application/json": {"schema": {
-        "description": "bonus model only: one employee or a list of them",
+        "description": "table models only: one row or a list of them",
         "example": {"rating": 8, "years": 5, "projects": 12}}},
 }}}
 
@@ -129,8 +130,8 @@ def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, 
 
         Image models: one or more pictures as multipart/form-data, or one as the raw
         body (``image/*``); each prediction has the fields of ``torchbasics predict
-        --json``. The bonus model: JSON ``{"rating": 8, "years": 5, "projects": 12}`` or a
-        list of such objects.
+        --json``. A table model: JSON ``{"column": value, ...}`` (numbers, text, or null for
+        missing) or a list of such objects.
         """
         model = find_model(served, name)
         if model.kind == TABULAR:
@@ -176,18 +177,18 @@ def decode_all(uploads: list[tuple[str, bytes]], limits: ImageLimits) -> list[An
 
 
 async def predict_rows(request: Request, model: Served) -> dict[str, Any]:
-    """The bonus model on the JSON rows of ``request``."""
-    regressor = model.model
-    rows = await read_rows(request, regressor.columns)
+    """A table model on the JSON rows of ``request``: a value, or a class and its
+    probabilities, for each; what had to be filled in, in ``filled_in``."""
+    table_model = model.model
+    rows = await read_rows(request, table_model.keys())
+    predictions = await anyio.to_thread.run_sync(lambda: [answer_row(table_model, row)
+                                                          for row in rows])
+    return {"model": model.name, "target": table_model.target, "predictions": predictions}
 
-    def run() -> list[float]:
-        return [regressor.predict_one(row) for row in rows]
 
-    values = await anyio.to_thread.run_sync(run)
-    keys = {column.flag or column.name: column.name for column in regressor.columns}
-    return {"model": model.name, "target": regressor.target.name,
-            "predictions": [{"inputs": {keys[k]: v for k, v in row.items()}, "value": value}
-                            for row, value in zip(rows, values, strict=True)]}
+def answer_row(model: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """One row's prediction as the API answers it: the inputs, then the model's answer."""
+    return {"inputs": row} | model.predict_row(row, where="request")
 
 
 def add_pictures(rows: list[dict[str, Any]], predictions: list[Any],

@@ -1,7 +1,7 @@
 """The runs a server serves: each loaded once, under a URL-safe name, with its model card.
 
-``torchbasics.load`` is the one place that tells an image classifier from the bonus
-regression; here that answer is only read, with ``isinstance``.
+``torchbasics.load`` is the one place that tells an image classifier from a table model;
+here that answer is only read, with ``isinstance``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from torchbasics.errors import TorchbasicsError
 from torchbasics.inference.predictor import Classifier
-from torchbasics.inference.regressor import Regressor
+from torchbasics.inference.table import TableModel
 
 IMAGE, TABULAR = "image", "tabular"
 NAME_LENGTH = 40  # model names appear in URLs and on buttons
@@ -29,7 +29,7 @@ class Served:
 
     name: str
     kind: str  # IMAGE or TABULAR
-    model: Classifier | Regressor
+    model: Classifier | TableModel
     card: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -40,16 +40,30 @@ class Served:
                       "deskew": bool(self.model.preprocessing.deskew),
                       "digits": self.model.dataset == "mnist"}
         else:
-            about |= {"dataset": self.card.get("dataset"), "target": self.model.target.name,
-                      "inputs": [input_field(column) for column in self.model.columns]}
+            schema = self.model.schema
+            about |= {"dataset": self.card.get("dataset"), "target": schema.target.name,
+                      "task": schema.task, "classes": list(schema.target.classes),
+                      "inputs": [input_field(feature) for feature in schema.features]}
         return about
 
 
-def input_field(column: Any) -> dict[str, Any]:
-    """A regression input as the page's form and API clients need it."""
-    return {"key": column.flag or column.name, "name": column.name,
-            "minimum": column.minimum, "maximum": column.maximum,
-            "integer": column.integer, "allowed": column.allowed()}
+def input_field(feature: Any) -> dict[str, Any]:
+    """A table model's input column as the page's form and API clients need it: a number
+    (with its rule, if declared) or a category (with the values seen in training)."""
+    from torchbasics.tabular.schema import CategoricalFeature
+
+    if isinstance(feature, CategoricalFeature):
+        return {"key": feature.name, "name": feature.name, "kind": "categorical",
+                "levels": list(feature.levels),
+                "allowed": f"one of the {len(feature.levels)} values seen in training"}
+    rule = feature.rule
+    return {"key": (rule.flag if rule is not None and rule.flag else feature.name),
+            "name": feature.name, "kind": "numeric",
+            "minimum": rule.minimum if rule is not None else None,
+            "maximum": rule.maximum if rule is not None else None,
+            "integer": bool(rule is not None and rule.integer),
+            "allowed": rule.allowed() if rule is not None else "a number",
+            "median": feature.median}
 
 
 def load_served(runs: Sequence[str | os.PathLike]) -> dict[str, Served]:
@@ -67,7 +81,7 @@ def load_served(runs: Sequence[str | os.PathLike]) -> dict[str, Served]:
         model = torchbasics.load(run)
         if isinstance(model, Classifier):
             kind = IMAGE
-        elif isinstance(model, Regressor):
+        elif isinstance(model, TableModel):
             kind = TABULAR
         else:  # a kind torchbasics.load learned after this module was written
             raise TorchbasicsError(f"cannot serve a {type(model).__name__}", where=run)
@@ -94,7 +108,7 @@ def unique_name(name: str, taken: dict[str, Any]) -> str:
     return candidate
 
 
-def run_card(run: Path, model: Classifier | Regressor) -> dict[str, Any]:
+def run_card(run: Path, model: Classifier | TableModel) -> dict[str, Any]:
     """A model card from the run directory's ``summary.json`` and file times.
 
     The public model objects do not carry these (test error, parameters, when trained,
@@ -125,7 +139,9 @@ def run_card(run: Path, model: Classifier | Regressor) -> dict[str, Any]:
     metrics = summary.get("metrics")
     test = metrics.get("test") if isinstance(metrics, dict) else None
     if isinstance(test, dict):
-        card |= {"test_rmse": test.get("rmse"), "test_r2": test.get("r2")}
+        card |= {key: test.get(name) for key, name in (
+            ("test_rmse", "rmse"), ("test_r2", "r2"), ("test_accuracy", "accuracy"),
+            ("test_log_loss", "log_loss")) if name in test}
     if summary.get("formula"):
         card["formula"] = str(LinearFormula.from_dict(summary["formula"]))
     return card

@@ -1,8 +1,8 @@
-"""A prediction request's body -> the uploaded pictures' bytes, or the bonus model's rows.
+"""A prediction request's body -> the uploaded pictures' bytes, or a table model's rows.
 
 Pictures come as ``multipart/form-data`` (every file part is a picture, in order: what a
 browser form and ``curl -F`` send) or as the raw body with an ``image/*`` or
-``application/octet-stream`` content type (one picture). Bonus rows come as JSON: one
+``application/octet-stream`` content type (one picture). Table rows come as JSON: one
 object ``{"rating": 8, "years": 5, "projects": 12}`` or a list of them. The size limit is
 enforced while the body is read (:mod:`.limits`); what arrives is only ever data: a file
 name sent by the client is echoed back in ``source``, never opened.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -21,7 +20,7 @@ from starlette.requests import Request
 from torchbasics.serve.errors import RequestError
 
 MAX_IMAGES = 64  # pictures in one request
-MAX_ROWS = 1000  # bonus rows in one request
+MAX_ROWS = 1000  # table rows in one request
 MAX_FIELDS = 16  # non-file form fields (ignored, but parsed)
 NAME_LENGTH = 200  # characters of a client's file name echoed back
 RAW_TYPES = ("application/octet-stream",)
@@ -55,7 +54,7 @@ async def read_pictures(request: Request, max_images: int = MAX_IMAGES
                                fix="export it as PNG first")
         return [("", await request.body())]
     if media == "application/json":
-        raise RequestError(415, "JSON is for the bonus model; an image model takes pictures",
+        raise RequestError(415, "JSON is for table models; an image model takes pictures",
                            fix=PICTURE_HELP)
     raise RequestError(415, f"cannot read a body of type '{media[:60] or 'none given'}' as a "
                        "picture", fix=PICTURE_HELP)
@@ -67,60 +66,52 @@ def _clean_name(name: str | None) -> str:
     return text[:NAME_LENGTH]
 
 
-async def read_rows(request: Request, columns: Sequence[Any]) -> list[dict[str, float]]:
-    """The bonus rows in a JSON body, each as ``{flag: value}`` for ``predict_one``.
+async def read_rows(request: Request, keys: dict[str, str]) -> list[dict[str, Any]]:
+    """The rows in a JSON body, each as ``{column: value}`` for a table model's
+    ``predict_one``.
 
-    Keys may be the model's flags (``rating``) or its column names
-    (``performance_rating``); values must be JSON numbers. Ranges are checked by the
-    model itself (``Regressor.predict_one``), with the CLI's messages.
+    Keys may be a column's name or its short name (``keys`` maps each to the column);
+    values are JSON numbers, text (a category, or a number written as text), or ``null``
+    for missing. The model itself checks the values, with the CLI's messages.
 
     Raises:
         RequestError: 415 not JSON, 400 empty or malformed, 413 too many rows, 422 a row
-            that is not an object, an unknown key, or a value that is not a number.
+            that is not an object, an unknown key, or a value that is an object or a list.
     """
+    example = json.dumps({key: 1 for key in list(keys)[:3]})
     if media_type(request) != "application/json":
-        raise RequestError(415, "the bonus model takes JSON, e.g. "
-                           '{"rating": 8, "years": 5, "projects": 12}',
+        raise RequestError(415, f"a table model takes JSON, e.g. {example}",
                            fix="send it with Content-Type: application/json")
     body = await request.body()
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         what = "the body is empty" if not body.strip() else f"the body is not JSON ({exc})"
-        raise RequestError(400, what, fix='send e.g. {"rating": 8, "years": 5, '
-                           '"projects": 12}') from None
+        raise RequestError(400, what, fix=f"send e.g. {example}") from None
     rows = data if isinstance(data, list) else [data]
     if len(rows) > MAX_ROWS:
         raise RequestError(413, f"{len(rows):,} rows in one request",
                            fix=f"send at most {MAX_ROWS:,}")
     if not rows:
-        raise RequestError(422, "an empty list: no employee to predict")
-    return [_row(row, columns) for row in rows]
+        raise RequestError(422, "an empty list: no row to predict")
+    return [_row(row, keys) for row in rows]
 
 
-def _row(row: Any, columns: Sequence[Any]) -> dict[str, float]:
-    """One JSON object -> ``{flag: float}``, keys and types checked."""
-    keys = {column.flag or column.name: column.flag or column.name for column in columns}
-    keys |= {column.name: column.flag or column.name for column in columns}
-    wanted = ", ".join(column.flag or column.name for column in columns)
+def _row(row: Any, keys: dict[str, str]) -> dict[str, Any]:
+    """One JSON object -> ``{column: value}``, keys and types checked."""
+    wanted = ", ".join(dict.fromkeys(keys.values()))
     if not isinstance(row, dict):
         raise RequestError(422, f"a {type(row).__name__} where an object was expected",
                            fix=f"send an object with {wanted}")
-    values: dict[str, float] = {}
+    values: dict[str, Any] = {}
     for key, value in row.items():
         if key not in keys:
             raise RequestError(422, f"unknown field '{str(key)[:40]}'", fix=f"give {wanted}")
-        if value is not None:  # null: as if not given; predict_one names what is missing
-            values[keys[key]] = _number(value, keys[key])
+        if isinstance(value, (dict, list)):
+            raise RequestError(422, f"{json.dumps(value)[:40]} is not a value", where=key,
+                               fix="give a number, a text or null")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RequestError(422, f"{value} is not a finite number", where=key,
+                               fix="send a number, or null for a missing value")
+        values[keys[key]] = value
     return values
-
-
-def _number(value: Any, key: str) -> float:
-    """A JSON number as a float (NaN and infinities pass: the model's check names them)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RequestError(422, f"{json.dumps(value)[:40]} is not a number", where=key,
-                           fix="give a JSON number, e.g. 8")
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf

@@ -18,15 +18,12 @@ against it. Each of ``ROWS`` employees (seeded by ``SEED``) gets:
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from torchbasics.errors import TorchbasicsError
 from torchbasics.resources import resource_path
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.table import Column, Table, load_table
@@ -51,8 +48,6 @@ TRUE_FORMULA = LinearFormula(
                   "projects_completed": 50.0},
 )
 
-COLUMN_FLAGS_FIX = ("name the columns with --rating-column, --years-column, --projects-column "
-                    "and --target-column")
 CSV = "bonus.csv"  # shipped in torchbasics.resources
 
 
@@ -75,30 +70,39 @@ def generate_bonus(rows: int = ROWS, seed: int = SEED) -> pd.DataFrame:
     })
 
 
-def bonus_columns(
-    feature_names: Sequence[str] | None = None, target_name: str | None = None
-) -> tuple[tuple[Column, ...], Column]:
-    """The feature columns and target column, renamed when the CSV calls them otherwise.
+# The staff table (generate_staff): the same employees in a department that moves their
+# bonus by this much, as an HR export has them.
+DEPARTMENTS = {"engineering": 400.0, "sales": 0.0, "support": -300.0}
+MISSING_SHARE = {"years_experience": 0.05, "department": 0.02}  # cells left empty
 
-    Args:
-        feature_names: the CSV's names for rating, years and projects, in that order.
-        target_name: the CSV's name for the bonus.
+
+def generate_staff(rows: int = ROWS, seed: int = SEED) -> tuple[list[str], list[list[str]]]:
+    """The bonus employees as a spreadsheet of a real HR department holds them: a table to
+    try ``--dataset FILE.csv`` on (``torchbasics data export bonus --staff``).
+
+    Besides the bonus table's columns: ``employee_id`` (1, 2, ...: nothing to learn from),
+    ``department`` (engineering, sales or support, which adds :data:`DEPARTMENTS` to the
+    bonus), ``company`` (the same in every row), and empty cells
+    (:data:`MISSING_SHARE`). The same ``rows`` and ``seed`` give the same table.
+
+    Returns:
+        The header and the rows, as CSV cells.
     """
-    features = FEATURES
-    if feature_names is not None:
-        if len(feature_names) != len(FEATURES):
-            raise TorchbasicsError(
-                f"{len(feature_names)} feature column names for {len(FEATURES)} features",
-                fix="give the names of the rating, years and projects columns, in that order",
-            )
-        features = tuple(dataclasses.replace(column, name=name)
-                         for column, name in zip(FEATURES, feature_names, strict=True))
-    target = TARGET if target_name is None else dataclasses.replace(TARGET, name=target_name)
-    names = [column.name for column in (*features, target)]
-    if len(set(names)) != len(names):
-        raise TorchbasicsError(f"a column is named twice ({', '.join(names)})",
-                               fix=COLUMN_FLAGS_FIX + ", all different")
-    return features, target
+    table = generate_bonus(rows, seed)
+    rng = np.random.default_rng(seed + 1)  # its own stream: the employees stay the same
+    department = rng.choice(list(DEPARTMENTS), size=rows)
+    bonus = table["bonus"].to_numpy() + np.array([DEPARTMENTS[d] for d in department])
+    cells = {"employee_id": [str(i + 1) for i in range(rows)],
+             "department": list(department),
+             "performance_rating": [str(v) for v in table["performance_rating"]],
+             "years_experience": [f"{v:g}" for v in table["years_experience"]],
+             "projects_completed": [str(v) for v in table["projects_completed"]],
+             "company": ["Acme"] * rows, "bonus": [f"{v:.2f}" for v in bonus]}
+    for name, share in MISSING_SHARE.items():
+        for row in rng.choice(rows, size=round(share * rows), replace=False):
+            cells[name][row] = ""
+    header = list(cells)
+    return header, [[cells[name][row] for name in header] for row in range(rows)]
 
 
 def default_csv() -> Path:
@@ -106,17 +110,12 @@ def default_csv() -> Path:
     return resource_path(CSV)
 
 
-def load_bonus(
-    csv: str | os.PathLike | None = None,
-    feature_names: Sequence[str] | None = None,
-    target_name: str | None = None,
-) -> Table:
-    """The bonus table: the shipped CSV, or ``csv``, with its columns named as given.
+def load_bonus(csv: str | os.PathLike | None = None) -> Table:
+    """The bonus table: the shipped CSV, or ``csv`` with the same columns.
 
     Returns:
         A :class:`Table` of ``(N, 3)`` float32 features (rating, years, projects) and the
         ``(N, 1)`` float32 bonus; every cell checked (see :mod:`torchbasics.tabular.table`).
     """
-    features, target = bonus_columns(feature_names, target_name)
     path = default_csv() if csv is None else Path(csv)
-    return load_table(path, features, target, fix=COLUMN_FLAGS_FIX)
+    return load_table(path, FEATURES, TARGET)

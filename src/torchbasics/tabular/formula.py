@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from torchbasics.tabular.schema import TableSchema
 
 
 @dataclass(frozen=True)
@@ -113,3 +116,36 @@ def comparison_table(formulas: dict[str, LinearFormula | None]) -> list[str]:
                  for f in formulas.values()]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
+
+
+def schema_formula(schema: TableSchema, weight: Sequence[float], bias: float, *,
+                   standardized_target: bool = True) -> LinearFormula:
+    """A linear model over a schema's inputs, in the table's own units.
+
+    Args:
+        schema: the fitted columns (:class:`~torchbasics.tabular.schema.TableSchema`).
+        weight, bias: the model's weights, one per schema input, and its bias.
+        standardized_target: the model predicts the standardized target (as a network
+            trained by torchbasics does); ``False`` for a fit to the target as it is.
+
+    A numeric input is ``(x - mean) / std``, so ``x``'s coefficient is ``w / std`` and the
+    intercept takes ``-w * mean / std``; a 0/1 input (a category, "missing") keeps its
+    weight as its term: ``region=north`` adds it when the region is north. A standardized
+    target scales every term by its std and adds its mean.
+    """
+    from torchbasics.tabular.schema import NumericFeature
+
+    weights = np.asarray(weight, dtype=np.float64)
+    scale, shift = ((schema.target.std, schema.target.mean) if standardized_target
+                    else (1.0, 0.0))
+    intercept, coefficients, index = float(bias), {}, 0
+    for feature in schema.features:
+        for position, name in enumerate(feature.names()):
+            value = float(weights[index])
+            if isinstance(feature, NumericFeature) and position == 0:
+                value /= feature.std
+                intercept -= value * feature.mean
+            coefficients[name] = value
+            index += 1
+    return LinearFormula(schema.target.name, shift + scale * intercept,
+                         {name: scale * value for name, value in coefficients.items()})

@@ -7,6 +7,7 @@ time (the checkpoint stores them), so nothing about them leaks into training.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,25 +27,43 @@ class TableSplits:
     test: Table
 
 
+def split_rows(count: int, *, test_fraction: float, val_fraction: float, seed: int,
+               labels: np.ndarray | None = None,
+               class_names: Sequence[str] | None = None) -> tuple[np.ndarray, ...]:
+    """``(train, val, test)`` indices of ``count`` rows: ``test_fraction`` held out for
+    testing, then ``val_fraction`` of the rest for validation, each sorted.
+
+    Seeded (:mod:`torchbasics.data.splits`): the same seed gives the same rows. With
+    ``labels`` (one class index per row) both splits are stratified, every class in the
+    same proportion in each part.
+    """
+    from torchbasics.data.splits import random_indices, stratified_indices
+
+    def split(rows: np.ndarray, fraction: float, where: str) -> tuple[np.ndarray, np.ndarray]:
+        if labels is None:
+            kept, held = random_indices(len(rows), fraction, seed, where=where)
+        else:
+            kept, held = stratified_indices(labels[rows], fraction, seed,
+                                            class_names=class_names, where=where)
+        return rows[kept], rows[held]
+
+    rest, test = split(np.arange(count), test_fraction, "--test-fraction")
+    train, val = split(rest, val_fraction, "--val-fraction")
+    return train, val, test
+
+
 def split_table(table: Table, *, test_fraction: float, val_fraction: float,
                 seed: int) -> TableSplits:
-    """Hold out ``test_fraction`` of the rows for testing, then ``val_fraction`` of the rest.
-
-    Seeded (:func:`~torchbasics.data.splits.random_indices`): the same seed gives the same
-    rows. Each part keeps the file's row order.
-    """
-    from torchbasics.data.splits import random_indices
-
-    rows = np.arange(len(table))
-    rest, test = random_indices(len(rows), test_fraction, seed, where="--test-fraction")
-    kept, val = random_indices(len(rest), val_fraction, seed, where="--val-fraction")
-    train, val = rest[kept], rest[val]
+    """Hold out ``test_fraction`` of the rows for testing, then ``val_fraction`` of the rest
+    (:func:`split_rows`). Each part keeps the file's row order."""
+    train, val, test = split_rows(len(table), test_fraction=test_fraction,
+                                  val_fraction=val_fraction, seed=seed)
     if len(train) <= table.features.shape[1]:
         raise TorchbasicsError(
             f"only {len(train)} training rows for {table.features.shape[1]} features",
             where=table.source, fix="use more rows: a linear fit needs more rows than features",
         )
-    return TableSplits(*(table.rows(np.sort(part)) for part in (train, val, test)))
+    return TableSplits(*(table.rows(part) for part in (train, val, test)))
 
 
 @dataclass(frozen=True)

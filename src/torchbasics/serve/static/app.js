@@ -52,6 +52,7 @@ function cardFacts(model) {
   const facts = [["data", model.dataset || card.dataset || "?"]];
   if (card.test_error != null) facts.push(["test error", percent(card.test_error)]);
   if (card.test_rmse != null) facts.push(["test RMSE", card.test_rmse.toFixed(2)]);
+  if (card.test_accuracy != null) facts.push(["test accuracy", percent(card.test_accuracy)]);
   if (card.parameters != null) facts.push(["parameters", card.parameters.toLocaleString("en")]);
   if (card.trained) facts.push(["trained", card.trained.replace("T", " ").slice(0, 16)]);
   return facts;
@@ -92,9 +93,9 @@ function select(name) {
   resetResults();
   const tabular = current.kind === "tabular";
   $("image-panel").hidden = tabular;
-  $("bonus-panel").hidden = !tabular;
+  $("table-panel").hidden = !tabular;
   if (tabular) {
-    buildBonusForm();
+    buildTableForm();
   } else {
     $("draw").hidden = !current.digits;
     $("upload-title").textContent = current.digits ? "Or upload a picture" : "Upload a picture";
@@ -318,49 +319,90 @@ document.addEventListener("paste", (event) => {
   }
 });
 
-// ---------------------------------------------------------------- the bonus model's form
+// ---------------------------------------------------------------- a table model's form
 
-function buildBonusForm() {
-  const box = $("bonus-inputs");
+function numberInput(field) {
+  const input = document.createElement("input");
+  Object.assign(input, { type: "number", name: field.key, id: `input-${field.key}`,
+                         step: field.integer ? "1" : "any" });
+  input.setAttribute("inputmode", field.integer ? "numeric" : "decimal");
+  input.dataset.kind = "numeric";
+  if (field.minimum != null) input.min = String(field.minimum);
+  if (field.maximum != null) input.max = String(field.maximum);
+  if (field.median != null) input.placeholder = `e.g. ${Number(field.median.toPrecision(4))}`;
+  return input;
+}
+
+function categoryInput(field) {
+  const select = document.createElement("select");
+  Object.assign(select, { name: field.key, id: `input-${field.key}` });
+  select.dataset.kind = "categorical";
+  const empty = document.createElement("option");
+  Object.assign(empty, { value: "", textContent: "(missing)" });
+  select.append(empty);
+  for (const level of field.levels) {
+    const option = document.createElement("option");
+    Object.assign(option, { value: level, textContent: level });
+    select.append(option);
+  }
+  return select;
+}
+
+function buildTableForm() {
+  const box = $("table-inputs");
   box.replaceChildren();
   for (const field of current.inputs) {
     const label = document.createElement("label");
     label.textContent = field.name.replaceAll("_", " ");
-    const input = document.createElement("input");
-    Object.assign(input, { type: "number", name: field.key, id: `input-${field.key}`,
-                           required: true, step: field.integer ? "1" : "any" });
-    input.setAttribute("inputmode", field.integer ? "numeric" : "decimal");
-    if (field.minimum != null) input.min = String(field.minimum);
-    if (field.maximum != null) input.max = String(field.maximum);
+    const input = field.kind === "categorical" ? categoryInput(field) : numberInput(field);
     const hint = document.createElement("small");
     hint.textContent = field.allowed;
     label.append(input, hint);
     box.append(label);
   }
-  $("bonus-target").textContent = current.target;
-  $("formula").textContent = current.card.formula || "(not in this run's summary.json)";
-  $("bonus-value").textContent = "–";
+  $("table-target").textContent = current.target;
+  $("formula-box").hidden = !current.card.formula;
+  $("formula").textContent = current.card.formula || "";
+  $("table-value").textContent = "–";
+  $("filled-in").hidden = true;
 }
 
-$("bonus-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
+function tableRow() {
+  // An empty box is sent as null: a missing value, which the model fills in.
   const row = {};
-  for (const input of $("bonus-inputs").querySelectorAll("input")) {
-    // An empty box is sent as null, so the server names the missing field.
-    row[input.name] = input.value === "" ? null : Number(input.value);
+  for (const input of $("table-inputs").querySelectorAll("input, select")) {
+    if (input.value === "") row[input.name] = null;
+    else row[input.name] = input.dataset.kind === "numeric" ? Number(input.value) : input.value;
   }
-  const output = $("bonus-value");
+  return row;
+}
+
+function answerText(answer) {
+  if (answer.value != null) {
+    return answer.value.toLocaleString("en", { minimumFractionDigits: 2,
+                                                maximumFractionDigits: 2 });
+  }
+  return `${answer.class} (${percent(answer.probability)})`;
+}
+
+$("table-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const output = $("table-value");
+  const note = $("filled-in");
   try {
     const answer = await call(`/api/models/${encodeURIComponent(current.name)}/predict`, {
-      method: "POST", body: JSON.stringify(row), headers: { "Content-Type": "application/json" },
+      method: "POST", body: JSON.stringify(tableRow()),
+      headers: { "Content-Type": "application/json" },
     });
     showError("");
-    const value = answer.predictions[0].value;
-    output.textContent = value.toLocaleString("en", { minimumFractionDigits: 2,
-                                                      maximumFractionDigits: 2 });
+    const prediction = answer.predictions[0];
+    output.textContent = answerText(prediction);
+    note.textContent = prediction.filled_in ? `Filled in: ${prediction.filled_in}.` : "";
+    note.hidden = !prediction.filled_in;
   } catch (err) {
     showError(err.message);
     output.textContent = "–";
+    note.hidden = true;
   }
   output.dataset.version = String(Number(output.dataset.version) + 1);
 });
