@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from torchbasics import __version__
+from torchbasics.data.decode import RESIZE
 from torchbasics.data.transforms import ModelInput
 from torchbasics.errors import TorchbasicsError
 from torchbasics.files import atomic_write
@@ -45,6 +46,7 @@ from torchbasics.models import create_model
 from torchbasics.models.mirror import MirrorAveraged
 
 FORMAT = "torchbasics-checkpoint"
+PIPELINES = ("digits", "fit", "photo")  # how predict prepares a picture (inference.preprocess)
 FORMAT_VERSION = 3
 CLASSIFIER, TABLE, REGRESSOR = "classifier", "table", "regressor"
 
@@ -204,6 +206,12 @@ def check_fields(checkpoint: dict[str, Any], where: str | os.PathLike) -> None:
     if not all(isinstance(value, torch.Tensor) for value in checkpoint["model_state"].values()):
         raise TorchbasicsError("damaged checkpoint: 'model_state' holds non-tensors",
                                where=where)
+    picture = checkpoint.get("picture")
+    if picture is not None and not (isinstance(picture, dict)
+                                    and picture.get("pipeline") in PIPELINES
+                                    and picture.get("resize", "pad") in RESIZE):
+        raise TorchbasicsError(f"damaged checkpoint: unknown picture preparation {picture!r}",
+                               where=where, fix="use a checkpoint written by `torchbasics train`")
     statistics = checkpoint.get("input") or checkpoint.get("scaler")
     if statistics is not None and not _statistics_fit(statistics):
         raise TorchbasicsError("damaged checkpoint: its mean and std are not one positive std "

@@ -140,11 +140,16 @@ def data() -> Section:
 
 
 def cache() -> Section:
-    """The cache folder (downloads land there) and the free space where it is or would be."""
+    """The cache folder (downloads land there), the free space where it is or would be, and
+    what the cache of decoded pictures holds."""
+    from torchbasics.data.picture_cache import cache_size
+
     folder = cache_dir()
     existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+    caches, size = cache_size()
     return {"folder": str(folder), "exists": folder.is_dir(),
-            "free_gib": round(shutil.disk_usage(existing).free / 2**30, 1)}
+            "free_gib": round(shutil.disk_usage(existing).free / 2**30, 1),
+            "picture_caches": caches, "picture_cache_mib": round(size / 2**20, 1)}
 
 
 def format_report(report: dict[str, Section]) -> str:
@@ -216,7 +221,10 @@ def _data_lines(section: Section) -> list[tuple[str, str]]:
 
 def _cache_lines(section: Section) -> list[tuple[str, str]]:
     state = "" if section["exists"] else " (not created yet)"
-    return [("folder", f"{section['folder']}{state}, {section['free_gib']:,.1f} GiB free")]
+    return [("folder", f"{section['folder']}{state}, {section['free_gib']:,.1f} GiB free"),
+            ("pictures", f"{section['picture_caches']} folder(s) of your pictures decoded, "
+                         f"{section['picture_cache_mib']:,.1f} MiB (`torchbasics data cache "
+                         "--clear` empties it)")]
 
 
 FORMATTERS: dict[str, Callable[[Section], list[tuple[str, str]]]] = {

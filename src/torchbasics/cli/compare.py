@@ -56,6 +56,11 @@ def run_compare(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line, flush=True)
 
+    from torchbasics.data.own import shadowing_note
+
+    if shadowing_note(args.dataset):
+        log(shadowing_note(args.dataset))
+
     rows = compare(config_from_args(args), models, args.out, force=args.force,
                    progress=sys.stderr.isatty() and not args.quiet, log=log,
                    allow_short_budget=args.allow_short_budget)

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from torchbasics.cli.pictures import add_cache_command, add_picture_flags
+
 SEARCH_HELP = """\
 Data sets are looked for, in this order, in: --data-dir; the folders listed in
 $TORCHBASICS_DATA (separated by ':'); the user cache ($TORCHBASICS_CACHE or
@@ -27,8 +29,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
 
-    info = _subcommand(sub, "info", "counts, classes, balance, statistics and where the files are")
+    info = _subcommand(sub, "info", "counts, classes, balance, statistics and where the files "
+                       "are; for a folder of pictures, what was skipped and why")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_picture_flags(info)
     info.set_defaults(handler=run_info)
 
     show = _subcommand(sub, "show", "save a grid of sample images with their class names")
@@ -44,6 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                       "them (the MNIST recipes)")
     show.add_argument("--out", type=Path, default=Path("grid.png"),
                       help="output PNG (default: grid.png)")
+    add_picture_flags(show)
     show.set_defaults(handler=run_show)
 
     export = _subcommand(sub, "export", "write a split as PNG files in class folders + a list "
@@ -67,6 +72,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="base URL to fetch from instead of the built-in mirrors "
                                "(repeatable, tried in order)")
     download.set_defaults(handler=run_download)
+    add_cache_command(sub)
 
 
 def _subcommand(
@@ -76,7 +82,9 @@ def _subcommand(
         name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.\n\n{SEARCH_HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("name", metavar="NAME", help="data set: mnist or fashion-mnist")
+    parser.add_argument("name", metavar="NAME|FOLDER",
+                        help="a data set (mnist, fashion-mnist; bonus for export), or for info "
+                        "and show a folder of your own pictures")
     parser.add_argument("--data-dir", type=Path, help="folder searched first, and where "
                         "downloads go (default: the user cache)")
     if name != "download":
@@ -92,10 +100,21 @@ def _locate(args: argparse.Namespace):
                   progress=sys.stderr.isatty())
 
 
+def _own(args: argparse.Namespace) -> bool:
+    """Whether NAME is a folder of the user's pictures."""
+    from torchbasics.data.registry import get_dataset
+
+    return get_dataset(args.name).own
+
+
 def run_info(args: argparse.Namespace) -> int:
     """Print what is known and measured about a data set."""
     from torchbasics.data.summary import dataset_summary
 
+    if _own(args):
+        from torchbasics.cli.pictures import run_info as info_of_folder
+
+        return info_of_folder(args)
     summary = dataset_summary(_locate(args))
     print(json.dumps(summary, indent=2) if args.json else format_info(summary))
     return 0
@@ -149,6 +168,10 @@ def run_show(args: argparse.Namespace) -> int:
         from torchbasics.errors import TorchbasicsError
 
         raise TorchbasicsError(f"--n must be at least 1, got {args.n}", where="--n")
+    if _own(args):
+        from torchbasics.cli.pictures import run_show as show_folder
+
+        return show_folder(args)
     located = _locate(args)
     data = load_located(located, args.split)
     if args.list is not None:

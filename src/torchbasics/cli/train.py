@@ -63,6 +63,7 @@ def run_train(args: argparse.Namespace) -> int:
     """Train, print one line per epoch, and say where the results are."""
     from torchbasics.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED
     from torchbasics.cli.flags import config_from_args
+    from torchbasics.data.own import shadowing_note
     from torchbasics.errors import TorchbasicsError
     from torchbasics.runs.budget import process_age
     from torchbasics.runs.report import result_lines
@@ -73,6 +74,9 @@ def run_train(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line, flush=True)
 
+    note = shadowing_note(args.dataset)
+    if note:
+        log(note)
     try:
         summary = train(config_from_args(args), args.out, force=args.force,
                         resume=args.resume, progress=sys.stderr.isatty() and not args.quiet,

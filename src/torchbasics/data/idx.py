@@ -117,19 +117,26 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return array.astype(header.dtype.newbyteorder("="), copy=False)
 
 
+def header_bytes(dtype: np.dtype, shape: tuple[int, ...], where: str | os.PathLike = "<idx>"
+                 ) -> bytes:
+    """The IDX header of an array of ``dtype`` and ``shape`` (the values follow it, C order,
+    big-endian)."""
+    native = np.dtype(dtype).newbyteorder("=")
+    if native not in _CODES:
+        raise TorchbasicsError(f"IDX cannot store dtype {dtype}", where=where)
+    if not 1 <= len(shape) <= MAX_NDIM:
+        raise TorchbasicsError(f"IDX stores 1 to {MAX_NDIM} dimensions, not {len(shape)}",
+                               where=where)
+    return struct.pack(">HBB", 0, _CODES[native], len(shape)) + struct.pack(
+        f">{len(shape)}I", *shape)
+
+
 def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None) -> None:
     """Write ``array`` as IDX, atomically; gzipped if ``compress`` (default: a ``.gz`` name)."""
     path = Path(path)
     array = np.ascontiguousarray(array)
-    native = array.dtype.newbyteorder("=")
-    if native not in _CODES:
-        raise TorchbasicsError(f"IDX cannot store dtype {array.dtype}", where=path)
-    if not 1 <= array.ndim <= MAX_NDIM:
-        raise TorchbasicsError(
-            f"IDX stores 1 to {MAX_NDIM} dimensions, not {array.ndim}", where=path
-        )
-    code = _CODES[native]
-    header = struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = header_bytes(array.dtype, array.shape, path)
+    code = _CODES[array.dtype.newbyteorder("=")]
     body = array.astype(DTYPES[code], copy=False).tobytes()
     compress = path.suffix == ".gz" if compress is None else compress
     with atomic_write(path) as raw:

@@ -67,6 +67,10 @@ class ImageData:
         """How many images each class has, in label order."""
         return torch.bincount(self.labels, minlength=self.num_classes).tolist()
 
+    def take(self, indices: torch.Tensor | np.ndarray | list[int]) -> torch.Tensor:
+        """The images at ``indices``, ``(B, C, H, W)`` uint8 (as a split on disk gives them)."""
+        return self.images[torch.as_tensor(np.asarray(indices), dtype=torch.long)]
+
 
 def load_idx_pair(
     images_path: str | os.PathLike,

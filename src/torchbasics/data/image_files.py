@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 from tqdm import tqdm  # text bars: tqdm.auto warns in notebooks without ipywidgets
 
+from torchbasics.data.decode import to_mode
 from torchbasics.data.image_data import ImageData
 from torchbasics.data.listfile import read_list_file
 from torchbasics.data.transforms import Transform
@@ -26,7 +27,6 @@ from torchbasics.errors import TorchbasicsError
 
 PROGRESS_MIN = 1000  # show a progress bar from this many files on
 _MODES = {1: "L", 3: "RGB"}
-_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def read_image(
@@ -77,18 +77,6 @@ def open_image(path: str | os.PathLike, *,
         raise TorchbasicsError("a folder, not an image", where=path) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise TorchbasicsError(f"cannot read the image ({exc})", where=path, fix=fix) from None
-
-
-def to_mode(image: Image.Image, mode: str) -> Image.Image:
-    """``image`` in ``mode`` ("L" or "RGB"), with 16-bit scaled and transparency on white."""
-    if image.mode in _SIXTEEN_BIT:
-        # Pillow's own conversion clips 16-bit values at 255, which turns most pixels white.
-        eight = np.round(np.asarray(image, dtype=np.float64) / 257).clip(0, 255)
-        image = Image.fromarray(eight.astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image.convert("RGBA"))
-    return image.convert(mode)
 
 
 class ImageFileDataset(Dataset):

@@ -32,15 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+# Image files are recognized by name (IMAGE_SUFFIXES), so that a typo in an ID list
+# (``12a``) or a header line (``path,label``) is reported as such, not as a missing image.
+from torchbasics.data.decode import IMAGE_SUFFIXES
 from torchbasics.data.image_data import ImageData
 from torchbasics.errors import TorchbasicsError, closest
 
-# Image files are recognized by name, so that a typo in an ID list (``12a``) or a header
-# line (``path,label``) is reported as such rather than as a missing image.
-IMAGE_SUFFIXES = (
-    ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
-    ".pgm", ".pbm", ".ppm", ".pnm",
-)
 _INTEGER = re.compile(r"[+-]?\d+")
 _MAX_ID = 2**63 - 1  # IDs are stored as int64
 _UNSAFE = re.compile(r"[^\w.-]+")  # anything but letters, digits, '_', '.', '-'
@@ -132,6 +129,43 @@ def read_list_file(
     if class_names is None:
         raise ValueError("a list of image paths needs class_names to read its labels")
     return _parse_paths(source, entries, tuple(class_names))
+
+
+def labelled_paths(path: str | os.PathLike) -> list[tuple[str, Path, str]]:
+    """``(where, image path, label text)`` of every entry of a path list, the label from the
+    second column or else the image's folder name; nothing is looked up or opened.
+
+    Raises:
+        TorchbasicsError: a missing or empty list, an ID list, or a malformed line.
+    """
+    source = Path(path)
+    entries = _entries(source)
+    if not entries:
+        raise TorchbasicsError("the list has no entries", where=source,
+                               fix="put one image path (and its class) on each line")
+    if _one_kind(source, entries) != "paths":
+        raise TorchbasicsError("this lists split IDs, and pictures of your own need image "
+                               "paths", where=source, fix="write `path class` on each line")
+    found = []
+    for number, fields in entries:
+        image = source.parent / fields[0]  # an absolute path stays as it is
+        found.append((f"{source}:{number}", image,
+                      fields[1] if len(fields) == 2 else image.parent.name))
+    return found
+
+
+def names_classes_of(path: str | os.PathLike, class_names: Sequence[str]) -> bool:
+    """Whether a list's labels all name classes of ``class_names`` (a name, its slug or an
+    index): an ID list always does; a path list of other labels is the user's own data."""
+    source = Path(path)
+    entries = _entries(source)  # a missing or unreadable list is refused here
+    if not entries or _one_kind(source, entries) == "ids":
+        return True
+    entries = labelled_paths(path)
+    lookup = _label_lookup(tuple(class_names))
+    return all(label in lookup or (_INTEGER.fullmatch(label) is not None
+                                   and 0 <= _whole(label) < len(class_names))
+               for _, _, label in entries)
 
 
 def subset_from_list(data: ImageData, list_path: str | os.PathLike) -> ImageData:

@@ -17,6 +17,7 @@ cheap.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import hashlib
 import mmap
@@ -25,6 +26,7 @@ import os
 import shutil
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +172,63 @@ class MemmapIdxDataset(Dataset):
         return pixels.permute(0, 3, 1, 2).contiguous()  # (B, H, W, C) -> (B, C, H, W)
 
 
+@dataclass(frozen=True)
+class MappedImageData:
+    """A split of images read from an IDX file on disk as they are needed: what a run trains
+    on when its pixels do not fit in memory. It answers as
+    :class:`~torchbasics.data.image_data.ImageData` does (labels, classes, statistics,
+    :meth:`take`), and :func:`batches_for` serves it with :class:`MemmapBatchLoader`.
+
+    Attributes:
+        dataset: the mapped file.
+        rows: the file's rows in this split, in order.
+        labels: ``(N,)`` int64 class indices of those rows.
+    """
+
+    dataset: MemmapIdxDataset
+    rows: np.ndarray
+    labels: torch.Tensor
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    source: str = ""
+
+    @classmethod
+    def of(cls, images: str | os.PathLike, labels: str | os.PathLike, rows: np.ndarray,
+           class_names: tuple[str, ...], mean: tuple[float, ...], std: tuple[float, ...],
+           source: str = "") -> MappedImageData:
+        """The split ``rows`` of an images and a labels IDX file."""
+        dataset = MemmapIdxDataset(images, labels, num_classes=len(class_names))
+        rows = np.asarray(rows, dtype=np.int64)
+        return cls(dataset, rows, dataset.labels[torch.from_numpy(rows)], tuple(class_names),
+                   tuple(mean), tuple(std), source)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.dataset.image_shape
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def take(self, indices: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The images at ``indices`` of this split, ``(B, C, H, W)`` uint8."""
+        return self.dataset.read(self.rows[np.asarray(indices, dtype=np.int64)])
+
+    def subset(self, indices: np.ndarray | list[int], label: str = "") -> MappedImageData:
+        """The images at ``indices`` of this split, still on disk."""
+        index = np.asarray(indices, dtype=np.int64)
+        return dataclasses.replace(self, rows=self.rows[index],
+                                   labels=self.labels[torch.from_numpy(index)],
+                                   source=f"{self.source} [{label}]" if label else self.source)
+
+    def class_counts(self) -> list[int]:
+        return torch.bincount(self.labels, minlength=self.num_classes).tolist()
+
+
 class MemmapBatchLoader(BatchSampler):
     """Iterate over ``(images, labels)`` batches read from a memory-mapped split.
 
@@ -188,13 +247,27 @@ class MemmapBatchLoader(BatchSampler):
             its own rows.
     """
 
-    def __init__(self, data: MemmapIdxDataset, **options: Any):
+    def __init__(self, data: MemmapIdxDataset | MappedImageData, **options: Any):
         super().__init__(len(data), **options)
         self.data = data
 
     def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        images = self.data.read(index.numpy()).to(self.device)  # (B, C, H, W) uint8
-        return images, self.data.labels[index].to(self.device)  # labels (B,) int64
+        if isinstance(self.data, MappedImageData):
+            images = self.data.take(index.numpy())
+        else:
+            images = self.data.read(index.numpy())
+        return images.to(self.device), self.data.labels[index].to(self.device)  # (B, C, H, W)
+
+
+def batches_for(data: Any, **options: Any) -> BatchSampler:
+    """The batch loader of a split: :class:`MemmapBatchLoader` for one on disk
+    (:class:`MappedImageData`), :class:`~torchbasics.data.loaders.TensorBatchLoader` for one
+    in memory; ``options`` as every loader takes them."""
+    from torchbasics.data.loaders import TensorBatchLoader
+
+    if isinstance(data, MappedImageData):
+        return MemmapBatchLoader(data, **options)
+    return TensorBatchLoader(data, **options)
 
 
 class _MappedRows:

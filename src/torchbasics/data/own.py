@@ -6,6 +6,9 @@
   ``test/``, ``val/``) holding class folders (:mod:`torchbasics.data.folder`);
 - an existing ``.csv``, ``.tsv`` or ``.txt`` file: a table (:mod:`torchbasics.tabular`).
 
+List files of pictures (``--train-list``, ``--val-list``) whose labels are not a registered
+data set's classes are the user's own pictures too: the data set ``listed``.
+
 A registered name always means the registered data set, even where a folder of that name
 exists (``./mnist`` is the folder). The spec made here is what the registered data sets'
 specs are, so training, evaluation, prediction, serving and export need no branch of their
@@ -21,6 +24,17 @@ from pathlib import Path
 from torchbasics.data.registry import TABLE_RECIPES, DatasetSpec
 from torchbasics.errors import TorchbasicsError
 from torchbasics.tabular.csvfile import CSV_SUFFIXES
+
+
+def shadowing_note(name: str | None) -> str | None:
+    """A note when ``--dataset name`` is a registered data set and also a folder here:
+    the registered one is meant, and the folder needs a path."""
+    from torchbasics.data.registry import DATASETS
+
+    if name in DATASETS and Path(name).is_dir():
+        return (f"note: '{name}' is the registered data set; for the folder of that name, "
+                f"give --dataset ./{name}")
+    return None
 
 
 def looks_like_path(name: str) -> bool:
@@ -55,6 +69,15 @@ def own_dataset(name: str) -> DatasetSpec:
 def _absolute(path: Path) -> str:
     """The path as recorded in a run: absolute, so a later command finds it from any folder."""
     return str(path.resolve())
+
+
+LISTED = "listed"  # the dataset of pictures named by --train-list and --val-list
+
+
+def listed_pictures() -> DatasetSpec:
+    """The user's pictures as list files name them, in classes of their own."""
+    return DatasetSpec(name=LISTED, title="your pictures in the list files", kind="image",
+                       default_model="cnn", picture_pipeline="photo", own=True)
 
 
 def picture_folder(path: Path) -> DatasetSpec:

@@ -261,8 +261,10 @@ def get_dataset(name: str) -> DatasetSpec:
     name otherwise. A registered name always means the registered data set."""
     if name in DATASETS:
         return DATASETS[name]
-    from torchbasics.data.own import looks_like_path, own_dataset
+    from torchbasics.data.own import LISTED, listed_pictures, looks_like_path, own_dataset
 
+    if name == LISTED:
+        return listed_pictures()
     if looks_like_path(name):
         return own_dataset(name)
     return lookup(DATASETS, name, "data set", sorted(DATASETS),

@@ -65,8 +65,11 @@ def metadata(classifier: Classifier, graph: str = "full") -> dict[str, str]:
     settings = preprocessing.model_input.settings()
     shape = ", ".join(map(str, preprocessing.input_shape))
     steps = ["deskew"] * settings["deskew"] + ["normalize"]
-    given = ("pixels on [0, 1], light ink on black" if graph == "full" else
-             f"the model input: pixels on [0, 1], light ink on black, then {', then '.join(steps)}"
+    pixels = ("pixels on [0, 1], the picture brought to the input's size by "
+              f"{preprocessing.resize} (RGB, or gray)" if preprocessing.pipeline == "photo"
+              else "pixels on [0, 1], light ink on black")
+    given = (pixels if graph == "full" else
+             f"the model input: {pixels}, then {', then '.join(steps)}"
              " (preprocessing_steps, mean, std)")
     return {
         "producer": "torchbasics",
@@ -76,6 +79,7 @@ def metadata(classifier: Classifier, graph: str = "full") -> dict[str, str]:
         "input": f"{INPUT_NAME}: (N, {shape}) float32, {given}",
         "output": f"{OUTPUT_NAME}: (N, {len(classifier.class_names)}) float32",
         "preprocessing": preprocessing.pipeline,
+        "resize": preprocessing.resize,
         "preprocessing_steps": json.dumps(steps if graph == "network" else []),
         "deskew": json.dumps(settings["deskew"]),
         "mirror_average": json.dumps(isinstance(classifier.model, MirrorAveraged)),

@@ -1,6 +1,10 @@
 """Any picture -> the normalized ``(1, C, H, W)`` tensor a trained model expects.
 
-The models learned from MNIST or Fashion-MNIST, whose images were made in a fixed way; a
+A model of the user's own pictures (pipeline ``photo``) takes a picture as its training
+pictures were made: decoded, upright, brought to its size by its resize policy
+(:func:`torchbasics.data.decode.fit_picture`, the function the training cache used).
+
+The models that learned from MNIST or Fashion-MNIST saw images made in a fixed way; a
 photo or scan must be brought into the same form or the model sees something it never
 met. Two pipelines, chosen by the data set (``DatasetSpec.picture_pipeline``):
 
@@ -24,9 +28,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from scipy import ndimage
 
+from torchbasics.data.decode import PictureFormat, PictureProblem, fit_picture, open_picture
 from torchbasics.data.image_files import open_image, to_mode
 from torchbasics.data.registry import get_dataset
 from torchbasics.data.transforms import ModelInput
@@ -51,17 +56,21 @@ ImageInput = Any  # a PIL image, a numpy array (H, W) or (H, W, C), or a path
 class Preprocessing:
     """How to turn a picture into model input: the pipeline, the size, the model's input step."""
 
-    pipeline: str  # "digits" or "fit"
+    pipeline: str  # "digits", "fit" or "photo"
     input_shape: tuple[int, int, int]  # (C, H, W) the model takes
     model_input: ModelInput  # deskewing (if trained so) and normalization, as in training
+    resize: str = "pad"  # photo: how a picture of another shape reaches the model's
 
     @classmethod
     def for_checkpoint(cls, checkpoint: dict[str, Any]) -> Preprocessing:
-        """The preprocessing a checkpoint's model needs (its data set, shape, input step)."""
+        """The preprocessing a checkpoint's model needs (its picture preparation, shape and
+        input step); a checkpoint of before 0.3.0 prepares pictures as its data set does."""
         from torchbasics.checkpoint import model_input
 
-        return cls(get_dataset(checkpoint["dataset"]).picture_pipeline,
-                   tuple(checkpoint["input_shape"]), model_input(checkpoint))
+        picture = checkpoint.get("picture") or {
+            "pipeline": get_dataset(checkpoint["dataset"]).picture_pipeline}
+        return cls(picture["pipeline"], tuple(checkpoint["input_shape"]),
+                   model_input(checkpoint), picture.get("resize", "pad"))
 
     @property
     def deskew(self) -> bool:
@@ -72,9 +81,18 @@ class Preprocessing:
         """``image`` preprocessed; see :func:`preprocess`."""
         return preprocess(image, self)
 
+    @property
+    def picture_format(self) -> PictureFormat:
+        """What a photo model's pictures are (size, channels, resize policy)."""
+        channels, height, _ = self.input_shape
+        return PictureFormat(height, channels, self.resize)
+
     def pixels(self, seen: np.ndarray) -> torch.Tensor:
-        """``(N, H, W)`` uint8 -> ``(N, C, H, W)`` float32 on [0, 1] (gray in every channel)."""
+        """``(N, H, W)`` (gray in every channel) or ``(N, H, W, 3)`` uint8 -> ``(N, C, H, W)``
+        float32 on [0, 1]."""
         pixels = torch.from_numpy(np.ascontiguousarray(seen)).float().div_(255.0)
+        if pixels.ndim == 4:
+            return pixels.permute(0, 3, 1, 2).contiguous()
         return pixels[:, None].expand(-1, self.input_shape[0], -1, -1).contiguous()
 
 
@@ -83,7 +101,8 @@ class Preprocessed:
     """A picture made ready for the model."""
 
     tensor: torch.Tensor  # (1, C, H, W) float32, normalized: the model's input
-    seen: np.ndarray  # (H, W) uint8: the same image before deskewing and normalizing
+    seen: np.ndarray  # (H, W) or (H, W, 3) uint8: the same image before deskewing and
+    # normalizing
     inverted: bool  # whether the picture was dark-on-light and so inverted
 
 
@@ -104,6 +123,8 @@ def preprocess(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
     Raises:
         TorchbasicsError: an unreadable file or array, or a blank picture (no ink).
     """
+    if preprocessing.pipeline == "photo":
+        return prepare_photo(image, preprocessing)
     ink = ink_on_black(to_gray(image), where=_name(image))
     top, bottom, left, right = ink_box(ink)
     crop = ink.pixels[top:bottom, left:right]
@@ -116,6 +137,46 @@ def preprocess(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
     with torch.no_grad():
         tensor = preprocessing.model_input(preprocessing.pixels(seen[None]))  # (1, C, H, W)
     return Preprocessed(tensor, seen, ink.inverted)
+
+
+def prepare_photo(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
+    """A picture for a model of the user's own pictures: as its training pictures were made
+    (:func:`~torchbasics.data.decode.fit_picture`), nothing cropped or inverted."""
+    pixels = fit_picture(as_picture(image), preprocessing.picture_format)  # (C, H, W)
+    seen = pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)  # (H, W[, 3])
+    with torch.no_grad():
+        tensor = preprocessing.model_input(preprocessing.pixels(seen[None]))  # (1, C, H, W)
+    return Preprocessed(tensor, seen, False)
+
+
+def as_picture(image: ImageInput) -> Image.Image:
+    """A path, a PIL image or a numpy array as a decoded PIL image, upright (EXIF).
+
+    Arrays: ``(H, W)`` or ``(H, W, 3/4)``; uint8 as they are, floats on [0, 1].
+
+    Raises:
+        TorchbasicsError: an unreadable file or an array that is not a picture.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            return open_picture(image)
+        except PictureProblem as problem:
+            raise TorchbasicsError(problem.what, where=image,
+                                   fix="give a PNG, JPEG, BMP, ... picture") from None
+    if isinstance(image, Image.Image):
+        return ImageOps.exif_transpose(image)
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
+            raise TorchbasicsError(f"cannot read a {array.dtype} array as a picture",
+                                   fix="give uint8 (0-255) or float (0-1) pixels")
+        array = np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        raise TorchbasicsError(f"a picture array must be (H, W) or (H, W, 3/4), not "
+                               f"{tuple(array.shape)}", fix="move the channels last")
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
 def to_gray(image: ImageInput) -> np.ndarray:

@@ -41,7 +41,8 @@ def prediction_figure(pictures: Sequence[np.ndarray], predictions: Sequence[Pred
         panels = [prediction.seen] + ([straightened(prediction.seen)] if deskewed else [])
         for ax, pixels in zip(inputs, panels, strict=True):
             # Nearest neighbour: show the 28x28 pixels as they are, not a smoothed version.
-            ax.imshow(pixels, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=255,
+                      interpolation="nearest")
         if deskewed:
             inputs[0].set_title("28x28, before deskewing", fontsize=9)
         inputs[-1].set_title(f"model saw: {prediction.class_name} "

@@ -213,6 +213,27 @@ def recipe_for(model: str, dataset: str) -> dict[str, Any]:
             if name == "model_settings" or applies(SETTINGS[name], spec)}
 
 
+def listed_if_own(config: TrainConfig) -> TrainConfig:
+    """With list files of pictures and no data set named, the data set they are of: the
+    default one when their labels are its classes, else the user's own (``listed``).
+
+    Raises:
+        TorchbasicsError: one list file of the two.
+    """
+    if bool(config.train_list) != bool(config.val_list):
+        raise TorchbasicsError("--train-list and --val-list go together",
+                               fix="give both, or neither for a stratified split")
+    if not config.train_list or config.dataset is not None:
+        return config
+    from torchbasics.data.listfile import names_classes_of
+    from torchbasics.data.own import LISTED
+
+    default = get_dataset(TrainConfig.default_dataset())
+    if names_classes_of(config.train_list, default.class_names):
+        return config
+    return dataclasses.replace(config, dataset=LISTED)
+
+
 def resolve(config: TrainConfig) -> TrainConfig:
     """A copy with every setting that was not given filled in (see :func:`recipe_for`), checked.
 
@@ -220,6 +241,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         TorchbasicsError: a setting that is unknown, out of its range, or does not apply to
             the data set, naming its flag.
     """
+    config = listed_if_own(config)
     spec = get_dataset(config.dataset or TrainConfig.default_dataset())
     model = config.model or spec.model_for(task_of(config, spec))
     recipe = recipe_for(model, spec.name)
@@ -291,9 +313,6 @@ def _check_image_settings(config: TrainConfig, spec: DatasetSpec) -> None:
             f"{spec.name}: a mirrored image may not keep its class, so predictions must not "
             "average over mirror images", where="--mirror-average",
             fix="leave it off for this data set")
-    if bool(config.train_list) != bool(config.val_list):
-        raise TorchbasicsError("--train-list and --val-list go together",
-                               fix="give both, or neither for a stratified split")
     from torchbasics.device import resolve_device
 
     resolve_device(config.device)  # an unknown or absent device is refused here

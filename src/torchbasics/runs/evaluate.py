@@ -4,13 +4,15 @@ per-class report, figures. Image classifiers here; table models in :mod:`.table_
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from torchbasics.data.image_data import ImageData
-from torchbasics.data.loaders import TensorBatchLoader
+from torchbasics.data.memmap import MappedImageData, batches_for
+from torchbasics.data.registry import get_dataset
 from torchbasics.data.sources import load_split
 from torchbasics.device import resolve_device
 from torchbasics.errors import TorchbasicsError
@@ -24,7 +26,7 @@ from torchbasics.metrics import (
     per_class_report,
 )
 from torchbasics.runs import rundir
-from torchbasics.runs.images import EVAL_BATCH_SIZE
+from torchbasics.runs.images import eval_batch_size
 from torchbasics.training.loop import predict_probabilities
 
 MISTAKES_SHOWN = 32
@@ -83,16 +85,13 @@ def evaluate_pictures(run_dir: Path, classifier: Classifier, *, split: str,
                       list_path: str | os.PathLike | None, data_dir: str | os.PathLike | None,
                       checkpoint_name: str, device: str) -> dict[str, Any]:
     """:func:`evaluate_run` for an image classifier."""
-    data = load_split(classifier.dataset, split, data_dir or classifier.config["data_dir"])
-    if list_path is not None:
-        from torchbasics.data.image_files import load_list
-
-        data = load_list(list_path, data)
+    data = evaluation_data(classifier, split, list_path, data_dir)
     check_compatible(classifier, data, str(run_dir / checkpoint_name))
 
     torch_device = resolve_device(device)
-    batches = TensorBatchLoader(data, batch_size=EVAL_BATCH_SIZE, device=torch_device,
-                                transform=classifier.preprocessing.model_input.batches())
+    batches = batches_for(data, batch_size=eval_batch_size(data.image_shape),
+                          device=torch_device,
+                          transform=classifier.preprocessing.model_input.batches())
     # In fp32 whatever precision training used: bf16 is a training speed-up, and the
     # figures must be those of the model as `predict` and exported files run it (fp32).
     probabilities, labels = predict_probabilities(classifier.model.to(torch_device), batches,
@@ -120,6 +119,37 @@ def evaluate_pictures(run_dir: Path, classifier: Classifier, *, split: str,
     return result
 
 
+def evaluation_data(classifier: Classifier, split: str, list_path: str | os.PathLike | None,
+                    data_dir: str | os.PathLike | None) -> ImageData | MappedImageData:
+    """What a classifier is evaluated on: a split of its data set, or the pictures a list
+    names; for the user's own pictures, read through the picture cache as in training."""
+    from torchbasics.runs.config import TrainConfig
+    from torchbasics.runs.images import own_lists, picture_options
+
+    config = TrainConfig.from_dict(classifier.config)
+    spec = get_dataset(classifier.dataset)
+    if spec.own:
+        from torchbasics.data.folder import index_lists
+        from torchbasics.data.pictures import index_of, test_split
+
+        if list_path is not None:
+            index = index_lists({"test": str(list_path)}, classes=classifier.class_names)
+        elif split == "test":
+            index = index_of(spec, own_lists(config))
+        else:
+            raise TorchbasicsError("a run on your own pictures is evaluated on its test "
+                                   "split or a list", where="--split",
+                                   fix="leave out --split, or give --list FILE")
+        return test_split(index, picture_options(config), progress=sys.stderr.isatty(),
+                          log=lambda line: print(line, file=sys.stderr))  # stdout: results
+    data = load_split(classifier.dataset, split, data_dir or classifier.config["data_dir"])
+    if list_path is not None:
+        from torchbasics.data.image_files import load_list
+
+        data = load_list(list_path, data)
+    return data
+
+
 def model_of(run_dir: Path, checkpoint_name: str) -> Any:
     """The run's model from ``checkpoint_name``; a table run has only ``last.pt``, which is
     taken whatever the name."""
@@ -143,7 +173,7 @@ def _write_figures(
                 run_dir / "confusion_matrix.png")
     wrong = most_confident_mistakes(probabilities, labels, MISTAKES_SHOWN)
     if len(wrong):
-        figure = image_grid(data.images[wrong], labels[wrong].tolist(), data.class_names,
+        figure = image_grid(data.take(wrong), labels[wrong].tolist(), data.class_names,
                             predictions=predictions[wrong].tolist(),
                             title="Most confidently wrong (true → predicted)")
         save_figure(figure, run_dir / "mistakes.png")

@@ -30,7 +30,10 @@ from torchbasics.checkpoint import (
     save_checkpoint,
 )
 from torchbasics.data.image_data import ImageData
-from torchbasics.data.loaders import TensorBatchLoader
+from torchbasics.data.loaders import BatchSampler
+from torchbasics.data.memmap import MappedImageData, batches_for
+from torchbasics.data.picture_cache import PictureOptions
+from torchbasics.data.pictures import PictureSplits
 from torchbasics.data.registry import get_dataset
 from torchbasics.data.sources import load_split
 from torchbasics.data.splits import train_val_split
@@ -53,7 +56,17 @@ from torchbasics.training.loop import (
 from torchbasics.training.progress import Progress
 from torchbasics.training.schedule import StepPlan
 
-EVAL_BATCH_SIZE = 1000  # per process
+EVAL_BATCH_SIZE = 1000  # pictures per process, at most
+EVAL_BATCH_BYTES = 64 << 20  # of float32 model input per evaluation batch, at most
+
+
+def eval_batch_size(image_shape: tuple[int, ...]) -> int:
+    """Pictures per evaluation batch: :data:`EVAL_BATCH_SIZE`, fewer for large pictures
+    (1,000 photos at 224x224x3 would be 600 MB of floats, and a copy or two more)."""
+    pixels = 1
+    for side in image_shape:
+        pixels *= side
+    return max(1, min(EVAL_BATCH_SIZE, EVAL_BATCH_BYTES // (4 * pixels)))
 MEASURE_SHARE = 0.01  # of a time budget spent measuring the speed (between 1 and 10 s)
 RANK_SEED_STRIDE = 10_000  # rank r's random draws are seeded with seed + r * this
 # What last.pt must hold, besides the model, to continue a run exactly: field -> type.
@@ -71,14 +84,38 @@ PARTIAL_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 @dataclass
 class Splits:
-    """The data a run trains and validates on (the test split is not loaded here)."""
+    """The data a run trains and validates on (the test split is not loaded here); for the
+    user's own pictures, what was found in them (the cache, the files skipped)."""
 
-    train: ImageData
-    val: ImageData
+    train: ImageData | MappedImageData
+    val: ImageData | MappedImageData
+    pictures: PictureSplits | None = None
 
 
-def load_train_val(config: TrainConfig) -> Splits:
-    """The training split, and validation carved from it (or given by list files)."""
+def picture_options(config: TrainConfig) -> PictureOptions:
+    """How the user's pictures are brought to the model's size (``--image-size``, ...)."""
+    return PictureOptions(image_size=config.image_size, channels=config.channels or "auto",
+                          resize=config.resize or "pad", strict=bool(config.strict))
+
+
+def own_lists(config: TrainConfig) -> dict[str, str] | None:
+    """The list files of the user's own pictures, split -> file, if the run has them."""
+    if not config.train_list:
+        return None
+    return {"train": config.train_list, "val": config.val_list}
+
+
+def load_train_val(config: TrainConfig, *, progress: bool = False,
+                   log: Callable[[str], None] = print) -> Splits:
+    """The training split, and validation carved from it (or given by list files or the
+    user's ``val/`` folder)."""
+    if get_dataset(config.dataset).own:
+        from torchbasics.data.pictures import index_of, picture_splits
+
+        found = picture_splits(index_of(get_dataset(config.dataset), own_lists(config)),
+                               picture_options(config), val_fraction=config.val_fraction,
+                               seed=config.seed, progress=progress, log=log)
+        return Splits(found.train, found.val, found)
     full = load_split(config.dataset, "train", config.data_dir)
     if config.train_list:  # check() made sure val_list comes with it
         from torchbasics.data.image_files import load_list
@@ -87,13 +124,16 @@ def load_train_val(config: TrainConfig) -> Splits:
     return Splits(*train_val_split(full, config.val_fraction, config.seed))
 
 
-def describe_model(config: TrainConfig, data: ImageData) -> dict[str, Any]:
+def describe_model(config: TrainConfig, data: ImageData | MappedImageData) -> dict[str, Any]:
     """The checkpoint's description of the model ``config`` trains on ``data``."""
     model_input = ModelInput(data.mean, data.std, deskew=config.deskew)
+    picture = {"pipeline": get_dataset(config.dataset).picture_pipeline,
+               "resize": config.resize or "pad"}
     return describe(CLASSIFIER, config.model, config.model_settings,
                     input_shape=data.image_shape, dataset=config.dataset,
                     config=config.to_dict(), class_names=list(data.class_names),
-                    input=model_input.settings(), mirror_average=config.mirror_average)
+                    input=model_input.settings(), mirror_average=config.mirror_average,
+                    picture=picture)
 
 
 @dataclass
@@ -104,8 +144,8 @@ class TrainingSetup:
     model: torch.nn.Module
     channels_last: bool
     augment_rng: torch.Generator  # the augmentation's randomness, saved for exact resume
-    train_batches: TensorBatchLoader
-    val_batches: TensorBatchLoader
+    train_batches: BatchSampler
+    val_batches: BatchSampler
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     task: ClassificationTask
@@ -140,7 +180,7 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
         torch.manual_seed(config.seed + RANK_SEED_STRIDE * rank)
     augment_rng = torch.Generator().manual_seed(config.seed + 1 + RANK_SEED_STRIDE * rank)
     model_input = ModelInput(data.train.mean, data.train.std, deskew=config.deskew)
-    train_batches = TensorBatchLoader(
+    train_batches = batches_for(
         data.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
         drop_last=len(data.train) > config.batch_size, device=device, rank=rank,
         world_size=world_size,
@@ -148,9 +188,10 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
                                       flips=get_dataset(config.dataset).mirror_invariant,
                                       channels_last=channels_last),
     )
-    val_batches = TensorBatchLoader(
-        data.val, batch_size=EVAL_BATCH_SIZE * world_size, device=device, rank=rank,
-        world_size=world_size, transform=model_input.batches(channels_last=channels_last),
+    val_batches = batches_for(
+        data.val, batch_size=eval_batch_size(data.val.image_shape) * world_size,
+        device=device, rank=rank, world_size=world_size,
+        transform=model_input.batches(channels_last=channels_last),
     )
     plan = plan or step_plan(config, len(train_batches))
     optimizer, scheduler = optimizer_and_schedule(model, config, plan)
@@ -218,6 +259,17 @@ def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = F
         return run.finish()
 
 
+def picture_facts(pictures: PictureSplits | None) -> dict[str, Any]:
+    """What ``config.json`` records about the user's pictures: how they were prepared, the
+    cache that holds them, how many files were skipped."""
+    if pictures is None:
+        return {}
+    cache = pictures.cache
+    return {"picture_format": dataclasses.asdict(cache.picture), "picture_cache": str(
+        cache.folder), "pictures_skipped": len(cache.skipped),
+        "test_images": len(cache.rows("test"))}
+
+
 def _silent(line: str) -> None:
     """The log of the ranks other than 0."""
 
@@ -266,7 +318,9 @@ class ImageRun:
         world = distributed.world_size()
         distributed.per_rank_batch(config.batch_size)  # refuses a batch that does not split
         device = distributed.local_device(resolve_device(config.device))
-        data = load_train_val(config)
+        data = load_train_val(config, progress=distributed.is_main(), log=log)
+        for note in data.pictures.notes if data.pictures else ():
+            log(note)
         if world > 1 and len(data.train) < config.batch_size:  # every rank needs a full share
             raise TorchbasicsError(f"{len(data.train)} training images do not fill one global "
                                    f"batch of {config.batch_size}", where="--batch-size",
@@ -321,10 +375,16 @@ class ImageRun:
                     data_source=data.train.source, world_size=world,
                     # The batch split over the processes; lr is used as given, not scaled.
                     batch_size_per_rank=config.batch_size // world,
-                    global_batch_size=config.batch_size)
+                    global_batch_size=config.batch_size,
+                    class_to_index={name: i for i, name in enumerate(data.train.class_names)},
+                    **picture_facts(data.pictures))
+                if data.pictures is not None and data.pictures.cache.skipped:
+                    path = rundir.write_skipped(self.out, data.pictures.cache.skipped)
+                    self.log(f"the files skipped, and why: {path}")
             if config.tensorboard:
                 self.writer = tensorboard.open_writer(self.out)
-        self.log(f"training {config.model} ({parameters:,} parameters) on {config.dataset}: "
+        title = get_dataset(config.dataset).title
+        self.log(f"training {config.model} ({parameters:,} parameters) on {title}: "
                  f"{len(data.train):,} train / {len(data.val):,} validation images, "
                  f"{self.length()}, {self.device} {self.setup.precision.name}"
                  + (f", {world} processes x batch {config.batch_size // world}"

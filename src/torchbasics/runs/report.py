@@ -50,6 +50,11 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     for name, caption in (("loss_curves.png", loss), *FIGURES):
         if (run_dir / name).is_file():
             lines += [f"## {caption}", "", f"![{caption}]({name})", ""]
+    if (run_dir / "skipped.csv").is_file():
+        count = len((run_dir / "skipped.csv").read_text().splitlines()) - 1
+        lines += ["## Files skipped", "", f"{count:,} file{'s' * (count != 1)} of the "
+                  "pictures could not be used (not pictures, or not decodable): the list and "
+                  "the reasons are in [skipped.csv](skipped.csv).", ""]
     if config:
         settings = {k: v for k, v in config.items() if k != "versions"}
         lines += ["## Settings", "", "```json", json.dumps(settings, indent=2), "```", ""]

@@ -6,6 +6,7 @@
     loss_curves.png   loss and error, train vs validation
     summary.json      final train error, final/lowest validation error, test error, time
     report.md         the summary with the plots
+    skipped.csv       your own pictures only: the files left out, and why
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 RUN_FILES = (
     "config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png", "summary.json",
-    "report.md", "confusion_matrix.png", "mistakes.png", "evaluation.json",
+    "report.md", "confusion_matrix.png", "mistakes.png", "evaluation.json", "skipped.csv",
 )
 # The columns of metrics.csv, one row per epoch (errors are fractions 0..1, empty for regression).
 METRIC_COLUMNS = [field.name for field in dataclasses.fields(EpochRecord)]
@@ -109,6 +110,16 @@ def write_config(out: Path, config: Any, **facts: Any) -> None:
 
     write_json(out / "config.json", {**config.to_dict(), **facts,
                                      "versions": library_versions()})
+
+
+def write_skipped(out: Path, skipped: list[Any]) -> Path:
+    """``skipped.csv``: each file of the user's pictures that was left out, and why."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file", "reason"])
+    writer.writerows([item.name, item.reason] for item in skipped)
+    write_text(out / "skipped.csv", buffer.getvalue())
+    return out / "skipped.csv"
 
 
 def write_metrics(path: str | os.PathLike, records: list[EpochRecord]) -> None:

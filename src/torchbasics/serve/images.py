@@ -33,7 +33,7 @@ class ImageLimits:
 
     max_pixels: int = MAX_PIXELS
     max_side: int = MAX_SIDE
-    work_side: int = WORK_SIDE
+    work_side: int | None = WORK_SIDE  # None: keep every pixel (a model of your own pictures)
 
 
 def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "") -> Image.Image:
@@ -52,8 +52,8 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "
     if getattr(image, "is_animated", False):
         raise RequestError(415, f"an animated {image.format} ({image.n_frames} frames) is not "
                            "one picture", where=where, fix="send a still PNG or JPEG")
-    if image.format == "JPEG":  # decode at a reduced scale when that still exceeds work_side
-        image.draft(image.mode, (limits.work_side, limits.work_side))
+    if image.format == "JPEG" and limits.work_side:  # decode at a reduced scale when that
+        image.draft(image.mode, (limits.work_side, limits.work_side))  # still exceeds it
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns about odd but readable files
@@ -61,7 +61,7 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "
             image = ImageOps.exif_transpose(image)
     except Exception as exc:  # any failure on damaged data is the data's fault
         raise _failure(exc, where) from None
-    if max(image.size) > limits.work_side:
+    if limits.work_side and max(image.size) > limits.work_side:
         image.thumbnail((limits.work_side, limits.work_side), Image.Resampling.LANCZOS)
     if image.mode == "RGBA" and image.getextrema()[3] == (255, 255):
         # A browser canvas sends RGBA with nothing transparent: dropping the alpha channel

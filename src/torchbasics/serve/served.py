@@ -36,9 +36,14 @@ class Served:
         """What ``GET /api/models`` says about this model (no file-system paths)."""
         about: dict[str, Any] = {"name": self.name, "kind": self.kind, "card": self.card}
         if isinstance(self.model, Classifier):
-            about |= {"dataset": self.model.dataset, "classes": list(self.model.class_names),
-                      "deskew": bool(self.model.preprocessing.deskew),
-                      "digits": self.model.dataset == "mnist"}
+            preprocessing = self.model.preprocessing
+            about |= {"dataset": self.card.get("dataset") or self.model.dataset,
+                      "classes": list(self.model.class_names),
+                      "deskew": bool(preprocessing.deskew),
+                      "digits": self.model.dataset == "mnist",
+                      "photo": preprocessing.pipeline == "photo",
+                      "resize": preprocessing.resize,
+                      "input_shape": list(preprocessing.input_shape)}
         else:
             schema = self.model.schema
             about |= {"dataset": self.card.get("dataset"), "target": schema.target.name,
