@@ -13,6 +13,11 @@ a bounded number of requests and time: 8 clients (the latency goal) and 32 clien
 error goal). Printed: requests/s, p50/p95/p99 latency, errors, the server's RSS before and
 after, and a Markdown table against the goals. Exits 1 if a goal is missed.
 
+Last, the Inside view: the seed's ``cnn`` (trained for 1 epoch unless ``--cnn-run`` is
+given) served alone, one client sending pictures one after another as the page does while
+the learner draws (``?seen=true&inside=true``): the whole request, attribution map and
+feature maps included, p95 within :data:`GOALS`' ``inside_ms``.
+
 The clients are plain asyncio streams in one process: they share the 2 cores with the
 server, so they must cost as little CPU per request as possible (an HTTP library costs
 several times more, which would be measured as server slowness).
@@ -37,7 +42,8 @@ import numpy as np
 
 from torchbasics.serve.served import url_name
 
-GOALS = {"errors": 0, "share": 0.5, "p99_ms": 100.0, "rss_mb": 50.0}
+GOALS = {"errors": 0, "share": 0.5, "p99_ms": 100.0, "rss_mb": 50.0, "inside_ms": 100.0}
+INSIDE_REQUESTS = 200
 
 
 def canvas_pictures(count: int) -> list[bytes]:
@@ -184,10 +190,23 @@ def cpu_name() -> str:
     """The CPU model (as torchbasics reads it) and count."""
     from torchbasics.cpu import cpu_info
 
-    return f"{cpu_info().model}, {os.cpu_count()} logical CPUs"
+    return f"{cpu_info().describe()}, {os.cpu_count()} logical CPUs"
 
 
-def report(limit: float, light: Load, heavy: Load, rss: tuple[float, float, float]) -> bool:
+def inside_latency(run: Path, pictures: list[bytes], seconds: float) -> Load:
+    """One client asking for the Inside view of picture after picture, as the page does."""
+    process, url = start_server(run)
+    try:
+        path = f"/api/models/{url_name(run)}/predict?seen=true&top=3&inside=true"
+        run_load(url, path, pictures, 1, 20, seconds)  # warm-up
+        return run_load(url, path, pictures, 1, INSIDE_REQUESTS, seconds)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def report(limit: float, light: Load, heavy: Load, rss: tuple[float, float, float],
+           inside: Load) -> bool:
     """Print the tables; whether every goal is met."""
     print("\n| clients | requests | errors | requests/s | p50 | p95 | p99 |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
@@ -210,6 +229,9 @@ def report(limit: float, light: Load, heavy: Load, rss: tuple[float, float, floa
         ("server RSS: started → after warm-up → after all load",
          f"{rss[0]:.0f} → {rss[1]:.0f} → {rss[2]:.0f} MiB (+{growth:.0f})", "≤ +50 MiB",
          growth <= GOALS["rss_mb"]),
+        (f"an Inside update for the cnn (one client, {inside.requests} pictures, p95; "
+         f"median {inside.percentile(50):.1f} ms)", f"{inside.percentile(95):.1f} ms",
+         "≤ 100 ms", not inside.errors and inside.percentile(95) <= GOALS["inside_ms"]),
     ]
     print("\n| goal | measured | target | met |\n|---|---|---|---|")
     for goal, measured, target, met in rows:
@@ -226,20 +248,15 @@ def main() -> int:
                         help="requests at 32 clients (default: 10000)")
     parser.add_argument("--seconds", type=float, default=120,
                         help="time limit of each load run (default: 120)")
+    parser.add_argument("--cnn-run", type=Path, help="a trained MNIST cnn run for the "
+                        "Inside view (default: train one for 1 epoch)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 300 requests")
     args = parser.parse_args()
     if args.quick:
         args.requests, args.seconds = 300, 20
 
-    run = args.run
-    if run is None:
-        from torchbasics.runs.config import TrainConfig
-        from torchbasics.runs.train import train
-
-        run = Path(tempfile.mkdtemp(prefix="serve-benchmark-")) / "model"
-        print("training convnet for 1 epoch on MNIST ...", file=sys.stderr, flush=True)
-        train(TrainConfig(dataset="mnist", model="convnet", epochs=1), run,
-              log=lambda line: None)
+    run = args.run or trained("convnet")
+    cnn_run = args.cnn_run or trained("cnn")
     pictures = canvas_pictures(200)
     print(f"{cpu_name()}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
     rates = in_process_limit(run, pictures, 3 if args.quick else 10)
@@ -260,8 +277,21 @@ def main() -> int:
     finally:
         process.terminate()
         process.wait(20)
+    inside = inside_latency(cnn_run, pictures, args.seconds)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    return 0 if report(limit, light, heavy, (started, warm, after)) else 1
+    return 0 if report(limit, light, heavy, (started, warm, after), inside) else 1
+
+
+def trained(model: str) -> Path:
+    """``model`` trained for 1 epoch on MNIST in a temporary folder (its speed is measured,
+    not its accuracy)."""
+    from torchbasics.runs.config import TrainConfig
+    from torchbasics.runs.train import train
+
+    run = Path(tempfile.mkdtemp(prefix="serve-benchmark-")) / model
+    print(f"training {model} for 1 epoch on MNIST ...", file=sys.stderr, flush=True)
+    train(TrainConfig(dataset="mnist", model=model, epochs=1), run, log=lambda line: None)
+    return run
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ LAYERS = (
      "extras", "resources"),
     ("data", "tabular", "models", "metrics", "plots"),
     ("checkpoint", "training"),
-    ("inference",),
+    ("inference", "explain"),
     ("runs",),
     ("cli", "serve", "__main__", "doctor"),
 )

@@ -71,7 +71,7 @@ def test_installed_versions_and_is_installed_import_nothing(monkeypatch):
     assert installed_versions("tensorboard")["tensorboard"]
     assert is_installed("tensorboard")
     assert set(installed_versions("serve")) == {"fastapi", "uvicorn", "python-multipart",
-                                                "fastapi-offline"}
+                                                "fastapi-offline", "captum"}
     assert imported == []
 
 

@@ -14,6 +14,7 @@ from torchbasics.metrics import (
     error_rate,
     format_report,
     most_confident_mistakes,
+    most_confused_pairs,
     per_class_report,
 )
 
@@ -135,3 +136,9 @@ def test_most_confident_mistakes_none_wrong_and_ties():
 def test_most_confident_mistakes_rejects_mismatched_shapes():
     with pytest.raises(TorchbasicsError, match="do not match"):
         most_confident_mistakes(torch.rand(4, 3), torch.tensor([0, 1, 2]), 2)
+
+
+def test_most_confused_pairs_counts_off_the_diagonal_only():
+    matrix = np.array([[50, 3, 0], [7, 40, 1], [0, 3, 60]])
+    assert most_confused_pairs(matrix, 3) == [(1, 0, 7), (0, 1, 3), (2, 1, 3)]
+    assert most_confused_pairs(np.eye(3, dtype=int) * 9, 5) == []

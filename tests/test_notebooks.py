@@ -31,16 +31,17 @@ REQUIRED = (
     "datasets_dataloader.ipynb",
     "digits_classification.ipynb",
     "pytorch_deep_learning_models.ipynb",
+    "inside_the_models.ipynb",  # issue #25
 )
 
 
 def real_data_needed(name: str) -> tuple[str, ...]:
     """The real data sets a notebook reads, to skip (or, in CI, fail) early without them.
 
-    The digits notebook falls back to Fashion-MNIST when MNIST is missing; CI
-    (``TORCHBASICS_REQUIRE_DATA=1``) must run it on MNIST itself.
+    The digits and inside notebooks fall back to Fashion-MNIST when MNIST is missing; CI
+    (``TORCHBASICS_REQUIRE_DATA=1``) must run them on MNIST itself.
     """
-    if name == "digits_classification.ipynb":
+    if name in ("digits_classification.ipynb", "inside_the_models.ipynb"):
         ci = os.environ.get("TORCHBASICS_REQUIRE_DATA") == "1"
         return ("mnist",) if ci else ()
     if name in ("datasets_dataloader.ipynb", "pytorch_deep_learning_models.ipynb"):

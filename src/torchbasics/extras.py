@@ -44,12 +44,14 @@ EXTRAS: dict[str, Extra] = {extra.name: extra for extra in (
           ("onnx", "onnxscript", "onnxruntime", "opencv-python-headless"),
           ("onnx", "onnxscript", "onnxruntime", "cv2")),
     Extra("serve", "the prediction web service (torchbasics serve)",
-          ("fastapi", "uvicorn", "python-multipart", "fastapi-offline"),
-          ("fastapi", "uvicorn", "python_multipart", "fastapi_offline")),
+          ("fastapi", "uvicorn", "python-multipart", "fastapi-offline", "captum"),
+          ("fastapi", "uvicorn", "python_multipart", "fastapi_offline", "captum")),
     Extra("notebooks", "the teaching notebooks in JupyterLab (torchbasics notebooks)",
           ("jupyterlab",), ("jupyterlab",)),
     Extra("tensorboard", "TensorBoard logging (train --tensorboard)",
           ("tensorboard",), ("tensorboard",)),
+    Extra("explain", "attribution maps and their checks (torchbasics explain)",
+          ("captum",), ("captum",)),
 )}
 ALL = "all"  # the extra that installs every other one
 

@@ -125,6 +125,18 @@ def most_confident_mistakes(probabilities: torch.Tensor, labels: torch.Tensor, k
     return wrong[order[:k]]
 
 
+def most_confused_pairs(matrix: np.ndarray, k: int) -> list[tuple[int, int, int]]:
+    """The ``k`` most frequent mistakes of a confusion matrix (rows true, columns
+    predicted) as ``(true class, predicted class, count)``, most frequent first; pairs
+    never confused are left out."""
+    counts = np.array(matrix, dtype=np.int64)
+    np.fill_diagonal(counts, 0)
+    order = np.argsort(-counts, axis=None, kind="stable")[:max(k, 0)]
+    pairs = [(int(i), int(j), int(counts[i, j]))
+             for i, j in zip(*np.unravel_index(order, counts.shape), strict=True)]
+    return [pair for pair in pairs if pair[2] > 0]
+
+
 def regression_metrics(
     target: np.ndarray | torch.Tensor, prediction: np.ndarray | torch.Tensor
 ) -> dict[str, float | None]:

@@ -241,6 +241,85 @@ def test_413_too_large(served, mnist_digits):
         assert ok.status_code == 200  # a 28x28 PNG is well under 1,000 bytes
 
 
+def test_413_reaches_a_client_that_reads_only_after_sending(served):
+    """urllib sends the whole body before it reads: the server must read (and drop) the
+    rest before it answers and closes, or the client sees a reset, not the message."""
+    import urllib.error
+    import urllib.request
+
+    from tests.serve.conftest import live_server
+    from torchbasics.serve.app import ServeSettings, create_app
+
+    with live_server(create_app(served, ServeSettings(max_upload=1000))) as url:
+        for chunked in (False, True):  # declared too large, or found too large while read
+            body = bytes(2 << 20)
+            data = iter([body[i:i + 65536] for i in range(0, len(body), 65536)]) if chunked \
+                else body
+            request = urllib.request.Request(
+                f"{url}{predict_url(DIGITS)}", data=data, method="POST",
+                headers={"Content-Type": "image/png"}
+                | ({"Transfer-Encoding": "chunked"} if chunked else {}))
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=30)
+            assert refused.value.code == 413
+            assert "larger than 1,000 bytes" in json.loads(refused.value.read())["error"]
+
+
+# ------------------------------------------------------------------------ the Inside view
+
+@pytest.mark.parametrize("name, family, kind", [(DIGITS, "cnn", "maps"),
+                                                (FASHION, "linear", "maps")])
+def test_inside_adds_the_attribution_and_each_layer_to_a_prediction(client, mnist_digits,
+                                                                    name, family, kind):
+    answer = client.post(predict_url(name, inside="true"), content=png_bytes(mnist_digits[3]),
+                         headers={"content-type": "image/png"})
+    assert answer.status_code == 200, answer.text
+    prediction = answer.json()["predictions"][0]
+    view = prediction["inside"]
+    assert view["family"] == family
+    attribution = view["attribution"]
+    assert attribution["class"] == prediction["class"]
+    assert np.array(attribution["map"]).shape == (28, 28)
+    assert attribution["completeness"] < 0.05  # the live view's fewer steps
+    layers = view["layers"]
+    assert layers and all(layer["kind"] == kind for layer in layers)
+    if family == "cnn":
+        assert len(layers) == 1  # the seed's CNN has one convolution: its 8 busiest maps
+        assert np.array(layers[0]["items"][0]["map"]).shape == (28, 28)
+        assert len(layers[0]["items"]) == 8
+    else:  # one contribution map per class, summing to its score less its bias
+        assert [item["label"] for item in layers[0]["items"]] == [
+            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+            "Sneaker", "Bag", "Ankle boot"]
+    without = client.post(predict_url(name), content=png_bytes(mnist_digits[3]),
+                          headers={"content-type": "image/png"}).json()["predictions"][0]
+    assert "inside" not in without and without["probabilities"] == prediction["probabilities"]
+
+
+def test_inside_takes_one_picture(client, mnist_digits):
+    files = [("image", ("a.png", png_bytes(mnist_digits[1]), "image/png")),
+             ("image", ("b.png", png_bytes(mnist_digits[2]), "image/png"))]
+    assert_error(client.post(predict_url(DIGITS, inside="true"), files=files), 400,
+                 "one picture")
+
+
+def test_weights_of_a_filter_a_class_and_what_does_not_exist(client, served):
+    first = served[DIGITS].model.model
+    answer = client.get(f"/api/models/{DIGITS}/weights?layer=0&index=2")
+    assert answer.status_code == 200, answer.text
+    from torchbasics.explain.inside import convolutions
+
+    kernel = convolutions(first)[0].weight[2].detach().mean(dim=0).numpy()
+    np.testing.assert_allclose(answer.json()["weights"], kernel, rtol=1e-3, atol=1e-4)
+    template = client.get(f"/api/models/{FASHION}/weights?index=9").json()
+    assert np.array(template["weights"]).shape == (28, 28)
+    assert_error(client.get(f"/api/models/{DIGITS}/weights?layer=7&index=0"), 404,
+                 "convolutions")
+    assert_error(client.get(f"/api/models/{DIGITS}/weights?layer=0&index=999"), 404, "filters")
+    assert_error(client.get(f"/api/models/{BONUS}/weights?index=0"), 400, "formula")
+    assert_error(client.get(f"/api/models/{DIGITS}/weights"), 422)
+
+
 def test_415_not_a_picture(client):
     assert_error(client.post(predict_url(DIGITS), content=b"hello",
                              headers={"content-type": "text/plain"}), 415, "text/plain")

@@ -25,6 +25,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT_ENV = "TORCHBASICS_SERVE_SCREENSHOT"  # also save the screenshot here (README's)
+INSIDE_SCREENSHOT_ENV = "TORCHBASICS_INSIDE_SCREENSHOT"  # the Inside view's, for the README
 
 
 def require_browser() -> None:
@@ -124,6 +125,44 @@ def test_drawing_a_one_and_a_seven(page):
     assert bars[0] > bars[1] >= bars[2]  # the bars show the probabilities
     if os.environ.get(SCREENSHOT_ENV):
         page.screenshot(path=os.environ[SCREENSHOT_ENV], full_page=True)
+
+
+def canvas_pixels(page, selector: str) -> list[int]:
+    """The RGBA bytes a canvas shows."""
+    return page.locator(selector).evaluate(
+        "(c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)")
+
+
+def test_the_inside_view_follows_the_drawing_and_shows_a_filters_weights(page, tmp_path):
+    from playwright.sync_api import expect
+
+    choose(page, "mnist-cnn")
+    draw(page, [[(0.52, 0.18), (0.48, 0.82)]])  # a 1
+    inside = page.locator("#inside")
+    expect(inside).to_have_attribute("data-version", page.locator("#pad").get_attribute(
+        "data-version"))
+    assert "“1”" in page.locator("#attribution-caption").inner_text()
+    first = canvas_pixels(page, "#attribution")
+    assert len(set(first)) > 4  # a map, not a blank canvas
+    maps = page.locator("#layers .layer")
+    assert maps.count() == 1 and page.locator("#layers .item canvas").count() == 8  # 1 conv
+    first_maps = canvas_pixels(page, "#layers .item canvas >> nth=0")
+    draw(page, [[(0.28, 0.22), (0.72, 0.22), (0.42, 0.84)]])  # now a 7: the view changes
+    expect(inside).to_have_attribute("data-version", page.locator("#pad").get_attribute(
+        "data-version"))
+    assert "“7”" in page.locator("#attribution-caption").inner_text()
+    assert canvas_pixels(page, "#attribution") != first
+    assert canvas_pixels(page, "#layers .item canvas >> nth=0") != first_maps
+    page.locator("#layers .item").first.click()
+    expect(page.locator("#weights-figure")).to_be_visible()
+    assert page.locator("#weights").evaluate("(c) => [c.width, c.height]") == [5, 5]  # 5x5
+    assert "convolution 1" in page.locator("#weights-caption").inner_text()
+    page.locator("#weights").scroll_into_view_if_needed()
+    shot = os.environ.get(INSIDE_SCREENSHOT_ENV) or str(tmp_path / "inside.png")
+    page.screenshot(path=shot, full_page=True)
+    page.locator("#inside-on").uncheck()  # off: the predictions go on, without the view
+    draw(page, [[(0.52, 0.18), (0.48, 0.82)]])
+    assert page.locator("#inside-body").is_hidden() and top_classes(page)
 
 
 def test_keyboard_undo_and_clear(page):

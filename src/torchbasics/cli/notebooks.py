@@ -15,12 +15,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add ``notebooks`` to the top-level parser."""
     parser = commands.add_parser(
         "notebooks", help="write the teaching notebooks into a folder, to open in Jupyter",
-        description="Write the four teaching notebooks that ship with torchbasics (bonus "
-        "regression, digits, Dataset and DataLoader, softmax to CNN) and their README into "
+        description="Write the five teaching notebooks that ship with torchbasics (bonus "
+        "regression, digits, Dataset and DataLoader, softmax to CNN, inside the models) and "
+        "their README into "
         "DIR, and say how to open them. Each runs top to bottom in about a minute on a laptop "
         "CPU and writes its runs under the folder it runs in. Notebooks already in DIR are "
         "not overwritten unless --force is given. JupyterLab comes with `pip install "
-        "'torchbasics[notebooks]'`.",
+        "'torchbasics[notebooks]'`; the inside notebook needs the explain extra too.",
     )
     parser.add_argument("dir", type=Path, nargs="?", default=DEFAULT_DIR, metavar="DIR",
                         help=f"folder to write them into, created if needed (default: "

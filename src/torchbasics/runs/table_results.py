@@ -145,7 +145,7 @@ def evaluate_table(run_dir: Path, model: Any, csv: str | os.PathLike | None = No
         ``rmse``, ``mae``, ``r2``; or ``accuracy``, ``error``, ``log_loss`` and
         ``per_class``.
     """
-    table, rows, evaluated_on = _rows_to_evaluate(model, csv)
+    table, rows, evaluated_on = rows_to_evaluate(model, csv)
     encoded = model.schema.encode(table, rows)
     raw = model.outputs(encoded)
     target = model.schema.encode_target(table, rows)
@@ -169,7 +169,7 @@ def evaluate_table(run_dir: Path, model: Any, csv: str | os.PathLike | None = No
     return result
 
 
-def _rows_to_evaluate(model: Any, csv: str | os.PathLike | None) -> tuple[Any, np.ndarray, str]:
+def rows_to_evaluate(model: Any, csv: str | os.PathLike | None) -> tuple[Any, np.ndarray, str]:
     """``(table, rows, what)``: the rows of ``csv`` that have a target, or the run's test
     rows (its table read and split again as its settings say)."""
     from torchbasics.runs.config import TrainConfig

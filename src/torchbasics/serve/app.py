@@ -5,7 +5,10 @@
     GET  /api/models                    {"models": [{name, kind, dataset, card, ...}]}
     POST /api/models/{name}/predict     pictures -> {"model", "predictions": [...]};
                                         table rows (JSON) -> {"model", "target",
-                                        "predictions"}
+                                        "predictions"}; ?inside=true adds the Inside
+                                        view of one picture
+    GET  /api/models/{name}/weights     ?layer=L&index=I: one unit's, class's or
+                                        filter's weights (for the Inside view)
     GET  /docs, /openapi.json           the API's documentation (Swagger UI, offline)
 
 Every error is ``{"error": "<the CLI's one-line message>"}`` with a 4xx status (a 500 only
@@ -16,6 +19,7 @@ documentation's are read once, at start, from the installed packages.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -35,6 +39,7 @@ from torchbasics.errors import TorchbasicsError, closest
 from torchbasics.serve.batching import MAX_BATCH, MAX_WAIT, MicroBatcher
 from torchbasics.serve.errors import RequestError, status_of
 from torchbasics.serve.images import ImageLimits, decode_image
+from torchbasics.serve.inside import InsideModel
 from torchbasics.serve.limits import BODY_TIMEOUT, MAX_UPLOAD, BodyLimit, LoopbackHosts
 from torchbasics.serve.served import TABULAR, Served
 from torchbasics.serve.uploads import MAX_IMAGES, read_pictures, read_rows
@@ -78,11 +83,13 @@ def create_app(served: dict[str, Served], settings: ServeSettings | None = None)
     """The ASGI app serving ``served`` (see :func:`~.served.load_served`), limits applied."""
     settings = settings or ServeSettings()
     batchers: dict[str, MicroBatcher] = {}
+    insides: dict[str, InsideModel] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for name, model in served.items():
             if model.kind != TABULAR:
+                insides[name] = InsideModel(model.model)
                 batchers[name] = MicroBatcher(model.model.predict_many, name=name,
                                               max_batch=settings.max_batch,
                                               max_wait=settings.max_wait,
@@ -96,13 +103,14 @@ def create_app(served: dict[str, Served], settings: ServeSettings | None = None)
                   description="Predictions from trained torchbasics runs.")
     add_error_handlers(app)
     add_page_routes(app)
-    add_api_routes(app, served, batchers, settings)
+    add_api_routes(app, served, batchers, insides, settings)
+    add_weights_route(app, served, insides)
     wrapped: Any = BodyLimit(SecurityHeaders(app), settings.max_upload, settings.body_timeout)
     return LoopbackHosts(wrapped) if settings.loopback_only else wrapped
 
 
 def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, MicroBatcher],
-                   settings: ServeSettings) -> None:
+                   insides: dict[str, InsideModel], settings: ServeSettings) -> None:
     """``/healthz``, ``/api/models`` and ``/api/models/{name}/predict``."""
     decoders = anyio.CapacityLimiter(DECODERS)
 
@@ -124,7 +132,10 @@ def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, 
                       top: int = Query(3, ge=1, le=1000, description="classes listed per "
                                        "picture (at most the model's class count)"),
                       seen: bool = Query(False, description="add the 28x28 picture the "
-                                         "model saw (and deskewed, if it deskews)")
+                                         "model saw (and deskewed, if it deskews)"),
+                      inside: bool = Query(False, description="add the Inside view: the "
+                                           "attribution map and what each layer did (one "
+                                           "picture only)")
                       ) -> dict[str, Any]:
         """Predict with model ``name``.
 
@@ -140,7 +151,7 @@ def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, 
         with batcher.incoming() as ticket:
             uploads = await read_pictures(request, settings.max_images)
             pictures = await anyio.to_thread.run_sync(
-                decode_all, uploads, settings.images, limiter=decoders)
+                decode_all, uploads, decode_limits(model, settings), limiter=decoders)
             future = batcher.submit(pictures, min(top, len(model.model.class_names)), ticket)
         predictions = await named(future, uploads)
         rows = [p.to_dict() | {"source": source} for p, (source, _) in zip(predictions,
@@ -148,7 +159,34 @@ def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, 
         if seen:
             rows = await anyio.to_thread.run_sync(add_pictures, rows, predictions,
                                                   model.model.preprocessing.deskew)
+        if inside:
+            if len(predictions) != 1:
+                raise RequestError(400, f"inside=true takes one picture, got {len(predictions)}",
+                                   fix="send the pictures one at a time")
+            rows[0]["inside"] = await anyio.to_thread.run_sync(insides[name].view,
+                                                               predictions[0])
         return {"model": name, "predictions": rows}
+
+
+def add_weights_route(app: FastAPI, served: dict[str, Served],
+                      insides: dict[str, InsideModel]) -> None:
+    """``/api/models/{name}/weights``: what a click in the Inside view shows."""
+
+    @app.get("/api/models/{name}/weights", tags=["models"])
+    async def weights(name: str, layer: int = Query(0, ge=0, description="0 for the first "
+                                                    "layer; a CNN's convolutions count from 0"),
+                      index: int = Query(..., ge=0, description="the unit, class or filter")
+                      ) -> dict[str, Any]:
+        """The weights behind one item of the Inside view: a class's template, a hidden
+        unit's weights over the pixels, or a filter."""
+        model = find_model(served, name)
+        if model.kind == TABULAR:
+            raise RequestError(400, "a table model's weights are its formula",
+                               fix="see its card in GET /api/models")
+        try:
+            return await anyio.to_thread.run_sync(insides[name].weights, layer, index)
+        except IndexError as error:
+            raise RequestError(404, str(error)) from None
 
 
 def find_model(served: dict[str, Served], name: str) -> Served:
@@ -169,6 +207,15 @@ async def named(future: Any, uploads: list[tuple[str, bytes]]) -> list[Any]:
             raise RequestError(status_of(error), error.what, where=source,
                                fix=error.fix) from None
         raise
+
+
+def decode_limits(model: Served, settings: ServeSettings) -> ImageLimits:
+    """The limits a model's uploads are decoded with: a model of the user's own pictures
+    gets every pixel, so that it sees a picture exactly as `predict` prepares it (shrinking
+    first only saves work for the digit and clothes models' ink-finding)."""
+    if model.model.preprocessing.pipeline == "photo":
+        return dataclasses.replace(settings.images, work_side=None)
+    return settings.images
 
 
 def decode_all(uploads: list[tuple[str, bytes]], limits: ImageLimits) -> list[Any]:
@@ -193,7 +240,8 @@ def answer_row(model: Any, row: dict[str, Any]) -> dict[str, Any]:
 
 def add_pictures(rows: list[dict[str, Any]], predictions: list[Any],
                  deskew: bool) -> list[dict[str, Any]]:
-    """Each row with ``seen`` (28x28 uint8 as lists) and, for a deskewing model, ``deskewed``."""
+    """Each row with ``seen`` (the pixels the model saw, as lists: gray levels, or RGB
+    triples) and, for a deskewing model, ``deskewed``."""
     from torchbasics.inference.show import straightened
 
     for row, prediction in zip(rows, predictions, strict=True):

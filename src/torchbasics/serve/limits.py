@@ -23,6 +23,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_UPLOAD = 10 * 1024 * 1024  # bytes of request body
 BODY_TIMEOUT = 10.0  # seconds the body may pause before the request is dropped
+LINGER_BYTES = 64 * 1024 * 1024  # of a refused body read and dropped before answering
+LINGER_SECONDS = 5.0  # at most, in all
 
 
 def too_large(limit: int) -> RequestError:
@@ -41,9 +43,16 @@ def stalled(timeout: float) -> RequestError:
 class BodyLimit:
     """Refuse bodies over ``max_bytes`` (413) and bodies that stall for ``timeout`` s (408).
 
-    A declared ``Content-Length`` over the limit is refused before a byte is read; a
+    A declared ``Content-Length`` over the limit is refused before a byte is kept; a
     chunked or lying body is refused at the first chunk that crosses it. The error is
     raised inside the route's own read, so the app's error handlers answer it as JSON.
+
+    Before a 413 is sent, the rest of the body is read and dropped (up to
+    :data:`LINGER_BYTES`, for :data:`LINGER_SECONDS`): a server that answers and closes
+    while the client is still sending makes the client's system reset the connection,
+    and a client that reads the answer only after sending everything (Python's urllib,
+    requests) sees "connection reset" instead of the message. nginx does the same
+    ("lingering close").
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_UPLOAD,
@@ -58,8 +67,11 @@ class BodyLimit:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            error = too_large(self.max_bytes) if declared.isdigit() else RequestError(
-                400, f"Content-Length '{declared[:20]}' is not a number")
+            if not declared.isdigit():
+                error = RequestError(400, f"Content-Length '{declared[:20]}' is not a number")
+            else:
+                error = too_large(self.max_bytes)
+                await drain(receive)
             await send_error(send, error.status, error.message)
             return
         await self.app(scope, self._limited(receive), send)
@@ -80,6 +92,9 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    if message.get("more_body", False):
+                        await drain(receive)
+                    finished = True
                     raise too_large(self.max_bytes)
                 finished = not message.get("more_body", False)
             else:
@@ -87,6 +102,26 @@ class BodyLimit:
             return message
 
         return limited
+
+
+async def drain(receive: Receive, limit: int = LINGER_BYTES,
+                seconds: float = LINGER_SECONDS) -> int:
+    """Read and drop what is left of a request body, up to ``limit`` bytes and ``seconds``
+    in all; the bytes dropped."""
+    dropped = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while dropped <= limit:
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+        except asyncio.TimeoutError:
+            break
+        if message["type"] != "http.request":
+            break
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return dropped
 
 
 class LoopbackHosts:

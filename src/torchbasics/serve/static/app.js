@@ -32,7 +32,8 @@ async function call(url, options) {
 }
 
 function predictUrl() {
-  return `/api/models/${encodeURIComponent(current.name)}/predict?seen=true&top=${TOP}`;
+  const inside = $("inside-on").checked ? "&inside=true" : "";
+  return `/api/models/${encodeURIComponent(current.name)}/predict?seen=true&top=${TOP}${inside}`;
 }
 
 function showError(message) {
@@ -109,6 +110,9 @@ function resetResults() {
   $("top").replaceChildren();
   $("placeholder").hidden = false;
   $("seen-figure").hidden = true;
+  $("inside-body").hidden = true;
+  $("inside-placeholder").hidden = false;
+  $("weights-figure").hidden = true;
 }
 
 function showPrediction(prediction, drawingVersion) {
@@ -136,26 +140,131 @@ function showPrediction(prediction, drawingVersion) {
   const picture = prediction.deskewed || prediction.seen;
   if (picture) {
     drawPixels($("seen"), picture);
-    $("seen-caption").textContent = prediction.deskewed
-      ? "What the model saw (28×28, cropped, centred, deskewed)"
-      : "What the model saw (28×28, cropped and centred)";
+    $("seen-caption").textContent = seenCaption(prediction);
     $("seen-figure").hidden = false;
   }
+  if (prediction.inside) showInside(prediction.inside, drawingVersion);
   $("results").dataset.version = String(drawingVersion);
 }
 
 function drawPixels(canvas, rows) {
-  // rows: H lists of W gray levels 0-255 (light ink on black, as the model sees it)
+  // rows: H lists of W pixels 0-255, each a gray level or an [r, g, b] triple
   const height = rows.length, width = rows[0].length;
   canvas.width = width;
   canvas.height = height;
   const context = canvas.getContext("2d");
   const image = context.createImageData(width, height);
-  rows.flat().forEach((gray, i) => {
-    image.data.set([gray, gray, gray, 255], 4 * i);
+  rows.flat().forEach((pixel, i) => {
+    const [r, g, b] = Array.isArray(pixel) ? pixel : [pixel, pixel, pixel];
+    image.data.set([r, g, b, 255], 4 * i);
   });
   context.putImageData(image, 0, 0);
 }
+
+function seenCaption(prediction) {
+  const size = `${prediction.seen.length}×${prediction.seen[0].length}`;
+  if (current.photo) return `What the model saw (${size}, resized by ${current.resize})`;
+  return prediction.deskewed
+    ? `What the model saw (${size}, cropped, centred, deskewed)`
+    : `What the model saw (${size}, cropped and centred)`;
+}
+
+// ---------------------------------------------------------------- the Inside view
+
+const UNITS_SHOWN = 64;  // hidden units drawn, the most influential first
+
+function signedColour(value, scale) {
+  // Red for positive, blue for negative, white for zero: as `torchbasics explain` draws them.
+  const t = Math.max(-1, Math.min(1, scale > 0 ? value / scale : 0));
+  const fade = Math.round(255 * (1 - Math.abs(t)));
+  return t >= 0 ? [255, fade, fade] : [fade, fade, 255];
+}
+
+function largest(rows) {
+  return rows.flat().reduce((top, value) => Math.max(top, Math.abs(value)), 1e-12);
+}
+
+function drawSigned(canvas, rows, scale) {
+  const height = rows.length, width = rows[0].length;
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(width, height);
+  rows.flat().forEach((value, i) => image.data.set([...signedColour(value, scale), 255], 4 * i));
+  context.putImageData(image, 0, 0);
+}
+
+function showInside(view, drawingVersion) {
+  const attribution = view.attribution;
+  drawSigned($("attribution"), attribution.map, largest(attribution.map));
+  $("attribution-caption").textContent =
+    `${attribution.method}: the pixels behind “${attribution.class}”`;
+  $("layers").replaceChildren(...view.layers.map(layerView));
+  $("weights-figure").hidden = true;
+  $("inside-placeholder").hidden = true;
+  $("inside-body").hidden = false;
+  $("inside").dataset.version = String(drawingVersion);
+}
+
+function layerView(layer) {
+  // One layer: feature or contribution maps as small pictures, or units as bars.
+  const section = document.createElement("div");
+  section.className = "layer";
+  const title = document.createElement("h3");
+  title.textContent = layer.name;
+  const items = document.createElement("div");
+  items.className = layer.kind === "units" ? "items units" : "items maps";
+  const shown = layer.kind === "units" ? layer.items.slice(0, UNITS_SHOWN) : layer.items;
+  const top = shown.reduce((most, item) => Math.max(most, Math.abs(item.value)), 1e-12);
+  const scale = layer.kind === "maps"
+    ? shown.reduce((most, item) => Math.max(most, largest(item.map)), 1e-12) : top;
+  for (const item of shown) {
+    const button = document.createElement("button");
+    Object.assign(button, { type: "button", className: "item",
+                            title: `${item.label}: ${item.value.toPrecision(3)}` });
+    button.dataset.layer = String(layer.layer);
+    button.dataset.index = String(item.index);
+    button.setAttribute("aria-label", `${item.label}, ${item.value.toPrecision(3)}: show its weights`);
+    if (layer.kind === "maps") {
+      const canvas = document.createElement("canvas");
+      drawSigned(canvas, item.map, scale);
+      const label = document.createElement("span");
+      label.textContent = item.label;
+      button.append(canvas, label);
+    } else {
+      const bar = document.createElement("span");
+      bar.style.height = `${Math.max(0, 100 * item.value / top)}%`;  // ReLU, sigmoid: ≥ 0
+      button.append(bar);
+    }
+    button.addEventListener("click", () => showWeights(button, item.label));
+    items.append(button);
+  }
+  section.append(title, items);
+  return section;
+}
+
+async function showWeights(button, label) {
+  for (const chosen of document.querySelectorAll(".item.chosen")) chosen.classList.remove("chosen");
+  button.classList.add("chosen");
+  const { layer, index } = button.dataset;
+  const url = `/api/models/${encodeURIComponent(current.name)}/weights?layer=${layer}&index=${index}`;
+  try {
+    const answer = await call(url);
+    drawSigned($("weights"), answer.weights, largest(answer.weights));
+    $("weights-caption").textContent = `${label}: ${answer.caption}`;
+    const figure = $("weights-figure");
+    figure.dataset.shown = `${layer}/${index}`;
+    figure.hidden = false;
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+$("inside-on").addEventListener("change", () => {
+  $("inside-body").hidden = true;
+  $("inside-placeholder").hidden = false;
+  if (current && current.digits && strokes.length) predictDrawing();
+});
 
 // ---------------------------------------------------------------- the drawing pad
 
