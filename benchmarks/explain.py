@@ -3,9 +3,10 @@
 Each model is trained on MNIST (MNIST-10k here; Fashion-MNIST with ``--dataset``) for
 ``--epochs`` epochs, as a user would (``torchbasics train``, the recipe otherwise), then
 explained with the defaults (100 test pictures for the checks; Integrated Gradients with
-64 steps, doubled for a picture whose map is not complete, up to 512), timed. Printed: per model and method, completeness, randomization (every layer,
-over the pixels that differ from the black baseline, and over every pixel) and deletion,
-each against its goal, and the seconds ``explain`` took; a Markdown table naming the CPU.
+64 steps, doubled for a picture whose map is not complete, up to 512), timed. Printed: per
+model and method, completeness, randomization (every layer, over the pixels that differ
+from the black baseline, and over every pixel) and deletion, each against its goal, and
+the seconds ``explain`` took; a Markdown table naming the CPU.
 
 The goals the issue sets and this prints as met or not: completeness ≤ 1 % for every
 model; deletion ≤ 0.5 for Integrated Gradients on the CNNs. The rest is reported, flagged
@@ -70,7 +71,7 @@ def rows_of(model: str, result: dict, seconds: float) -> list[str]:
 def goals_met(results: dict[str, dict]) -> bool:
     """Completeness everywhere; deletion for Integrated Gradients on the CNNs."""
     met = True
-    for model, result in results.items():
+    for result in results.values():
         methods = result["checks"]["methods"]
         met &= methods["integrated_gradients"]["completeness_passed"]
         if result["family"] == "cnn":

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up torchbasics on a fresh machine: a virtual environment in .venv with PyTorch (the
-# CPU build unless told otherwise), the package (editable) with its dev tools, and
-# Fashion-MNIST from Debian. Safe to run again: every step is skipped or quick when already
-# done. `bash scripts/setup.sh --help` lists the options (a GPU build of PyTorch, a dry run).
+# CPU build unless told otherwise), the package (editable; with --dev, its extras and the
+# tools the tests need), and Fashion-MNIST from Debian. Safe to run again: every step is
+# skipped or quick when already done. `bash scripts/setup.sh --help` lists the options (the
+# dev tools, a GPU build of PyTorch, a dry run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +21,14 @@ TORCH_INDEX="https://download.pytorch.org/whl"
 
 usage() {
     cat <<EOF
-usage: bash scripts/setup.sh [--cuda BUILD | --rocm BUILD] [--dry-run]
+usage: bash scripts/setup.sh [--dev] [--cuda BUILD | --rocm BUILD] [--dry-run]
 
-Creates $VENV with PyTorch $TORCH_VERSION, torchbasics (editable, with its dev tools) and
-Fashion-MNIST (Debian's dataset-fashion-mnist, where apt-get is available).
+Creates $VENV with PyTorch $TORCH_VERSION, torchbasics (editable) and Fashion-MNIST
+(Debian's dataset-fashion-mnist, where apt-get is available).
 
+  --dev         also every extra and the tools the tests use (pytest, ruff, Playwright,
+                ONNX Runtime, OpenCV, FastAPI, Captum, ...): what .ci/run and the README's
+                test command need; training and predicting need none of them
   --cuda BUILD  PyTorch's CUDA build instead of the CPU one, from $TORCH_INDEX/BUILD:
                 cu126 (NVIDIA GPUs from Maxwell to Hopper; drivers for CUDA 12.6),
                 cu130 (Turing and newer, Blackwell included; drivers for CUDA 13.0),
@@ -40,6 +44,7 @@ EOF
 
 BUILD=""
 DRY_RUN=0
+DEV=0
 fail() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -51,6 +56,7 @@ while [ $# -gt 0 ]; do
                 *) fail "torch $TORCH_VERSION has no $1 build '$2'. Use one of: $known" ;;
             esac
             shift 2 ;;
+        --dev) DEV=1; shift ;;
         --dry-run) DRY_RUN=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) fail "unknown option '$1'. See 'bash scripts/setup.sh --help'" ;;
@@ -76,10 +82,12 @@ else
     say "installing $TORCH_SPEC+$BUILD from $TORCH_INDEX/$BUILD (a download of several GB)"
     pip_install "$TORCH_SPEC+$BUILD" --index-url "$TORCH_INDEX/$BUILD"
 fi
-say "installing torchbasics and its dev tools"
+PACKAGE="."
+[ "$DEV" = 1 ] && PACKAGE=".[dev]"
+say "installing torchbasics$([ "$DEV" = 1 ] && echo " and its dev tools")"
 # The constraint keeps pip from replacing the pinned torch (any of its builds) while
 # resolving the rest.
-pip_install --constraint <(echo "$TORCH_SPEC") -e ".[dev]"
+pip_install --constraint <(echo "$TORCH_SPEC") -e "$PACKAGE"
 
 FASHION_DIR=/usr/share/datasets/fashion-mnist
 if [ -f "$FASHION_DIR/t10k-labels-idx1-ubyte.gz" ]; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import subprocess
@@ -84,6 +85,45 @@ def real_data_dir(name: str) -> Path:
             f"it (CI uses ../shared/data for MNIST-10k and apt's dataset-fashion-mnist)"
         )
     return located.directory
+
+
+def mnist_or_stand_in() -> Path:
+    """MNIST's folder; without it (outside CI), a stand-in made of scikit-learn's UCI digits
+    (``tests/uci_digits.py``), for the tests that need *a* digit model rather than MNIST
+    itself: the server's, export's and prediction's. In CI (``TORCHBASICS_REQUIRE_DATA=1``)
+    MNIST must be there, and is used."""
+    located = find_dataset(get_dataset("mnist"))
+    if located is not None:
+        return located.directory
+    if os.environ.get("TORCHBASICS_REQUIRE_DATA") == "1":
+        pytest.fail("mnist not found on the search path, and TORCHBASICS_REQUIRE_DATA=1")
+    return _stand_in()
+
+
+@functools.cache
+def _stand_in() -> Path:
+    """The session's stand-in for MNIST (see :func:`mnist_or_stand_in`), made once."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from tests.uci_digits import stand_in_mnist
+
+    folder = Path(tempfile.mkdtemp(prefix="torchbasics-stand-in-mnist-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return stand_in_mnist(folder / "mnist")
+
+
+def is_stand_in(folder: Path) -> bool:
+    """Whether ``folder`` is the stand-in for MNIST, not MNIST."""
+    return folder.name == "mnist" and folder.parent.name.startswith("torchbasics-stand-in")
+
+
+def training_images(folder: Path) -> int:
+    """How many training images the MNIST files in ``folder`` hold (10,000 for MNIST-10k)."""
+    from torchbasics.data.sources import load_split
+
+    return len(load_split("mnist", "train", folder, download=False, progress=False))
 
 
 def wait_for_epochs(run_dir: Path, epochs: int, process: subprocess.Popen) -> float:

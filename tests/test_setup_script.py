@@ -23,14 +23,20 @@ def _pip_commands(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in result.stderr.splitlines() if " -m pip install " in line]
 
 
-def test_default_is_the_pinned_cpu_build(tmp_path):
+def test_default_is_the_pinned_cpu_build_and_the_package_alone(tmp_path):
     result = _setup("--dry-run", venv=tmp_path / "venv")
     assert result.returncode == 0, result.stderr
     torch_install, package_install = _pip_commands(result)
     assert torch_install.endswith(" torch==2.13.0")
-    assert package_install.endswith("-e .\\[dev\\]") and "--constraint" in package_install
+    assert package_install.endswith(" -e .") and "--constraint" in package_install
     assert f"+ python3 -m venv {tmp_path / 'venv'}" in result.stderr
     assert not (tmp_path / "venv").exists()  # a dry run changes nothing
+
+
+def test_dev_adds_the_extras_and_test_tools(tmp_path):
+    result = _setup("--dev", "--dry-run", venv=tmp_path / "venv")
+    assert result.returncode == 0, result.stderr
+    assert _pip_commands(result)[1].endswith("-e .\\[dev\\]")
 
 
 @pytest.mark.parametrize(("option", "build"), [("--cuda", "cu126"), ("--cuda", "cu130"),
@@ -59,6 +65,7 @@ def test_bad_options_are_refused_before_anything_runs(tmp_path, args, message):
 def test_help_names_the_builds_and_macos():
     result = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True,
                             check=True)
-    assert result.stdout.startswith("usage: bash scripts/setup.sh [--cuda BUILD | --rocm BUILD]")
-    for text in ("cu126", "cu130", "cu132", "rocm7.2", "MPS"):
+    assert result.stdout.startswith(
+        "usage: bash scripts/setup.sh [--dev] [--cuda BUILD | --rocm BUILD]")
+    for text in ("cu126", "cu130", "cu132", "rocm7.2", "MPS", "--dev"):
         assert text in result.stdout

@@ -10,7 +10,7 @@ from torch import nn
 
 pytest.importorskip("captum", reason="the explain extra (captum) is not installed")
 
-from torchbasics.explain import live  # noqa: E402
+from torchbasics.explain import live
 
 NAMES = tuple("abc")
 BLACK = torch.zeros(1, 1, 8, 8)

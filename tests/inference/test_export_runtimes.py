@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import pixels_of, real_data_dir
+from tests.helpers import mnist_or_stand_in, pixels_of, real_data_dir
 from torchbasics.data.transforms import ModelInput
 from torchbasics.errors import TorchbasicsError
 from torchbasics.inference.export import export
@@ -53,15 +53,17 @@ def _name(case: tuple) -> str:
 
 @pytest.fixture(scope="module")
 def test_pictures():
-    """``pictures(dataset)``: the first 1,000 test images of a real data set, uint8."""
+    """``pictures(dataset)``: the first 1,000 test images of a real data set, uint8 (for
+    MNIST, the UCI digits' stand-in where it is absent: the files are compared with
+    PyTorch, not scored)."""
     from torchbasics.data.sources import load_split
 
     loaded = {}
 
     def get(dataset: str) -> np.ndarray:
         if dataset not in loaded:
-            split = load_split(dataset, "test", real_data_dir(dataset), download=False,
-                               progress=False)
+            folder = mnist_or_stand_in() if dataset == "mnist" else real_data_dir(dataset)
+            split = load_split(dataset, "test", folder, download=False, progress=False)
             loaded[dataset] = split.images[:IMAGES, 0].numpy()
         return loaded[dataset]
 

@@ -46,9 +46,9 @@ def test_each_data_set_has_its_pipeline():
     assert Preprocessing.for_checkpoint(checkpoint).pipeline == "fit"
 
 
-def test_scanned_digits_come_back_as_the_original(mnist_test):
+def test_scanned_digits_come_back_as_the_original(real_mnist_test):
     """Big, dark-on-light, off-centre, noisy, blurred, coloured: back to the MNIST digit."""
-    images, _ = mnist_test
+    images, _ = real_mnist_test
     rng = np.random.default_rng(0)
     scores, centres = [], []
     for index in SAMPLE:
@@ -62,8 +62,8 @@ def test_scanned_digits_come_back_as_the_original(mnist_test):
     assert np.abs(np.array(centres) - 14).max() <= 1.0  # MNIST's centring: (14, 14) ± 1
 
 
-def test_a_clean_mnist_digit_is_left_almost_as_it_is(mnist_test):
-    images, _ = mnist_test
+def test_a_clean_mnist_digit_is_left_almost_as_it_is(real_mnist_test):
+    images, _ = real_mnist_test
     scores = []
     for index in SAMPLE:
         result = preprocess(images[index], DIGITS)

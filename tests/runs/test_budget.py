@@ -117,10 +117,10 @@ def _rows(run) -> list[list[str]]:
 def test_the_chosen_count_is_recorded_and_a_rerun_with_it_is_the_same_run(idx_dir, tmp_path,
                                                                           monkeypatch):
     monkeypatch.setattr(TimeBudget, "check", lambda self, step: None)  # the plan, unchanged
-    assert _train(idx_dir, tmp_path / "budget", "--time-budget", "20") == 0
+    assert _train(idx_dir, tmp_path / "budget", "--time-budget", "6") == 0
     config = json.loads((tmp_path / "budget" / "config.json").read_text())
     summary = json.loads((tmp_path / "budget" / "summary.json").read_text())
-    assert config["time_budget"] == 20 and config["steps"] > 0 and config["epochs"] is None
+    assert config["time_budget"] == 6 and config["steps"] > 0 and config["epochs"] is None
     assert summary["steps"] == config["steps"] == summary["plan"]["total"]
     assert _train(idx_dir, tmp_path / "steps", "--steps", str(config["steps"])) == 0
     assert _rows(tmp_path / "steps") == _rows(tmp_path / "budget")

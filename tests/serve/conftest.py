@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import real_data_dir, write_random_id_lists
+from tests.helpers import (
+    is_stand_in,
+    mnist_or_stand_in,
+    real_data_dir,
+    training_images,
+    write_random_id_lists,
+)
 
 pytest.importorskip("fastapi", reason="the 'serve' extra is not installed: "
                     "pip install -e '.[serve]' (it is in '.[dev]')")
@@ -29,6 +35,7 @@ with warnings.catch_warnings():
 # The cnn on 3,000 real MNIST-10k images for 2 epochs: ~2 % validation error, and it reads
 # pen-drawn 1s and 7s at 75-99 % (checked on the canvas in test_browser.py).
 MNIST_IMAGES, FASHION_IMAGES, VAL_IMAGES, EPOCHS = 3000, 3000, 300, 2
+STAND_IN_EPOCHS = 20  # without MNIST: the UCI digits' stand-in (tests/uci_digits.py)
 
 
 @contextlib.contextmanager
@@ -47,15 +54,19 @@ def one_thread() -> Iterator[None]:
 
 def train_image_run(dataset: str, model: str, images: int, folder: Path) -> Path:
     """A run of ``model`` on ``images`` real training images of ``dataset``, in
-    ``folder/DATASET-MODEL`` (so that it is served under that name)."""
+    ``folder/DATASET-MODEL`` (so that it is served under that name). Without MNIST, the
+    digits are the UCI stand-in's (fewer, so seen for more epochs)."""
     from torchbasics.runs.config import TrainConfig
     from torchbasics.runs.train import train
 
-    data_dir = real_data_dir(dataset)
-    total = 10_000 if dataset == "mnist" else 60_000
+    data_dir = mnist_or_stand_in() if dataset == "mnist" else real_data_dir(dataset)
+    total = training_images(data_dir) if dataset == "mnist" else 60_000
+    epochs, augment = EPOCHS, 0.0
+    if is_stand_in(data_dir):  # 1,100 blurry upscaled digits: pen strokes need more
+        images, epochs, augment = total - VAL_IMAGES, STAND_IN_EPOCHS, 0.5
     train_list, val_list = write_random_id_lists(folder, total, images, VAL_IMAGES, 0)
-    config = TrainConfig(dataset=dataset, model=model, epochs=EPOCHS, batch_size=32,
-                         augment=0.0, precision="fp32", data_dir=str(data_dir),
+    config = TrainConfig(dataset=dataset, model=model, epochs=epochs, batch_size=32,
+                         augment=augment, precision="fp32", data_dir=str(data_dir),
                          train_list=str(train_list), val_list=str(val_list))
     with one_thread():
         train(config, folder / f"{dataset}-{model}", log=lambda line: None)
@@ -175,10 +186,11 @@ def png_bytes(pixels: np.ndarray, **save) -> bytes:
 
 @pytest.fixture(scope="session")
 def mnist_digits() -> dict[int, np.ndarray]:
-    """One real MNIST test digit per class, as dark ink on white paper, 28x28 uint8."""
+    """One real MNIST test digit per class (the stand-in's without MNIST), as dark ink on
+    white paper, 28x28 uint8."""
     from torchbasics.data.sources import load_split
 
-    split = load_split("mnist", "test", real_data_dir("mnist"), download=False, progress=False)
+    split = load_split("mnist", "test", mnist_or_stand_in(), download=False, progress=False)
     labels = split.labels.numpy()
     return {k: 255 - split.images[int(np.flatnonzero(labels == k)[0]), 0].numpy()
             for k in range(10)}
