@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up torchbasics on a fresh machine: a virtual environment in .venv with PyTorch (the
-# CPU build unless told otherwise), the package (editable; with --dev, its extras and the
-# tools the tests need), and Fashion-MNIST from Debian. Safe to run again: every step is
+# CPU build unless told otherwise), the package (editable; with --dev, its extras, the
+# tools the tests need and Debian's Chromium), and Fashion-MNIST from Debian. Safe to run again: every step is
 # skipped or quick when already done. `bash scripts/setup.sh --help` lists the options (the
 # dev tools, a GPU build of PyTorch, a dry run).
 set -euo pipefail
@@ -27,8 +27,9 @@ Creates $VENV with PyTorch $TORCH_VERSION, torchbasics (editable) and Fashion-MN
 (Debian's dataset-fashion-mnist, where apt-get is available).
 
   --dev         also every extra and the tools the tests use (pytest, ruff, Playwright,
-                ONNX Runtime, OpenCV, FastAPI, Captum, ...): what .ci/run and the README's
-                test command need; training and predicting need none of them
+                ONNX Runtime, OpenCV, FastAPI, Captum, ...) and Debian's Chromium for the
+                browser test: what .ci/run and the README's test command need; training
+                and predicting need none of them
   --cuda BUILD  PyTorch's CUDA build instead of the CPU one, from $TORCH_INDEX/BUILD:
                 cu126 (NVIDIA GPUs from Maxwell to Hopper; drivers for CUDA 12.6),
                 cu130 (Turing and newer, Blackwell included; drivers for CUDA 13.0),
@@ -89,18 +90,32 @@ say "installing torchbasics$([ "$DEV" = 1 ] && echo " and its dev tools")"
 # resolving the rest.
 pip_install --constraint <(echo "$TORCH_SPEC") -e "$PACKAGE"
 
+SUDO=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+apt_install() {  # apt_install PACKAGE: quietly, where apt-get exists; fails if it cannot
+    command -v apt-get >/dev/null 2>&1 || return 1
+    { run $SUDO apt-get update -qq &&
+      run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"; } >/dev/null
+}
+
 FASHION_DIR=/usr/share/datasets/fashion-mnist
 if [ -f "$FASHION_DIR/t10k-labels-idx1-ubyte.gz" ]; then
     say "Fashion-MNIST already installed in $FASHION_DIR"
-elif command -v apt-get >/dev/null 2>&1; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
-    say "installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
-    if ! { run $SUDO apt-get update -qq && run $SUDO apt-get install -y -qq dataset-fashion-mnist; } >/dev/null; then
-        say "could not install dataset-fashion-mnist; get Fashion-MNIST with" \
-            "'.venv/bin/torchbasics data download fashion-mnist' where there is internet"
-    fi
 else
-    say "no apt-get here: get Fashion-MNIST with '.venv/bin/torchbasics data download fashion-mnist'"
+    say "installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
+    apt_install dataset-fashion-mnist ||
+        say "could not install dataset-fashion-mnist; get Fashion-MNIST with" \
+            "'$VENV/bin/torchbasics data download fashion-mnist' where there is internet"
+fi
+# The browser test of `torchbasics serve` drives a real Chromium through Playwright, which
+# cannot download its own browsers here; Debian's is the one it is pointed at.
+if [ "$DEV" = 1 ]; then
+    if command -v chromium >/dev/null 2>&1; then
+        say "Chromium already installed (for the browser test)"
+    else
+        say "installing Chromium (Debian package chromium) for the browser test"
+        apt_install chromium ||
+            say "could not install chromium; the browser test will skip, saying why"
+    fi
 fi
 say "done: try '$VENV/bin/torchbasics --help' and '$VENV/bin/torchbasics doctor'"

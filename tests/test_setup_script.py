@@ -6,6 +6,7 @@ so these tests check the commands the script would run (``--dry-run``) and its r
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -37,6 +38,16 @@ def test_dev_adds_the_extras_and_test_tools(tmp_path):
     result = _setup("--dev", "--dry-run", venv=tmp_path / "venv")
     assert result.returncode == 0, result.stderr
     assert _pip_commands(result)[1].endswith("-e .\\[dev\\]")
+
+
+def test_dev_installs_debians_chromium_for_the_browser_test(tmp_path):
+    dev = _setup("--dev", "--dry-run", venv=tmp_path / "venv")
+    if shutil.which("chromium", path="/usr/bin:/bin"):
+        assert "Chromium already installed" in dev.stdout
+    else:
+        assert "apt-get install -y -qq chromium" in dev.stderr
+    plain = _setup("--dry-run", venv=tmp_path / "venv")
+    assert "hromium" not in plain.stdout + plain.stderr
 
 
 @pytest.mark.parametrize(("option", "build"), [("--cuda", "cu126"), ("--cuda", "cu130"),

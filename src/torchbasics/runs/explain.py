@@ -40,8 +40,10 @@ from torchbasics.explain.attributions import (
     IG_STEPS,
     MOST_STEPS,
     TITLES,
+    Attribution,
     attribute,
     black_baseline,
+    integrated_gradients_at,
     methods_for,
 )
 from torchbasics.inference.predictor import Classifier
@@ -253,10 +255,15 @@ def run_checks(net: nn.Module, test: HeldOut, baseline: torch.Tensor, *, count: 
     for method in methods_for(net):
         log(f"checking {TITLES[method]} on {len(rows)} test pictures...")
 
-        def maps_of(model: nn.Module, method: str = method) -> np.ndarray:
+        trained = attribute(method, net, inputs, targets, baseline, steps=steps)
+
+        def maps_of(model: nn.Module, method: str = method,
+                    trained: Attribution = trained) -> np.ndarray:
+            if trained.steps is not None:  # Integrated Gradients: the trained model's steps
+                return integrated_gradients_at(model, inputs, targets, baseline,
+                                               trained.steps).maps
             return attribute(method, model, inputs, targets, baseline, steps=steps).maps
 
-        trained = attribute(method, net, inputs, targets, baseline, steps=steps)
         result: dict[str, Any] = {}
         if trained.delta is not None:
             result["completeness"] = checks.completeness(trained.delta, trained.gap)
