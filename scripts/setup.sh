@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Set up torchbasics on a fresh machine: a virtual environment in .venv with PyTorch (the
 # CPU build unless told otherwise), the package (editable; with --dev, its extras, the
-# tools the tests need and Debian's Chromium), and Fashion-MNIST from Debian. Safe to run again: every step is
-# skipped or quick when already done. `bash scripts/setup.sh --help` lists the options (the
-# dev tools, a GPU build of PyTorch, a dry run).
+# tools the tests need and Debian's Chromium), and Fashion-MNIST from Debian. Safe to run
+# again: every step is skipped or quick when already done. `bash scripts/setup.sh --help`
+# lists the options (the dev tools, a GPU build of PyTorch, a dry run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
