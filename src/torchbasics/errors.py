@@ -28,11 +28,12 @@ class TorchbasicsError(Exception):
 
     @property
     def message(self) -> str:
-        """The one-line message: ``where: what. fix``."""
+        """The one-line message: ``where: what. fix``, any control character in it (a
+        newline in a quoted CSV cell or a file name) written as its escape, ``\\n``."""
         text = f"{self.where}: {self.what}" if self.where else self.what
         if self.fix:
             text = f"{text.rstrip('.')}. {self.fix[:1].upper()}{self.fix[1:]}"
-        return text
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def lookup(table: Mapping[str, T], name: str, what: str,
