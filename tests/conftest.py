@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,31 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def idx_dir(tmp_path) -> Path:
     """A folder holding a small synthetic MNIST-like data set (200 train, 60 test)."""
     return make_idx_dataset(tmp_path / "synthetic")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a worker of ``pytest -n`` (pytest-xdist), PyTorch uses one thread.
+
+    The workers already use every core between them; each with PyTorch's default of one
+    thread per core would oversubscribe them (the explain tests' training took three times
+    as long). Subprocesses that tests start inherit the setting; a run's own thread choice
+    is still tested where a test sets it.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding slow tests run first, in their order, then the rest in theirs.
+
+    ``pytest -n`` hands out whole modules (``--dist loadfile``); starting with the long
+    ones keeps a worker from being left with one of them at the end while the other idles.
+    A serial run is unchanged but for the order of modules.
+    """
+    slow_modules = {item.module.__name__ for item in items
+                    if item.get_closest_marker("slow") and getattr(item, "module", None)}
+    items.sort(key=lambda item: getattr(item, "module", None) is None
+               or item.module.__name__ not in slow_modules)

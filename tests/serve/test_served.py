@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from torchbasics.serve.served import load_served, unique_name, url_name
+from torchbasics.serve.served import load_served, shown_dataset, unique_name, url_name
 
 
 def test_url_names(tmp_path):
@@ -45,3 +45,10 @@ def test_nothing_to_serve_is_an_error():
         load_served([])
     with pytest.raises(TorchbasicsError, match="no such run directory"):
         load_served([Path("/nonexistent/run")])
+
+
+@pytest.mark.parametrize(("dataset", "shown"), [
+    ("mnist", "mnist"), ("/home/ann/data/houses.csv", "houses.csv"),
+    ("/srv/pictures/", "pictures"), ("C:\\Users\\ann\\pets", "pets"), (None, None)])
+def test_own_data_is_shown_by_its_name_not_its_path(dataset, shown):
+    assert shown_dataset(dataset) == shown

@@ -37,7 +37,7 @@ class Served:
         about: dict[str, Any] = {"name": self.name, "kind": self.kind, "card": self.card}
         if isinstance(self.model, Classifier):
             preprocessing = self.model.preprocessing
-            about |= {"dataset": self.card.get("dataset") or self.model.dataset,
+            about |= {"dataset": self.card.get("dataset") or shown_dataset(self.model.dataset),
                       "classes": list(self.model.class_names),
                       "deskew": bool(preprocessing.deskew),
                       "digits": self.model.dataset == "mnist",
@@ -113,6 +113,15 @@ def unique_name(name: str, taken: dict[str, Any]) -> str:
     return candidate
 
 
+def shown_dataset(dataset: str | None) -> str | None:
+    """What a stranger may see of the data a model was trained on: a shipped data set's
+    name as it is, one's own data (a CSV or a folder) by its file or folder name only,
+    never the path that would tell how the server's disk is laid out."""
+    if not dataset:
+        return dataset
+    return re.split(r"[/\\]", dataset.rstrip("/\\"))[-1] or dataset
+
+
 def run_card(run: Path, model: Classifier | TableModel) -> dict[str, Any]:
     """A model card from the run directory's ``summary.json`` and file times.
 
@@ -135,7 +144,7 @@ def run_card(run: Path, model: Classifier | TableModel) -> dict[str, Any]:
     stamp = written[0].stat().st_mtime
     parameters = summary.get("parameters") or sum(p.numel() for p in model.model.parameters())
     card: dict[str, Any] = {
-        "dataset": summary.get("dataset") or getattr(model, "dataset", None),
+        "dataset": shown_dataset(summary.get("dataset") or getattr(model, "dataset", None)),
         "model": summary.get("model"),
         "parameters": int(parameters),
         "trained": datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="seconds"),
