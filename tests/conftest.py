@@ -26,9 +26,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """In a worker of ``pytest -n`` (pytest-xdist), PyTorch uses one thread.
 
     The workers already use every core between them; each with PyTorch's default of one
-    thread per core would oversubscribe them (the explain tests' training took three times
-    as long). Subprocesses that tests start inherit the setting; a run's own thread choice
-    is still tested where a test sets it.
+    thread per core would oversubscribe them, and the heavy tests ran several times slower
+    so. Subprocesses that the tests start inherit the setting. A serial run (no ``-n``)
+    keeps PyTorch's default.
     """
     if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = "1"
