@@ -44,7 +44,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ones keeps a worker from being left with one of them at the end while the other idles.
     A serial run is unchanged but for the order of modules.
     """
-    slow_modules = {item.module.__name__ for item in items
-                    if item.get_closest_marker("slow") and getattr(item, "module", None)}
-    items.sort(key=lambda item: getattr(item, "module", None) is None
-               or item.module.__name__ not in slow_modules)
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)
