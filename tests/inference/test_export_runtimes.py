@@ -112,12 +112,26 @@ def assert_runtimes_agree(path, inputs: np.ndarray, expected: np.ndarray) -> Non
         assert (got.argmax(1) == expected.argmax(1)).mean() > 0.999, runtime
 
 
+@pytest.fixture(scope="module")
+def predicted(test_pictures):
+    """``predicted(case)``: the case's classifier, its pictures and ``predict``'s
+    probabilities of them, made once for both graphs' tests."""
+    made = {}
+
+    def get(case: tuple) -> tuple[Classifier, np.ndarray, np.ndarray]:
+        if case not in made:
+            pictures = test_pictures(case[0])
+            classifier = make_classifier(case, pictures)
+            expected = np.stack([p.probabilities for p in classifier.predict_many(pictures)])
+            made[case] = classifier, pictures, expected
+        return made[case]
+
+    return get
+
+
 @pytest.mark.parametrize("case", CASES, ids=_name)
-def test_full_graph_gives_predicts_probabilities_in_every_runtime(case, test_pictures,
-                                                                  tmp_path):
-    pictures = test_pictures(case[0])
-    classifier = make_classifier(case, pictures)
-    expected = np.stack([p.probabilities for p in classifier.predict_many(pictures)])
+def test_full_graph_gives_predicts_probabilities_in_every_runtime(case, predicted, tmp_path):
+    classifier, pictures, expected = predicted(case)
     # Neither uniform (0.1) nor saturated: differences in the graph would show.
     assert 0.2 < expected.max(1).mean() < 0.99
     path = export(classifier, tmp_path / "model.onnx", "onnx")
@@ -125,15 +139,13 @@ def test_full_graph_gives_predicts_probabilities_in_every_runtime(case, test_pic
 
 
 @pytest.mark.parametrize("case", NETWORK_CASES, ids=_name)
-def test_network_graph_takes_the_model_input_the_metadata_describes(case, test_pictures,
+def test_network_graph_takes_the_model_input_the_metadata_describes(case, predicted,
                                                                     tmp_path):
     """The network graph, fed model input made from the metadata alone (the README's numpy
     reference), gives ``predict``'s probabilities."""
     import onnx
 
-    pictures = test_pictures(case[0])
-    classifier = make_classifier(case, pictures)
-    expected = np.stack([p.probabilities for p in classifier.predict_many(pictures)])
+    classifier, pictures, expected = predicted(case)
     path = export(classifier, tmp_path / "network.onnx", "onnx", graph="network")
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     inputs = model_input_from_metadata(pixels_of(classifier, pictures).numpy(), meta)
