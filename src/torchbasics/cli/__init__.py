@@ -25,11 +25,8 @@ from torchbasics.cli import notebooks as notebooks_commands
 from torchbasics.cli import predict as predict_commands
 from torchbasics.cli import serve as serve_commands
 from torchbasics.cli import train as train_commands
+from torchbasics.cli.exit_codes import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from torchbasics.errors import TorchbasicsError, closest
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a Unix tool whose reader went away returns
 
 DESCRIPTION = """\
 The foundational deep-learning models in PyTorch, done properly.

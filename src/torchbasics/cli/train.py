@@ -61,7 +61,7 @@ def add_budget_flag(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train, print one line per epoch, and say where the results are."""
-    from torchbasics.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+    from torchbasics.cli.exit_codes import EXIT_BAD_INPUT, EXIT_INTERRUPTED
     from torchbasics.cli.flags import config_from_args
     from torchbasics.data.own import shadowing_note
     from torchbasics.errors import TorchbasicsError
