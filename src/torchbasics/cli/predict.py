@@ -12,7 +12,8 @@ from typing import Any
 def register(commands: argparse._SubParsersAction) -> None:
     """Add ``predict`` to the top-level parser."""
     parser = commands.add_parser(
-        "predict", help="predict with a trained run: pictures, or the bonus regression",
+        "predict", help="predict with a trained run: the class of pictures, the class or value "
+        "of table rows",
         description="Predict with a run's checkpoint; it says which model, preprocessing and "
         "scaling to use. For an image classifier: the class of each IMAGE (PNG, JPEG, BMP, "
         "... of any size and colour); a folder stands for every image in it, and gives a "

@@ -24,8 +24,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     models.set_defaults(handler=run_models)
 
     parser = commands.add_parser(
-        "train", help="train a model (image classifier or bonus regression), write a run directory",
-        description="Train a model on a data set. The run directory gets config.json, "
+        "train", help="train a model on a data set, your pictures or a CSV table, write a run "
+        "directory",
+        description="Train a model on a registered data set, your own pictures (a folder of "
+        "class folders, or list files) or any CSV table (a classifier or a regression, as "
+        "its target column says); see --dataset. The run directory gets config.json, "
         "metrics.csv, best.pt, last.pt, loss_curves.png, summary.json and report.md. "
         "Every setting not given comes from the model's recipe (`torchbasics models`) or "
         "the setting's default. Started by torchrun with several processes (`torchrun "
