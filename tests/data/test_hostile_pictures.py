@@ -225,8 +225,7 @@ def test_grayscale_and_colour_mixed_is_colour(root):
 
 def test_a_folder_named_like_a_registered_data_set_means_the_registered_one(tmp_path, capsys,
                                                                               monkeypatch):
-    from torchbasics.data.own import shadowing_note
-    from torchbasics.data.registry import get_dataset
+    from torchbasics.data.registry import get_dataset, shadowing_note
 
     picture_folder(tmp_path / "mnist", per_class=2)
     monkeypatch.chdir(tmp_path)

@@ -56,7 +56,7 @@ def run_compare(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line, flush=True)
 
-    from torchbasics.data.own import shadowing_note
+    from torchbasics.data.registry import shadowing_note
 
     if shadowing_note(args.dataset):
         log(shadowing_note(args.dataset))

@@ -66,7 +66,7 @@ def run_train(args: argparse.Namespace) -> int:
     """Train, print one line per epoch, and say where the results are."""
     from torchbasics.cli.exit_codes import EXIT_BAD_INPUT, EXIT_INTERRUPTED
     from torchbasics.cli.flags import config_from_args
-    from torchbasics.data.own import shadowing_note
+    from torchbasics.data.registry import shadowing_note
     from torchbasics.errors import TorchbasicsError
     from torchbasics.runs.budget import process_age
     from torchbasics.runs.report import result_lines

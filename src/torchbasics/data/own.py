@@ -21,20 +21,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from torchbasics.data.registry import TABLE_RECIPES, DatasetSpec
+from torchbasics.data.spec import TABLE_RECIPES, DatasetSpec
 from torchbasics.errors import TorchbasicsError
 from torchbasics.tabular.csvfile import CSV_SUFFIXES
-
-
-def shadowing_note(name: str | None) -> str | None:
-    """A note when ``--dataset name`` is a registered data set and also a folder here:
-    the registered one is meant, and the folder needs a path."""
-    from torchbasics.data.registry import DATASETS
-
-    if name in DATASETS and Path(name).is_dir():
-        return (f"note: '{name}' is the registered data set; for the folder of that name, "
-                f"give --dataset ./{name}")
-    return None
 
 
 def looks_like_path(name: str) -> bool:
