@@ -65,7 +65,7 @@ def logistic_oracle(path: Path, target: str) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
 
     from torchbasics.runs.config import TrainConfig, resolve
-    from torchbasics.runs.tables import encode_parts, read_table
+    from torchbasics.runs.table_data import encode_parts, read_table
 
     config, _, data = read_table(TrainConfig(dataset=str(path), target=target, model="softmax"))
     config = resolve(config)

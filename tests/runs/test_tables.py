@@ -13,7 +13,8 @@ from tests.tabular.tables import mixed_table, sklearn_table
 from torchbasics.checkpoint import load_checkpoint, save_checkpoint
 from torchbasics.errors import TorchbasicsError
 from torchbasics.runs.config import TrainConfig, resolve
-from torchbasics.runs.tables import encode_parts, read_table, train_table
+from torchbasics.runs.table_data import encode_parts, read_table
+from torchbasics.runs.tables import train_table
 from torchbasics.tabular.bonus import TRUE_FORMULA
 from torchbasics.tabular.formula import LinearFormula
 

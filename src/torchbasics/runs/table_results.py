@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,12 +21,10 @@ from torchbasics.data.registry import DatasetSpec
 from torchbasics.errors import TorchbasicsError
 from torchbasics.metrics import regression_metrics
 from torchbasics.runs import rundir
+from torchbasics.runs.table_data import TableParts, read_table, split_of
 from torchbasics.tabular.formula import LinearFormula, schema_formula
 from torchbasics.tabular.schema import CLASSIFICATION, TableSchema, numbers
 from torchbasics.tabular.source import TableData
-
-if TYPE_CHECKING:
-    from torchbasics.runs.tables import TableParts
 
 LOG_LOSS_FLOOR = 1e-15  # probabilities are clipped here, as scikit-learn's log_loss does
 
@@ -173,7 +171,6 @@ def rows_to_evaluate(model: Any, csv: str | os.PathLike | None) -> tuple[Any, np
     """``(table, rows, what)``: the rows of ``csv`` that have a target, or the run's test
     rows (its table read and split again as its settings say)."""
     from torchbasics.runs.config import TrainConfig
-    from torchbasics.runs.tables import read_table, split_of
     from torchbasics.tabular.csvfile import read_csv
     from torchbasics.tabular.schema import is_missing
 

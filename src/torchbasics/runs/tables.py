@@ -2,7 +2,8 @@
 
 Read the CSV and decide what each column is and what the task is (:mod:`..tabular.source`)
 -> split train/validation/test (seeded; stratified for classes) -> fit the encoding on the
-training rows only (:class:`~torchbasics.tabular.schema.TableSchema`) -> the explicit loop
+training rows only (:class:`~torchbasics.tabular.schema.TableSchema`); these three are
+:mod:`.table_data`, which evaluation reads again -> the explicit loop
 (:func:`torchbasics.training.loop.fit`: MSE, or cross-entropy) -> metrics on every split
 (:mod:`.table_results`) -> ``config.json``, ``metrics.csv``, ``last.pt``,
 ``loss_curves.png``, ``summary.json``, ``report.md``.
@@ -20,16 +21,13 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from torchbasics.checkpoint import TABLE, build_model, describe, save_checkpoint
-from torchbasics.data.registry import DatasetSpec, get_dataset
 from torchbasics.device import Precision, choose_precision, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters
@@ -41,73 +39,16 @@ from torchbasics.runs.config import (
     resolve,
     step_plan,
 )
+from torchbasics.runs.table_data import SPLITS, TableParts, encode_parts, read_table
 from torchbasics.runs.table_results import assess, write_table_figures
-from torchbasics.tabular.prepare import RowBatches, split_rows
-from torchbasics.tabular.schema import CLASSIFICATION, Choices, TableSchema
+from torchbasics.tabular.prepare import RowBatches
+from torchbasics.tabular.schema import CLASSIFICATION
 from torchbasics.tabular.source import TableData
 from torchbasics.training.loop import ClassificationTask, EpochRecord, RegressionTask, fit
 from torchbasics.training.progress import Progress
 
 LOG_LINES = 10  # epoch lines logged per run (evenly spaced, plus the last)
 SMALL_DATA = 1 << 20  # feature values below which one CPU thread trains fastest
-SPLITS = ("train", "val", "test")
-
-
-@dataclass
-class TableParts:
-    """A table encoded for training: each split's model inputs and targets."""
-
-    schema: TableSchema
-    rows: dict[str, np.ndarray]  # split -> row indices into the table
-    inputs: dict[str, torch.Tensor]  # split -> (N, width) float32
-    targets: dict[str, torch.Tensor]  # split -> (N, 1) float32, or (N,) int64 classes
-    notes: dict[str, str]  # split -> what had to be filled in, or ""
-
-
-def choices_of(config: TrainConfig) -> Choices:
-    """What the user said about the table's columns."""
-    def names(values: list[str] | None) -> tuple[str, ...]:
-        return tuple(values or ())
-
-    return Choices(features=tuple(config.features) if config.features is not None else None,
-                   numeric=names(config.numeric), categorical=names(config.categorical),
-                   ignore=names(config.ignore), task=config.task)
-
-
-def read_table(config: TrainConfig) -> tuple[TrainConfig, DatasetSpec, TableData]:
-    """The table ``config`` names, read and planned; the config with its task set."""
-    spec = get_dataset(config.dataset or TrainConfig.default_dataset())
-    data = spec.load_table(config.target, choices_of(config))
-    if spec.own and config.task is None:  # recorded, so a rerun reads the table alike
-        config = dataclasses.replace(config, task=data.target.task)
-    return config, spec, data
-
-
-def split_of(data: TableData, config: TrainConfig) -> dict[str, np.ndarray]:
-    """Split name -> the table's rows in it: the rows with a target, split as ``config``
-    says (seeded, stratified for classes), the same every time."""
-    rows = data.rows
-    labels = None
-    if data.target.task == CLASSIFICATION:
-        index = {name: label for label, name in enumerate(data.target.classes)}
-        labels = np.array([index[data.table.columns[data.target.name][row]] for row in rows])
-    parts = split_rows(len(rows), test_fraction=config.test_fraction,
-                       val_fraction=config.val_fraction, seed=config.seed, labels=labels,
-                       class_names=data.target.classes or None)
-    return {name: rows[part] for name, part in zip(SPLITS, parts, strict=True)}
-
-
-def encode_parts(data: TableData, config: TrainConfig) -> TableParts:
-    """Split the rows (:func:`split_of`), fit the schema on the training rows, and encode
-    every split."""
-    split = split_of(data, config)
-    schema = TableSchema.fit(data.table, data.plans, data.target, split["train"], data.rules)
-    encoded = {name: schema.encode(data.table, part) for name, part in split.items()}
-    return TableParts(
-        schema, split, {name: torch.from_numpy(e.features) for name, e in encoded.items()},
-        {name: torch.from_numpy(schema.encode_target(data.table, part))
-         for name, part in split.items()},
-        {name: e.notes() for name, e in encoded.items()})
 
 
 def train_table(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
