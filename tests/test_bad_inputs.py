@@ -239,7 +239,7 @@ CASES = [
     pytest.param(eval_list("a.png 1O\n", {"a.png": b""}),
                  "unknown class label '1O'. Did you mean '1'?", id="list-unknown-class"),
     pytest.param(eval_list("1/a.png\n", {"1/a.png": b"this is text, not a PNG"}),
-                 "cannot read the image", id="image-not-an-image"),
+                 "not a picture", id="image-not-an-image"),
     # Checkpoints.
     pytest.param(eval_checkpoint(lambda c, t: b"not a checkpoint at all"),
                  "not a readable checkpoint", id="checkpoint-not-a-checkpoint"),

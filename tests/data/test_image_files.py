@@ -1,18 +1,15 @@
-"""Reading image files: any size and colour in, (C, H, W) uint8 out; the Dataset; the loader."""
+"""Reading image files: any size and colour in, (C, H, W) uint8 out; list files of them."""
 
 from __future__ import annotations
 
-import pickle
 import re
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader
 
-from torchbasics.data.image_files import ImageFileDataset, load_image_list, read_image
-from torchbasics.data.transforms import standard_transform
+from torchbasics.data.image_files import load_image_list, read_image
 from torchbasics.errors import TorchbasicsError
 
 NAMES = ("zero", "one", "two")
@@ -111,7 +108,7 @@ def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
 def test_corrupt_png_names_the_file(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    with pytest.raises(TorchbasicsError, match=re.escape(f"{bad}: cannot read the image")):
+    with pytest.raises(TorchbasicsError, match=re.escape(f"{bad}: not a picture")):
         read_image(bad)
 
 
@@ -119,12 +116,13 @@ def test_truncated_png_names_the_file(tmp_path):
     good = _save(tmp_path / "good.png", _gray())
     cut = tmp_path / "cut.png"
     cut.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(TorchbasicsError, match=re.escape(f"{cut}: cannot read the image")):
+    with pytest.raises(TorchbasicsError, match=re.escape(f"{cut}: cannot be decoded")):
         read_image(cut)
 
 
 def test_missing_image(tmp_path):
-    with pytest.raises(TorchbasicsError, match="image file not found"):
+    message = re.escape("none.png: cannot be read (file not found)")
+    with pytest.raises(TorchbasicsError, match=message):
         read_image(tmp_path / "none.png")
 
 
@@ -143,7 +141,7 @@ def test_load_image_list_reads_pixels_and_labels(tmp_path):
 def test_load_image_list_names_the_line_of_a_corrupt_image(tmp_path):
     listed, _, _ = _image_folder(tmp_path, count=3)
     (tmp_path / "one" / "1.png").write_bytes(b"garbage")
-    message = re.escape(f"{listed}:2: {tmp_path / 'one' / '1.png'}: cannot read the image")
+    message = re.escape(f"{listed}:2: {tmp_path / 'one' / '1.png'}: not a picture")
     with pytest.raises(TorchbasicsError, match=message):
         load_image_list(listed, NAMES, (0.5,), (0.25,))
 
@@ -155,49 +153,7 @@ def test_load_image_list_refuses_an_id_list(tmp_path):
         load_image_list(listed, NAMES, (0.5,), (0.25,))
 
 
-# ImageFileDataset -------------------------------------------------------------------------
-
-
-def test_dataset_reads_lazily_and_transforms(tmp_path):
-    listed, pixels, labels = _image_folder(tmp_path)
-    raw = ImageFileDataset.from_list(listed, NAMES)
-    image, label = raw[4]
-    assert len(raw) == 6 and image.dtype == torch.uint8 and image.shape == (1, 28, 28)
-    assert torch.equal(image, torch.from_numpy(pixels[4])) and label == labels[4]
-    normalized = ImageFileDataset.from_list(
-        listed, NAMES, transform=standard_transform((0.5,), (0.25,)),
-        target_transform=lambda y: y * 10,
-    )
-    image, label = normalized[4]
-    expected = (torch.from_numpy(pixels[4]).float() / 255 - 0.5) / 0.25
-    assert torch.allclose(image, expected) and label == labels[4] * 10
-
-
-def test_dataloader_with_workers_yields_batches(tmp_path):
-    listed, _, labels = _image_folder(tmp_path, count=10)
-    transform = standard_transform((0.5,), (0.25,))
-    dataset = ImageFileDataset.from_list(listed, NAMES, transform=transform)
-    assert len(pickle.loads(pickle.dumps(dataset))) == 10  # what worker processes need
-    loader = DataLoader(dataset, batch_size=4, num_workers=2)
-    batches = list(loader)
-    assert [tuple(images.shape) for images, _ in batches] == [(4, 1, 28, 28)] * 2 + [(2, 1, 28, 28)]
-    assert batches[0][0].dtype == torch.float32
-    assert torch.cat([targets for _, targets in batches]).tolist() == labels
-
-
-def test_dataset_error_names_the_list_line(tmp_path):
-    listed, _, _ = _image_folder(tmp_path, count=3)
-    dataset = ImageFileDataset.from_list(listed, NAMES)
-    (tmp_path / "two" / "2.png").write_bytes(b"garbage")  # broken after the list was read
-    with pytest.raises(TorchbasicsError, match=re.escape(f"{listed}:3: ")):
-        dataset[2]
-
-
-def test_dataset_from_paths_without_a_list(tmp_path):
-    path = _save(tmp_path / "big.png", np.full((50, 40, 3), 90, np.uint8))
-    dataset = ImageFileDataset([path], [1], NAMES, size=(32, 32), channels=3)
-    image, label = dataset[0]
-    assert image.shape == (3, 32, 32) and int(image.float().mean()) == 90 and label == 1
+# load_list --------------------------------------------------------------------------------
 
 
 def test_load_list_selects_ids_or_reads_paths(idx_dir, tmp_path):

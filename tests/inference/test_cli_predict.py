@@ -88,7 +88,7 @@ def test_show_saves_the_picture_beside_what_the_model_saw(mnist_run, pictures, t
 @pytest.mark.parametrize(("extra", "message"), [
     (["--set", "rating=8"], "--set is for a table model"),
     ([], "no images to predict"),
-    (["missing.png"], "image file not found"),
+    (["missing.png"], "cannot be read (file not found)"),
     (["IMAGE", "--top", "0"], "--top: must be at least 1"),
 ])
 def test_bad_requests_are_one_line(mnist_run, pictures, extra, message, capsys):

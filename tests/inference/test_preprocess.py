@@ -184,7 +184,7 @@ def test_bad_inputs_are_refused_clearly(image, message):
 
 def test_a_file_that_is_not_an_image_is_refused(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
-    with pytest.raises(TorchbasicsError, match="cannot read the image"):
+    with pytest.raises(TorchbasicsError, match="not a picture"):
         preprocess(tmp_path / "notes.png", DIGITS)
 
 

@@ -1,10 +1,12 @@
-"""One picture file -> the uint8 pixels a model of the user's own pictures takes.
+"""One picture file -> the uint8 pixels a model takes: the package's one way to open a
+picture file (:func:`open_picture`) and to bring it to a size (:func:`fit_picture`).
 
-The one function that brings a picture to a model's size (:func:`fit_picture`) serves the
-picture cache that training reads, and ``predict``, ``serve`` and ``export``'s checks: a
+:func:`fit_picture` serves the picture cache that training reads, ``predict``, ``serve``
+and ``export``'s checks, and the list files of pictures (squashed, as they always were): a
 model sees every picture prepared exactly as its training pictures were.
 
-Decoding is strict (:func:`open_picture`): a file is fully decoded when opened, so a
+Decoding is strict (:func:`open_picture`, for every picture file the package reads): a
+file is fully decoded when opened, so a
 truncated one fails at the door and not in the seventh epoch; a picture larger than
 Pillow's decompression-bomb limit is refused from its header, before its pixels are
 decoded; the EXIF orientation is applied (a phone's portrait photo is read upright); every
@@ -90,20 +92,33 @@ def is_gray(image: Image.Image) -> bool:
     return False
 
 
-def open_picture(path: str | os.PathLike) -> Image.Image:
-    """A picture file fully decoded, upright (EXIF), its first frame if animated.
+def open_picture(path: str | os.PathLike, *, fix: str | None = None) -> Image.Image:
+    """A picture file fully decoded, upright (EXIF), its first frame if animated: the one
+    way the package opens a picture file.
+
+    Args:
+        fix: what the error tells the user to do about a file that is not usable.
 
     Raises:
-        PictureProblem: unreadable, empty, not a picture, truncated, or too large.
+        PictureProblem: unreadable, missing, empty, not a picture, truncated, or too large;
+            ``what`` is the reason (as a skip report says it), ``where`` the path.
     """
-    with _opened(path) as image:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # Pillow warns about odd but readable files
-                image.load()  # decode now: a truncated file fails here, not in an epoch
-                return ImageOps.exif_transpose(image)
-        except Exception as exc:  # damaged data can fail anywhere in Pillow's decoders
-            raise PictureProblem(f"cannot be decoded ({_short(exc)})") from None
+    try:
+        with _opened(path) as image:
+            return _decoded(image)
+    except PictureProblem as problem:
+        raise PictureProblem(problem.what, where=path, fix=fix) from None
+
+
+def _decoded(image: Image.Image) -> Image.Image:
+    """An opened picture decoded now (a truncated file fails here, not in an epoch), upright."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns about odd but readable files
+            image.load()
+            return ImageOps.exif_transpose(image)
+    except Exception as exc:  # damaged data can fail anywhere in Pillow's decoders
+        raise PictureProblem(f"cannot be decoded ({_short(exc)})") from None
 
 
 class _opened:
@@ -116,6 +131,11 @@ class _opened:
     def __enter__(self) -> Image.Image:
         try:
             size = self.path.stat().st_size
+        except FileNotFoundError as exc:
+            # A name that is not there at all was mistyped; one that is there and leads
+            # nowhere is a broken link (os_reason says so).
+            reason = os_reason(exc) if self.path.is_symlink() else "file not found"
+            raise PictureProblem(f"cannot be read ({reason})") from None
         except OSError as exc:
             raise PictureProblem(f"cannot be read ({os_reason(exc)})") from None
         if size == 0:
@@ -159,39 +179,46 @@ def to_mode(image: Image.Image, mode: str) -> Image.Image:
     return image.convert(mode)
 
 
-def fit_picture(image: Image.Image, picture: PictureFormat) -> np.ndarray:
-    """A decoded picture as ``(C, size, size)`` uint8 pixels, as :class:`PictureFormat` says:
+def fit_picture(image: Image.Image, shape: tuple[int, int, int],
+                resize: str = "pad") -> np.ndarray:
+    """A decoded picture as ``shape`` ``(C, H, W)`` uint8 pixels (C: 1 gray, 3 RGB), brought
+    to that size as ``resize`` (one of :data:`RESIZE`) says:
 
-    - ``pad``: scaled so its longer side fits, its shape kept, the rest black (nothing of
+    - ``pad``: scaled so that it fits whole, its shape kept, the rest black (nothing of
       the picture is lost; the default);
-    - ``crop``: scaled so its shorter side fits, the middle square kept;
-    - ``squash``: stretched to the square.
+    - ``crop``: scaled so that it covers the frame, the middle kept;
+    - ``squash``: stretched to the frame.
 
-    Scaling is Lanczos (antialiased when shrinking).
+    Scaling is Lanczos (antialiased when shrinking). The one resizing the package does to
+    a picture file: the picture cache, ``predict`` and list files of pictures all call it.
     """
-    image = to_mode(image, _MODES[picture.channels])
-    side = (picture.size, picture.size)
+    channels, height, width = shape
+    if channels not in _MODES:
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    image = to_mode(image, _MODES[channels])
+    side = (width, height)  # Pillow's order
     method = Image.Resampling.LANCZOS
-    if picture.resize == "pad":
-        image = _pad(image, picture.size)
-    elif picture.resize == "crop":
+    if resize == "pad":
+        image = _pad(image, side)
+    elif resize == "crop":
         image = ImageOps.fit(image, side, method=method)
     else:
         image = image.resize(side, method)
     pixels = np.asarray(image, dtype=np.uint8)  # (H, W) or (H, W, 3)
-    return pixels[None].copy() if picture.channels == 1 else pixels.transpose(2, 0, 1).copy()
+    return pixels[None].copy() if channels == 1 else pixels.transpose(2, 0, 1).copy()
 
 
-def _pad(image: Image.Image, size: int) -> Image.Image:
-    """``image`` scaled so its longer side is ``size``, centred on black; a side never
+def _pad(image: Image.Image, side: tuple[int, int]) -> Image.Image:
+    """``image`` scaled to fit ``side`` (width, height) whole, centred on black; a side never
     shrinks below one pixel (Pillow's ``ImageOps.pad`` loses a 20000x20 picture whole)."""
-    scale = size / max(image.size)
-    fitted = (max(1, min(size, round(image.width * scale))),
-              max(1, min(size, round(image.height * scale))))
+    width, height = side
+    scale = min(width / image.width, height / image.height)
+    fitted = (max(1, min(width, round(image.width * scale))),
+              max(1, min(height, round(image.height * scale))))
     if fitted != image.size:
         image = image.resize(fitted, Image.Resampling.LANCZOS)
-    canvas = Image.new(image.mode, (size, size), 0)
-    canvas.paste(image, ((size - fitted[0]) // 2, (size - fitted[1]) // 2))
+    canvas = Image.new(image.mode, side, 0)
+    canvas.paste(image, ((width - fitted[0]) // 2, (height - fitted[1]) // 2))
     return canvas
 
 
@@ -199,7 +226,7 @@ def decode_file(path: str, picture: PictureFormat) -> tuple[np.ndarray | None, s
     """``(pixels, "")`` for a usable picture file, else ``(None, the reason)``: what the
     cache's worker processes run for each file."""
     try:
-        return fit_picture(open_picture(path), picture), ""
+        return fit_picture(open_picture(path), picture.shape, picture.resize), ""
     except PictureProblem as problem:
         return None, problem.what
     except Exception as exc:  # a mode Pillow cannot convert, and the like

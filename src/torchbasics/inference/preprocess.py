@@ -31,8 +31,7 @@ import torch
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from torchbasics.data.decode import PictureFormat, PictureProblem, fit_picture, open_picture
-from torchbasics.data.image_files import open_image, to_mode
+from torchbasics.data.decode import fit_picture, open_picture, to_mode
 from torchbasics.data.registry import get_dataset
 from torchbasics.data.transforms import ModelInput
 from torchbasics.errors import TorchbasicsError
@@ -48,6 +47,7 @@ INK_THRESHOLD = 0.05  # of the ink level: what counts as ink when cropping a cle
 BLURRED_INK_THRESHOLD = 0.5  # ... a noisy one, blurred: half way is where an edge lies
 SPECK_FRACTION = 0.02  # ink blobs smaller than this share of the largest are ignored
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601 weights, as Pillow's "L" conversion
+PICTURE_FIX = "give a PNG, JPEG, BMP, ... picture"  # what to do about an unusable file
 
 ImageInput = Any  # a PIL image, a numpy array (H, W) or (H, W, C), or a path
 
@@ -80,12 +80,6 @@ class Preprocessing:
     def __call__(self, image: ImageInput) -> Preprocessed:
         """``image`` preprocessed; see :func:`preprocess`."""
         return preprocess(image, self)
-
-    @property
-    def picture_format(self) -> PictureFormat:
-        """What a photo model's pictures are (size, channels, resize policy)."""
-        channels, height, _ = self.input_shape
-        return PictureFormat(height, channels, self.resize)
 
     def pixels(self, seen: np.ndarray) -> torch.Tensor:
         """``(N, H, W)`` (gray in every channel) or ``(N, H, W, 3)`` uint8 -> ``(N, C, H, W)``
@@ -142,7 +136,8 @@ def preprocess(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
 def prepare_photo(image: ImageInput, preprocessing: Preprocessing) -> Preprocessed:
     """A picture for a model of the user's own pictures: as its training pictures were made
     (:func:`~torchbasics.data.decode.fit_picture`), nothing cropped or inverted."""
-    pixels = fit_picture(as_picture(image), preprocessing.picture_format)  # (C, H, W)
+    pixels = fit_picture(as_picture(image), preprocessing.input_shape,
+                         preprocessing.resize)  # (C, H, W)
     seen = pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)  # (H, W[, 3])
     with torch.no_grad():
         tensor = preprocessing.model_input(preprocessing.pixels(seen[None]))  # (1, C, H, W)
@@ -158,11 +153,7 @@ def as_picture(image: ImageInput) -> Image.Image:
         TorchbasicsError: an unreadable file or an array that is not a picture.
     """
     if isinstance(image, (str, os.PathLike)):
-        try:
-            return open_picture(image)
-        except PictureProblem as problem:
-            raise TorchbasicsError(problem.what, where=image,
-                                   fix="give a PNG, JPEG, BMP, ... picture") from None
+        return open_picture(image, fix=PICTURE_FIX)
     if isinstance(image, Image.Image):
         return ImageOps.exif_transpose(image)
     if isinstance(image, torch.Tensor):
@@ -188,7 +179,7 @@ def to_gray(image: ImageInput) -> np.ndarray:
     over white, as image viewers do.
     """
     if isinstance(image, (str, os.PathLike)):
-        return to_gray(open_image(image))
+        return to_gray(open_picture(image, fix=PICTURE_FIX))
     if isinstance(image, Image.Image):  # to_mode: the data layer's 16-bit and transparency rules
         return np.asarray(to_mode(image, "L"), dtype=np.float64) / 255.0
     if isinstance(image, torch.Tensor):
