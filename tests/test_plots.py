@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 from PIL import Image
 
 from torchbasics.errors import TorchbasicsError
@@ -40,12 +40,13 @@ FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shi
            "Bag", "Ankle boot"]
 
 
-def _metrics(val_error: list[float]) -> pd.DataFrame:
-    """Metrics as metrics.csv holds them, one row per validation error given."""
-    epoch = np.arange(1, len(val_error) + 1)
-    return pd.DataFrame({"epoch": epoch, "train_loss": 1 / epoch, "train_error": 0.2 / epoch,
-                         "val_loss": 1.1 / epoch, "val_error": val_error, "lr": 0.1,
-                         "seconds": 2.0, "images_per_second": 30000.0})
+def _metrics(val_error: list[float]) -> dict[str, np.ndarray]:
+    """Metrics as read_metrics reads metrics.csv, one row per validation error given."""
+    epoch = np.arange(1, len(val_error) + 1, dtype=np.float64)
+    ones = np.ones_like(epoch)
+    return {"epoch": epoch, "train_loss": 1 / epoch, "train_error": 0.2 / epoch,
+            "val_loss": 1.1 / epoch, "val_error": np.array(val_error), "lr": 0.1 * ones,
+            "seconds": 2.0 * ones, "images_per_second": 30000.0 * ones}
 
 
 def _png(path) -> tuple[int, int]:
@@ -73,15 +74,16 @@ def test_loss_curves_panels_and_lowest_point(tmp_path):
 
 def test_loss_curves_without_errors_shows_loss_only():
     # As the training loop builds it for regression: None where there is no error.
-    metrics = _metrics([0.1, 0.1, 0.1]).astype(object)
-    metrics["train_error"] = metrics["val_error"] = None
+    metrics = _metrics([0.1, 0.1, 0.1]) | {"train_error": [None] * 3, "val_error": [None] * 3}
     figure = loss_curves(metrics)
     assert len(figure.axes) == 1 and figure.axes[0].get_ylabel() == "loss"
 
 
 def test_loss_curves_names_a_missing_column():
     with pytest.raises(TorchbasicsError, match="val_loss"):
-        loss_curves(_metrics([0.1, 0.05]).drop(columns="val_loss"))
+        metrics = _metrics([0.1, 0.05])
+        del metrics["val_loss"]
+        loss_curves(metrics)
 
 
 def test_confusion_matrix_labels_and_counts(tmp_path):
@@ -99,6 +101,23 @@ def test_confusion_matrix_labels_and_counts(tmp_path):
     save_figure(figure, tmp_path / "confusion.png")
     width, height = _png(tmp_path / "confusion.png")
     assert width > 600 and height > 600
+
+
+def test_confusion_matrix_text_stays_readable_on_its_cell():
+    matrix = np.array([[900, 3], [0, 450]])  # dark, pale; blank, middling
+    ax = confusion_matrix_figure(matrix, ["a", "b"]).axes[0]
+    colors = [to_hex(t.get_color()) for t in ax.texts]
+    assert colors[0] == "#ffffff" and colors[1] == to_hex("0.15")  # white on dark, grey on pale
+    mesh = ax.collections[0]
+    assert mesh.get_cmap().name == "Blues" and mesh.norm.vmin == 0
+    assert ax.get_ylim() == (2, 0)  # the first true class on top
+    assert figure_colorbar_label(ax) == "count"
+
+
+def figure_colorbar_label(ax) -> str:
+    """The label of the colour bar drawn beside ``ax``."""
+    (bar,) = [other for other in ax.figure.axes if other is not ax]
+    return bar.get_ylabel()
 
 
 def test_confusion_matrix_normalized_by_true_class():
@@ -143,15 +162,13 @@ def test_validation_curves_needs_a_model():
 
 
 def test_lowest_point_breaks_error_ties_by_loss_like_best_pt():
-    import pandas as pd
-
     from torchbasics.plots import loss_curves, validation_curves
 
-    metrics = pd.DataFrame({
+    metrics = {
         "epoch": [1, 2, 3, 4], "train_loss": [1.0] * 4, "train_error": [0.1] * 4,
         "val_loss": [0.5, 0.3, 0.2, 0.4], "val_error": [0.05, 0.02, 0.02, 0.03],
         "lr": [0.1] * 4, "seconds": [1.0] * 4, "images_per_second": [1.0] * 4,
-    })
+    }
     dots = [line for line in loss_curves(metrics).axes[1].lines if line.get_marker() == "o"]
     assert [tuple(dot.get_xdata()) for dot in dots] == [(3,)]
     figure = validation_curves({"m": metrics})
