@@ -27,7 +27,14 @@ import argparse
 from pathlib import Path
 
 from torchbasics.files import write_text
-from torchbasics.tabular.bonus import NOISE_STD, ROWS, SEED, TRUE_FORMULA, generate_bonus
+from torchbasics.tabular.bonus import (
+    NOISE_STD,
+    ROWS,
+    SEED,
+    TRUE_FORMULA,
+    bonus_csv,
+    generate_bonus,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHIPPED = REPOSITORY / "src" / "torchbasics" / "resources" / "bonus.csv"
@@ -42,9 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=ROWS, help=f"employees (default: {ROWS})")
     parser.add_argument("--seed", type=int, default=SEED, help=f"random seed (default: {SEED})")
     args = parser.parse_args(argv)
-    frame = generate_bonus(args.rows, args.seed)
-    write_text(args.out, frame.to_csv(index=False))
-    print(f"wrote {len(frame):,} rows to {args.out}")
+    write_text(args.out, bonus_csv(generate_bonus(args.rows, args.seed)))
+    print(f"wrote {args.rows:,} rows to {args.out}")
     print(f"true rule: {TRUE_FORMULA} + Normal(0, {NOISE_STD:g})")
 
 

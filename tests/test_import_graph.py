@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 # Each costs a noticeable share of `import torch` to import (benchmarks/startup.py).
-HEAVY = ("sklearn", "matplotlib", "torch._dynamo", "pandas", "scipy", "seaborn")
+HEAVY = ("sklearn", "matplotlib", "torch._dynamo", "pandas", "scipy")
 
 SPY = f"""
 import json, sys

@@ -47,7 +47,7 @@ EXTRAS: dict[str, Extra] = {extra.name: extra for extra in (
           ("fastapi", "uvicorn", "python-multipart", "fastapi-offline", "captum"),
           ("fastapi", "uvicorn", "python_multipart", "fastapi_offline", "captum")),
     Extra("notebooks", "the teaching notebooks in JupyterLab (torchbasics notebooks)",
-          ("jupyterlab",), ("jupyterlab",)),
+          ("jupyterlab", "pandas"), ("jupyterlab", "pandas")),
     Extra("tensorboard", "TensorBoard logging (train --tensorboard)",
           ("tensorboard",), ("tensorboard",)),
     Extra("explain", "attribution maps and their checks (torchbasics explain)",

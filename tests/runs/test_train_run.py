@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 import torch
 
@@ -12,6 +11,7 @@ from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.cli import main
 from torchbasics.errors import TorchbasicsError
 from torchbasics.runs.config import TrainConfig
+from torchbasics.runs.rundir import read_metrics, read_metrics_records
 from torchbasics.runs.train import train
 
 
@@ -29,11 +29,11 @@ def test_run_directory_holds_every_file(idx_dir, tmp_path):
     for name in ("config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png",
                  "summary.json", "report.md"):
         assert (run / name).is_file(), name
-    metrics = pd.read_csv(run / "metrics.csv")
+    metrics = read_metrics(run / "metrics.csv")
     assert list(metrics["epoch"]) == [1, 2, 3]
-    assert summary["final_val_error"] == pytest.approx(metrics["val_error"].iloc[-1])
+    assert summary["final_val_error"] == pytest.approx(metrics["val_error"][-1])
     assert summary["lowest_val_error"] == pytest.approx(metrics["val_error"].min())
-    assert summary["final_train_error"] == pytest.approx(metrics["train_error"].iloc[-1])
+    assert summary["final_train_error"] == pytest.approx(metrics["train_error"][-1])
     config = json.loads((run / "config.json").read_text())
     assert config["model"] == "softmax" and config["versions"]["torch"] == torch.__version__
     assert config["train_images"] == 160 and config["val_images"] == 40
@@ -85,7 +85,7 @@ def test_resume_after_an_interruption_gives_the_same_weights(idx_dir, tmp_path):
     weights = load_checkpoint(tmp_path / "full" / "last.pt")["model_state"]
     again = load_checkpoint(tmp_path / "part" / "last.pt")["model_state"]
     assert all(torch.equal(weights[name], again[name]) for name in weights)
-    assert len(pd.read_csv(tmp_path / "part" / "metrics.csv")) == 4
+    assert len(read_metrics_records(tmp_path / "part" / "metrics.csv")) == 4
 
 
 def test_cli_train_and_errors(idx_dir, tmp_path, capsys):

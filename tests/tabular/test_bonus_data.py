@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from torchbasics.resources import resource
@@ -16,6 +15,7 @@ from torchbasics.tabular.bonus import (
     ROWS,
     SEED,
     TRUE_FORMULA,
+    bonus_csv,
     default_csv,
     generate_bonus,
     load_bonus,
@@ -24,8 +24,18 @@ from torchbasics.tabular.bonus import (
 
 def test_same_seed_same_table_and_another_seed_another():
     first, second = generate_bonus(200, seed=7), generate_bonus(200, seed=7)
-    pd.testing.assert_frame_equal(first, second)
-    assert not generate_bonus(200, seed=8).equals(first)
+    assert list(first) == list(second)
+    for name, column in first.items():
+        assert column.shape == (200,)
+        np.testing.assert_array_equal(column, second[name])
+    other = generate_bonus(200, seed=8)
+    assert not all(np.array_equal(column, other[name]) for name, column in first.items())
+
+
+def test_csv_numbers_are_exact_and_typed_as_their_column():
+    text = bonus_csv({"rating": np.array([3, 10]), "years": np.array([9.5, 10.0]),
+                      "bonus": np.array([8225.94, 4000.1])})
+    assert text == "rating,years,bonus\n3,9.5,8225.94\n10,10.0,4000.1\n"
 
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_bonus_data.py"
@@ -48,14 +58,17 @@ def test_generator_script_writes_into_the_package_by_default():
 
 
 def test_columns_follow_the_documented_rule():
-    frame = generate_bonus(ROWS, SEED)
-    assert list(frame.columns) == ["performance_rating", "years_experience",
-                                   "projects_completed", "bonus"]
-    assert frame["performance_rating"].between(1, 10).all()
-    assert (frame["years_experience"] >= 0).all() and (frame["projects_completed"] >= 0).all()
-    assert frame["years_experience"].corr(frame["projects_completed"]) > 0.8  # grow together
-    features = frame.iloc[:, :3].to_numpy(dtype=np.float64)
-    residual = frame["bonus"].to_numpy() - TRUE_FORMULA.predict(features)
+    table = generate_bonus(ROWS, SEED)
+    assert list(table) == ["performance_rating", "years_experience", "projects_completed",
+                           "bonus"]
+    rating, years = table["performance_rating"], table["years_experience"]
+    projects = table["projects_completed"]
+    assert rating.dtype == projects.dtype == np.int64 and years.dtype == np.float64
+    assert ((rating >= 1) & (rating <= 10)).all()
+    assert (years >= 0).all() and (projects >= 0).all()
+    assert np.corrcoef(years, projects)[0, 1] > 0.8  # grow together
+    features = np.column_stack([rating, years, projects]).astype(np.float64)
+    residual = table["bonus"] - TRUE_FORMULA.predict(features)
     assert abs(residual.mean()) < 4 * NOISE_STD / np.sqrt(ROWS)  # the noise has mean 0
     assert abs(residual.std() / NOISE_STD - 1) < 0.1
 

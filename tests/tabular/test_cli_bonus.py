@@ -9,7 +9,7 @@ from torchbasics.checkpoint import CLASSIFIER, describe, save_checkpoint
 from torchbasics.cli import main
 from torchbasics.data.transforms import ModelInput
 from torchbasics.models import create_model
-from torchbasics.tabular.bonus import generate_bonus
+from torchbasics.tabular.bonus import bonus_csv, generate_bonus
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_a_missing_value_is_filled_in_and_said(run_dir, capsys):
 
 
 def test_predict_a_csv_adds_a_column(run_dir, tmp_path, capsys):
-    employees = generate_bonus(5, seed=1).drop(columns="bonus")
+    employees = pd.DataFrame(generate_bonus(5, seed=1)).drop(columns="bonus")
     employees.insert(0, "name", [f"employee {i}" for i in range(5)])
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"
     employees.to_csv(source, index=False)
@@ -120,9 +120,9 @@ def test_table_flags_on_an_image_checkpoint_are_refused(tmp_path, capsys):
 
 
 def test_the_bonus_table_renamed_trains_as_your_own(tmp_path, capsys):
-    frame = generate_bonus(300, seed=3)
-    frame.columns = ["score", "tenure", "projects", "payout"]
-    frame.to_csv(tmp_path / "staff.csv", index=False)
+    table = generate_bonus(300, seed=3).values()
+    renamed = dict(zip(["score", "tenure", "projects", "payout"], table, strict=True))
+    (tmp_path / "staff.csv").write_text(bonus_csv(renamed))
     out = tmp_path / "run"
     assert main(["train", "--dataset", str(tmp_path / "staff.csv"), "--target", "payout",
                  "--model", "linear", "--quiet", "--out", str(out)]) == 0
@@ -141,7 +141,7 @@ def test_evaluate_a_table_run_on_its_test_rows_and_on_another_csv(run_dir, tmp_p
     summary = json.loads((run_dir / "summary.json").read_text())
     assert result["count"] == 200
     assert result["mse"] == pytest.approx(summary["metrics"]["test"]["mse"], rel=1e-6)
-    generate_bonus(50, seed=9).to_csv(tmp_path / "other.csv", index=False)
+    (tmp_path / "other.csv").write_text(bonus_csv(generate_bonus(50, seed=9)))
     assert main(["evaluate", str(run_dir), "--csv", str(tmp_path / "other.csv"), "--json"]) == 0
     other = json.loads(capsys.readouterr().out)
     assert other["count"] == 50 and set(other) >= {"mse", "rmse", "mae", "r2"}

@@ -17,7 +17,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -25,9 +25,6 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.files import write_text
 from torchbasics.training.loop import EpochRecord
 from torchbasics.training.progress import rank
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 RUN_FILES = (
     "config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png", "summary.json",
@@ -148,34 +145,17 @@ def metrics_columns(records: list[EpochRecord]) -> dict[str, np.ndarray]:
                             for r in records], dtype=np.float64) for name in METRIC_COLUMNS}
 
 
-def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a run's ``metrics.csv``, checking it has every column and at least one epoch.
+def read_metrics(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a run's ``metrics.csv`` as columns, checking it has every column and an epoch.
 
-    Errors are NaN for tasks without one (regression).
+    Returns:
+        Each of :data:`METRIC_COLUMNS`, in order, -> its float64 values, one per epoch
+        (NaN where a cell is empty: the errors of a regression run), as
+        :func:`metrics_columns` gives them and the plots take them.
     """
-    import pandas as pd
-
-    path = Path(path)
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise TorchbasicsError("file not found", where=path,
-                               fix="is this a run directory made by `torchbasics train`?") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise TorchbasicsError(f"not a readable CSV file ({exc})", where=path) from exc
-    missing = [column for column in METRIC_COLUMNS if column not in frame.columns]
-    if missing:
-        raise TorchbasicsError(f"missing columns: {', '.join(missing)}", where=path,
-                               fix=f"metrics.csv needs the columns {','.join(METRIC_COLUMNS)}")
-    if frame.empty:
-        raise TorchbasicsError("no epochs recorded", where=path,
-                               fix="train for at least one epoch")
-    for column in METRIC_COLUMNS:
-        try:
-            frame[column] = pd.to_numeric(frame[column])
-        except (ValueError, TypeError) as exc:
-            raise TorchbasicsError(f"column {column} is not numeric ({exc})", where=path) from exc
-    return frame
+    rows = _read_metric_rows(Path(path))
+    return {name: np.array([np.nan if row[name] is None else row[name] for row in rows],
+                           dtype=np.float64) for name in METRIC_COLUMNS}
 
 
 def read_metrics_records(path: str | os.PathLike) -> list[EpochRecord]:
@@ -183,9 +163,54 @@ def read_metrics_records(path: str | os.PathLike) -> list[EpochRecord]:
     path = Path(path)
     if not path.is_file():
         return []
-    frame = read_metrics(path)  # checked: columns present, values numeric
-    frame = frame.astype(object).where(frame.notna(), None)  # NaN (no error column) -> None
-    return [EpochRecord(**row) for row in frame[METRIC_COLUMNS].to_dict("records")]
+    records = []
+    for row in _read_metric_rows(path):  # checked: columns present, values numbers or empty
+        epoch = row["epoch"]
+        records.append(EpochRecord(**(row | {"epoch": None if epoch is None else int(epoch)})))
+    return records
+
+
+def _read_metric_rows(path: Path) -> list[dict[str, float | None]]:
+    """Each epoch of ``metrics.csv`` as column -> number (None for an empty cell), refusing
+    a missing or unreadable file, missing columns, no epochs and cells that are not numbers."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise TorchbasicsError("file not found", where=path,
+                               fix="is this a run directory made by `torchbasics train`?") from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise TorchbasicsError(f"not a readable CSV file ({exc})", where=path) from exc
+    lines = [(number, cells) for number, cells in enumerate(csv.reader(io.StringIO(text)), 1)
+             if cells]  # blank lines are skipped
+    if not lines:
+        raise TorchbasicsError("not a readable CSV file (it is empty)", where=path)
+    header = lines[0][1]
+    missing = [column for column in METRIC_COLUMNS if column not in header]
+    if missing:
+        raise TorchbasicsError(f"missing columns: {', '.join(missing)}", where=path,
+                               fix=f"metrics.csv needs the columns {','.join(METRIC_COLUMNS)}")
+    if len(lines) == 1:
+        raise TorchbasicsError("no epochs recorded", where=path,
+                               fix="train for at least one epoch")
+    rows = []
+    for number, cells in lines[1:]:
+        if len(cells) != len(header):
+            raise TorchbasicsError(f"line {number} has {len(cells)} cells for the header's "
+                                   f"{len(header)}", where=path)
+        named = dict(zip(header, cells, strict=True))
+        rows.append({name: _metric(named[name], name, number, path) for name in METRIC_COLUMNS})
+    return rows
+
+
+def _metric(cell: str, column: str, line: int, path: Path) -> float | None:
+    """A cell of ``metrics.csv`` as a number; None when empty."""
+    if not cell.strip():
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        raise TorchbasicsError(f"column {column} is not numeric ({cell!r} on line {line})",
+                               where=path) from None
 
 
 def summarize(records: list[EpochRecord], **extra: Any) -> dict[str, Any]:

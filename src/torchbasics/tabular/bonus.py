@@ -13,23 +13,21 @@ against it. Each of ``ROWS`` employees (seeded by ``SEED``) gets:
   units, rounded to cents (:data:`TRUE_FORMULA`, :data:`NOISE_STD`).
 
 ``scripts/make_bonus_data.py`` writes the CSV that ships in the package
-(``torchbasics/resources/bonus.csv``) with :func:`generate_bonus`.
+(``torchbasics/resources/bonus.csv``) with :func:`generate_bonus` and :func:`bonus_csv`.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from torchbasics.resources import resource_path
 from torchbasics.tabular.formula import LinearFormula
 from torchbasics.tabular.table import Column, Table, load_table
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 SEED = 20240521
 ROWS = 1000
@@ -51,23 +49,35 @@ TRUE_FORMULA = LinearFormula(
 CSV = "bonus.csv"  # shipped in torchbasics.resources
 
 
-def generate_bonus(rows: int = ROWS, seed: int = SEED) -> pd.DataFrame:
+def generate_bonus(rows: int = ROWS, seed: int = SEED) -> dict[str, np.ndarray]:
     """The synthetic employees and their bonuses, by the rule in this module's docstring.
 
     The same ``rows`` and ``seed`` give the same table, to the cent.
-    """
-    import pandas as pd
 
+    Returns:
+        The columns in the CSV's order (``performance_rating``, ``years_experience``,
+        ``projects_completed``, ``bonus``), each ``(rows,)``: int64 ratings and projects,
+        float64 years and bonus.
+    """
     rng = np.random.default_rng(seed)
     years = np.minimum(np.round(rng.gamma(shape=2.0, scale=4.0, size=rows), 1), 40.0)
     projects = rng.poisson(2.0 + 1.5 * years)
     rating = np.clip(np.round(rng.normal(5.5 + 0.05 * years, 1.8)), 1, 10).astype(np.int64)
     features = np.column_stack([rating, years, projects])  # (N, 3), column order of FEATURES
     bonus = TRUE_FORMULA.predict(features) + rng.normal(0.0, NOISE_STD, size=rows)
-    return pd.DataFrame({
-        "performance_rating": rating, "years_experience": years,
-        "projects_completed": projects, "bonus": np.round(bonus, 2),
-    })
+    return {"performance_rating": rating, "years_experience": years,
+            "projects_completed": projects, "bonus": np.round(bonus, 2)}
+
+
+def bonus_csv(table: dict[str, np.ndarray]) -> str:
+    """``table`` (as :func:`generate_bonus` returns it) as CSV text: a header, then a line per
+    employee, each number in its shortest exact form (``9.5``, ``10.0``, ``8225.94``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table)
+    # .tolist() gives Python ints and floats, whose str() is the shortest exact form.
+    writer.writerows(zip(*(column.tolist() for column in table.values()), strict=True))
+    return buffer.getvalue()
 
 
 # The staff table (generate_staff): the same employees in a department that moves their
@@ -91,7 +101,7 @@ def generate_staff(rows: int = ROWS, seed: int = SEED) -> tuple[list[str], list[
     table = generate_bonus(rows, seed)
     rng = np.random.default_rng(seed + 1)  # its own stream: the employees stay the same
     department = rng.choice(list(DEPARTMENTS), size=rows)
-    bonus = table["bonus"].to_numpy() + np.array([DEPARTMENTS[d] for d in department])
+    bonus = table["bonus"] + np.array([DEPARTMENTS[d] for d in department])
     cells = {"employee_id": [str(i + 1) for i in range(rows)],
              "department": list(department),
              "performance_rating": [str(v) for v in table["performance_rating"]],
