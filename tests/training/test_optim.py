@@ -50,37 +50,6 @@ def test_one_cycle_peaks_after_the_warmup_share_of_steps(warmup):
     assert rates[peak] == pytest.approx(0.2)
 
 
-TORCH_OPTIMIZERS = {"sgd": (torch.optim.SGD, dict(momentum=0.9, nesterov=True)),
-                    "adam": (torch.optim.Adam, {}), "adamw": (torch.optim.AdamW, {})}
-
-
-@pytest.mark.parametrize("name", list(TORCH_OPTIMIZERS))
-def test_our_optimizers_step_exactly_as_torchs_own(name):
-    torch.manual_seed(0)
-    ours_model = create_model("mlp-relu", (1, 8, 8), 3, hidden=16)
-    torch_model = copy.deepcopy(ours_model)
-    ours = build_optimizer(ours_model, name, lr=0.01, weight_decay=1e-2)
-    kind, options = TORCH_OPTIMIZERS[name]
-    reference = kind([{"params": g["params"], "weight_decay": g["weight_decay"]}
-                      for g in _groups_of(torch_model)], lr=0.01, fused=True, **options)
-    images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 3, (16,))
-    for step in range(4):
-        for model, opt in ((ours_model, ours), (torch_model, reference)):
-            opt.zero_grad()
-            F.cross_entropy(model(images), labels).backward()
-            opt.step()
-        if step == 1:  # a save and restore in the middle changes nothing
-            ours.load_state_dict(copy.deepcopy(ours.state_dict()))
-    for mine, theirs in zip(ours_model.parameters(), torch_model.parameters(), strict=True):
-        assert torch.equal(mine, theirs)
-
-
-def _groups_of(model):
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    return [{"params": decay, "weight_decay": 1e-2},
-            {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
-
-
 def test_hooks_still_run_on_our_step():
     optimizer = build_optimizer(create_model("softmax", (1, 4, 4), 2), "sgd", lr=0.1)
     calls = []

@@ -7,8 +7,12 @@ PyTorch wraps several optimizer methods so that ``torch.compile`` can trace arou
 (``benchmarks/startup.py`` measures it) and is never used: torchbasics does not compile.
 The classes below call the methods those wrappers wrap, with what the wrappers do outside
 compilation (``step`` runs with gradients off, as ``_use_grad`` sets them), so the
-arithmetic is PyTorch's own, bit for bit (``tests/training/test_optim.py``), and a step
-still runs the hooks registered on the optimizer.
+arithmetic is PyTorch's own, bit for bit, and a step still runs the hooks registered on
+the optimizer.
+
+Those wrappers are private to torch: ``tests/training/test_optim_torch.py`` checks each
+one this module relies on, and that a step equals torch's own, on the installed torch;
+``pyproject.toml`` allows the torch releases it has passed on.
 """
 
 from __future__ import annotations
