@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 
 from torchbasics.data import memmap
 from torchbasics.data.idx import read_idx, write_idx
+from torchbasics.data.image_data import ImageSplit
 from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.locate import cache_dir
 from torchbasics.data.memmap import (
@@ -259,3 +260,48 @@ def test_small_release_budget_remaps_and_reads_the_same(idx_dir, data):
 def test_bad_batch_size(dataset):
     with pytest.raises(ValueError, match="batch_size"):
         MemmapBatchLoader(dataset, batch_size=0)
+
+
+# --- MappedImageData: a split on disk answers as the same split in memory ---
+
+
+@pytest.fixture
+def both(idx_dir, data):
+    """The training split of ``idx_dir`` twice, as ``(on disk, in memory)``: every third
+    image, in reverse order, so rows and positions differ."""
+    rows = np.arange(len(data))[::-3].copy()
+    mapped = memmap.MappedImageData.of(idx_dir / IMAGES, idx_dir / LABELS, rows,
+                                       data.class_names, data.mean, data.std, "disk")
+    return mapped, data.subset(rows)
+
+
+def test_a_mapped_split_answers_as_the_split_in_memory(both):
+    mapped, in_memory = both
+    assert isinstance(mapped, ImageSplit) and isinstance(in_memory, ImageSplit)
+    assert len(mapped) == len(in_memory) and mapped.image_shape == in_memory.image_shape
+    assert mapped.num_classes == in_memory.num_classes == 10
+    assert mapped.class_counts() == in_memory.class_counts()
+    assert torch.equal(mapped.labels, in_memory.labels)
+    picked = np.array([5, 0, 17])
+    assert torch.equal(mapped.take(picked), in_memory.take(picked))
+    part, expected = mapped.subset(picked, "three"), in_memory.subset(picked, "three")
+    assert part.source == "disk [three]" and isinstance(part, memmap.MappedImageData)
+    assert torch.equal(part.take(np.arange(3)), expected.take(np.arange(3)))
+    assert torch.equal(part.labels, expected.labels)
+
+
+def test_a_subset_out_of_range_is_refused_on_disk_as_in_memory(both):
+    for split in both:
+        with pytest.raises(TorchbasicsError, match="index out of range"):
+            split.subset([len(split)])
+        with pytest.raises(TorchbasicsError, match="index out of range"):
+            split.subset([-1])
+
+
+def test_each_split_makes_its_own_loader_and_both_give_the_same_batches(both):
+    mapped, in_memory = both
+    settings = dict(batch_size=16, shuffle=True, seed=2)
+    on_disk, held = mapped.batches(**settings), in_memory.batches(**settings)
+    assert isinstance(on_disk, MemmapBatchLoader) and isinstance(held, TensorBatchLoader)
+    for (images, labels), (expected, expected_labels) in zip(on_disk, held, strict=True):
+        assert torch.equal(images, expected) and torch.equal(labels, expected_labels)

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from tests.data.pictures import picture_folder
@@ -136,3 +137,26 @@ def test_the_splits_statistics_are_those_of_the_training_pictures(tmp_path):
     np.testing.assert_allclose(splits.train.std, pixels.std(dim=(0, 2, 3), correction=0),
                                atol=1e-6)
     assert splits.val.mean == splits.train.mean  # the validation split is normalized alike
+
+
+def test_pictures_too_many_for_memory_give_the_same_splits_from_the_cache(tmp_path,
+                                                                          monkeypatch):
+    from torchbasics.data import pictures
+    from torchbasics.data.memmap import MappedImageData
+
+    root = picture_folder(tmp_path / "pics", per_class=10)
+
+    def splits():
+        return pictures.picture_splits(index_folder(root), PictureOptions(image_size=16),
+                                       val_fraction=0.2, seed=0, progress=False,
+                                       log=lambda line: None)
+
+    held = splits()
+    monkeypatch.setattr(pictures, "MEMORY_SHARE", 0)  # nothing fits: every split on disk
+    mapped = splits()
+    for on_disk, in_memory in ((mapped.train, held.train), (mapped.val, held.val)):
+        assert isinstance(on_disk, MappedImageData)
+        assert (on_disk.mean, on_disk.std) == (in_memory.mean, in_memory.std)
+        assert torch.equal(on_disk.labels, in_memory.labels)
+        every = np.arange(len(in_memory))
+        assert torch.equal(on_disk.take(every), in_memory.take(every))

@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from torchbasics.data.idx import IdxHeader, is_gzipped, read_header, read_idx
+from torchbasics.data.image_data import ImageSplit, Indices, check_images, check_labels
 from torchbasics.data.loaders import BatchSampler
 from torchbasics.data.locate import cache_dir
 from torchbasics.data.transforms import Transform
@@ -127,13 +128,9 @@ class MemmapIdxDataset(Dataset):
         self.images_path = decompressed_cache(images_path)
         self.labels_path = Path(labels_path)
         header = _checked_header(self.images_path)
-        if header.dtype != np.uint8 or len(header.shape) not in (3, 4):
-            raise TorchbasicsError(
-                f"expected uint8 images of shape (N, H, W), found {header.dtype} {header.shape}",
-                where=images_path, fix="is this an images file (idx3)?",
-            )
-        labels = _checked_labels(read_idx(self.labels_path), header.shape[0], num_classes,
-                                 self.labels_path, images_path)
+        check_images(header.dtype, header.shape, images_path)
+        labels = check_labels(read_idx(self.labels_path), header.shape[0], num_classes,
+                              self.labels_path, images_path)
         self.labels = torch.from_numpy(labels.astype(np.int64))  # (N,)
         self.num_classes = num_classes
         self.transform = transform
@@ -150,12 +147,12 @@ class MemmapIdxDataset(Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} images")
         index %= len(self)
-        image = self.read(np.array([index]))[0]  # (C, H, W) uint8
+        image = self.take(np.array([index]))[0]  # (C, H, W) uint8
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.labels[index])
 
-    def read(self, indices: np.ndarray) -> torch.Tensor:
+    def take(self, indices: np.ndarray) -> torch.Tensor:
         """The images at ``indices`` (in that order) as a ``(B, C, H, W)`` uint8 tensor.
 
         The rows are read in ascending file order (fewer, forward-moving page faults),
@@ -173,11 +170,10 @@ class MemmapIdxDataset(Dataset):
 
 
 @dataclass(frozen=True)
-class MappedImageData:
+class MappedImageData(ImageSplit):
     """A split of images read from an IDX file on disk as they are needed: what a run trains
-    on when its pixels do not fit in memory. It answers as
-    :class:`~torchbasics.data.image_data.ImageData` does (labels, classes, statistics,
-    :meth:`take`), and :func:`batches_for` serves it with :class:`MemmapBatchLoader`.
+    on when its pixels do not fit in memory. An :class:`~torchbasics.data.image_data.ImageSplit`
+    like the in-memory one, served by :class:`MemmapBatchLoader`.
 
     Attributes:
         dataset: the mapped file.
@@ -203,30 +199,25 @@ class MappedImageData:
         return cls(dataset, rows, dataset.labels[torch.from_numpy(rows)], tuple(class_names),
                    tuple(mean), tuple(std), source)
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     @property
     def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image."""
         return self.dataset.image_shape
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def take(self, indices: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def take(self, indices: Indices) -> torch.Tensor:
         """The images at ``indices`` of this split, ``(B, C, H, W)`` uint8."""
-        return self.dataset.read(self.rows[np.asarray(indices, dtype=np.int64)])
+        return self.dataset.take(self.rows[np.asarray(indices, dtype=np.int64)])
 
-    def subset(self, indices: np.ndarray | list[int], label: str = "") -> MappedImageData:
+    def subset(self, indices: Indices, label: str = "") -> MappedImageData:
         """The images at ``indices`` of this split, still on disk."""
-        index = np.asarray(indices, dtype=np.int64)
+        index = self._checked(indices)
         return dataclasses.replace(self, rows=self.rows[index],
                                    labels=self.labels[torch.from_numpy(index)],
-                                   source=f"{self.source} [{label}]" if label else self.source)
+                                   source=self._labelled(label))
 
-    def class_counts(self) -> list[int]:
-        return torch.bincount(self.labels, minlength=self.num_classes).tolist()
+    def batches(self, **options: Any) -> BatchSampler:
+        """Batches gathered from the file, as few pages mapped as they need."""
+        return MemmapBatchLoader(self, **options)
 
 
 class MemmapBatchLoader(BatchSampler):
@@ -252,22 +243,14 @@ class MemmapBatchLoader(BatchSampler):
         self.data = data
 
     def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if isinstance(self.data, MappedImageData):
-            images = self.data.take(index.numpy())
-        else:
-            images = self.data.read(index.numpy())
-        return images.to(self.device), self.data.labels[index].to(self.device)  # (B, C, H, W)
+        images = self.data.take(index.numpy())  # (B, C, H, W)
+        return images.to(self.device), self.data.labels[index].to(self.device)
 
 
-def batches_for(data: Any, **options: Any) -> BatchSampler:
-    """The batch loader of a split: :class:`MemmapBatchLoader` for one on disk
-    (:class:`MappedImageData`), :class:`~torchbasics.data.loaders.TensorBatchLoader` for one
-    in memory; ``options`` as every loader takes them."""
-    from torchbasics.data.loaders import TensorBatchLoader
-
-    if isinstance(data, MappedImageData):
-        return MemmapBatchLoader(data, **options)
-    return TensorBatchLoader(data, **options)
+def batches_for(data: ImageSplit, **options: Any) -> BatchSampler:
+    """``data.batches(**options)``: the name runs/evaluate_pictures.py imports (being
+    written beside this change); call the split's own ``batches``, then drop it."""
+    return data.batches(**options)
 
 
 class _MappedRows:
@@ -364,29 +347,4 @@ def _gzip_errors(where: Path) -> Iterator[None]:
             f"corrupt or truncated gzip data ({exc})", where=where,
             fix="delete the file and download it again",
         ) from exc
-
-
-def _checked_labels(
-    labels: np.ndarray, count: int, num_classes: int, where: Path,
-    images_path: str | os.PathLike,
-) -> np.ndarray:
-    """``labels`` if they are ``count`` integers in ``0..num_classes - 1``."""
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise TorchbasicsError(
-            f"expected integer labels of shape (N,), found {labels.dtype} {labels.shape}",
-            where=where, fix="is this a labels file (idx1)?",
-        )
-    if len(labels) != count:
-        raise TorchbasicsError(
-            f"{len(labels)} labels for {count} images in {Path(images_path).name}",
-            where=where, fix="the two files must come from the same split and release",
-        )
-    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
-    if len(bad):
-        raise TorchbasicsError(
-            f"label {int(labels[bad[0]])} at index {int(bad[0])} is outside "
-            f"0..{num_classes - 1}",
-            where=where, fix="the labels file is corrupt or belongs to another data set",
-        )
-    return labels
 

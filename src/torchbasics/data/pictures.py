@@ -2,8 +2,9 @@
 
 :func:`picture_splits` turns a folder (or list files) into the training, validation and
 test splits the registered data sets give, so that training, evaluation and every command
-after them work the same: ``ImageData`` held in memory when the pixels fit in a quarter of
-the memory available, else a :class:`MappedImageData` read from the cache batch by batch.
+after them work the same: each an :class:`~torchbasics.data.image_data.ImageSplit`, held in
+memory (``ImageData``) when the pixels fit in a quarter of the memory available, else read
+from the cache batch by batch (``MappedImageData``).
 The validation split is the folder's ``val/`` when it has one, else a stratified, seeded
 share of the training pictures. Normalization statistics come from the training split.
 """
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from torchbasics.data.folder import PictureIndex, Skipped, index_folder, index_lists
-from torchbasics.data.image_data import ImageData
+from torchbasics.data.image_data import ImageData, ImageSplit
 from torchbasics.data.memmap import MappedImageData
 from torchbasics.data.picture_cache import PictureCache, PictureOptions, load_or_build
 from torchbasics.data.registry import DatasetSpec
@@ -34,9 +35,9 @@ STATISTICS_BYTES = 16 << 20  # of pixels read at a time when measuring the mean 
 class PictureSplits:
     """A run's pictures: its splits (``test`` when the folder has one), and what was found."""
 
-    train: ImageData | MappedImageData
-    val: ImageData | MappedImageData
-    test: ImageData | MappedImageData | None
+    train: ImageSplit
+    val: ImageSplit
+    test: ImageSplit | None
     cache: PictureCache
     notes: list[str] = field(default_factory=list)  # what the command prints about them
 
@@ -49,7 +50,7 @@ def index_of(spec: DatasetSpec, lists: dict[str, str] | None = None) -> PictureI
 
 
 def test_split(index: PictureIndex, options: PictureOptions, *, progress: bool = True,
-               log: Callable[[str], None] = print) -> ImageData | MappedImageData:
+               log: Callable[[str], None] = print) -> ImageSplit:
     """The test pictures of ``index`` (a folder's ``test/``, or a test list's), from the
     cache (the model's own statistics normalize them, not these).
 
@@ -102,7 +103,11 @@ def picture_splits(index: PictureIndex, options: PictureOptions, *, val_fraction
                          _notes(index, cache, rows))
 
 
-def _holder(cache: PictureCache, labels: np.ndarray):
+# (rows, mean, std, split name) -> that split of the cache, in memory or on disk
+SplitMaker = Callable[[np.ndarray, tuple, tuple, str], ImageSplit]
+
+
+def _holder(cache: PictureCache, labels: np.ndarray) -> SplitMaker:
     """A maker of the splits' data: views of the pixels in memory, or of the cache file."""
     if cache.nbytes() <= MEMORY_SHARE * available_memory():
         pixels = torch.from_numpy(cache.pixels())  # (N, C, H, W) uint8
@@ -121,7 +126,8 @@ def _holder(cache: PictureCache, labels: np.ndarray):
     return mapped
 
 
-def _statistics(data, rows: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _statistics(data: SplitMaker,
+                rows: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std on [0, 1] of the training pictures, from a histogram of
     their 256 levels per channel: exact, and read :data:`STATISTICS_BYTES` at a time (a
     count is 8 bytes a pixel, so the chunk stays small whatever the pictures' size)."""

@@ -29,9 +29,8 @@ from torchbasics.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from torchbasics.data.image_data import ImageData
+from torchbasics.data.image_data import ImageSplit
 from torchbasics.data.loaders import BatchSampler
-from torchbasics.data.memmap import MappedImageData, batches_for
 from torchbasics.data.picture_cache import PictureOptions
 from torchbasics.data.pictures import PictureSplits
 from torchbasics.data.registry import get_dataset
@@ -87,8 +86,8 @@ class Splits:
     """The data a run trains and validates on (the test split is not loaded here); for the
     user's own pictures, what was found in them (the cache, the files skipped)."""
 
-    train: ImageData | MappedImageData
-    val: ImageData | MappedImageData
+    train: ImageSplit
+    val: ImageSplit
     pictures: PictureSplits | None = None
 
 
@@ -124,7 +123,7 @@ def load_train_val(config: TrainConfig, *, progress: bool = False,
     return Splits(*train_val_split(full, config.val_fraction, config.seed))
 
 
-def describe_model(config: TrainConfig, data: ImageData | MappedImageData) -> dict[str, Any]:
+def describe_model(config: TrainConfig, data: ImageSplit) -> dict[str, Any]:
     """The checkpoint's description of the model ``config`` trains on ``data``."""
     model_input = ModelInput(data.mean, data.std, deskew=config.deskew)
     picture = {"pipeline": get_dataset(config.dataset).picture_pipeline,
@@ -180,16 +179,16 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
         torch.manual_seed(config.seed + RANK_SEED_STRIDE * rank)
     augment_rng = torch.Generator().manual_seed(config.seed + 1 + RANK_SEED_STRIDE * rank)
     model_input = ModelInput(data.train.mean, data.train.std, deskew=config.deskew)
-    train_batches = batches_for(
-        data.train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+    train_batches = data.train.batches(
+        batch_size=config.batch_size, shuffle=True, seed=config.seed,
         drop_last=len(data.train) > config.batch_size, device=device, rank=rank,
         world_size=world_size,
         transform=model_input.batches(augment=config.augment, generator=augment_rng,
                                       flips=get_dataset(config.dataset).mirror_invariant,
                                       channels_last=channels_last),
     )
-    val_batches = batches_for(
-        data.val, batch_size=eval_batch_size(data.val.image_shape) * world_size,
+    val_batches = data.val.batches(
+        batch_size=eval_batch_size(data.val.image_shape) * world_size,
         device=device, rank=rank, world_size=world_size,
         transform=model_input.batches(channels_last=channels_last),
     )
