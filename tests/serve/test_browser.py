@@ -1,6 +1,7 @@
 """The page in a real headless Chromium (Debian's, driven by Playwright): draw a 1 and a 7
 with the mouse, upload a Fashion-MNIST test picture, fill the bonus form, use the keyboard,
-fit a phone's screen; and a screenshot for the README.
+fit a phone's screen, choose another model while an answer is on its way; and a screenshot
+for the README.
 
 Outside CI this skips, saying why, when Chromium or Playwright is missing; in CI (``CI`` or
 ``TORCHBASICS_REQUIRE_BROWSER=1``, which ``.ci/run`` sets) it fails instead.
@@ -8,15 +9,18 @@ Outside CI this skips, saying why, when Chromium or Playwright is missing; in CI
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.helpers import real_data_dir
-from tests.serve.conftest import png_bytes
+from tests.serve.conftest import live_server, png_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -62,29 +66,60 @@ def browser(tmp_path_factory):
             context.close()
 
 
-@pytest.fixture
-def page(browser, server_url):
-    """The page, loaded, with every console error and page error collected."""
+@contextlib.contextmanager
+def opened(browser, url: str) -> Iterator:
+    """The page at ``url``, loaded, with every console error and page error collected."""
     page = browser.new_page()
     page.errors = []
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
     page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(server_url)
+    page.goto(url)
     page.locator(".card").first.wait_for()
     yield page
     assert page.errors == []  # no script error, no Content-Security-Policy violation
     page.close()
 
 
+@pytest.fixture
+def page(browser, server_url):
+    """The page of the four runs, loaded."""
+    with opened(browser, server_url) as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
+def twins_url(digits_run) -> Iterator[str]:
+    """A server with the digits run served twice, as ``mnist-cnn`` and ``mnist-cnn-2``: two
+    models that both read drawings, so that one can be chosen while the other answers."""
+    from torchbasics.serve.app import create_app
+    from torchbasics.serve.served import load_served
+
+    with live_server(create_app(load_served([digits_run, digits_run]))) as url:
+        yield url
+
+
+@pytest.fixture
+def twins_page(browser, twins_url):
+    """The page of the twin digit models, loaded."""
+    with opened(browser, twins_url) as page:
+        yield page
+
+
 def choose(page, name: str) -> None:
     """Pick a model by clicking its card."""
-    page.locator(".card", has_text=name).click()
+    page.locator(".card", has=page.locator(f'input[value="{name}"]')).click()
     assert page.locator(f'input[value="{name}"]').is_checked()
 
 
 def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
     """Draw strokes on the pad with the mouse, as a person would; points are fractions of
     the pad's size. Waits until the page shows the prediction for the finished drawing."""
+    move_pen(page, strokes)
+    wait_for_prediction(page)
+
+
+def move_pen(page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw strokes on the pad with the mouse, and wait for nothing."""
     box = page.locator("#pad").bounding_box()
     for stroke in strokes:
         x, y = stroke[0]
@@ -94,7 +129,6 @@ def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
             page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"],
                             steps=12)
         page.mouse.up()
-    wait_for_prediction(page)
 
 
 def wait_for_prediction(page) -> None:
@@ -290,3 +324,117 @@ def test_a_picture_dropped_or_pasted(page, mnist_digits, how):
     page.evaluate(DROP_OR_PASTE, [how, "six.png", picture])
     page.locator("#top li").first.wait_for()
     assert top_classes(page)[0] == "6"
+
+
+# ---------------------------------------------------------------- late answers
+# Choosing another model while an answer is on its way: the late answer belongs to the model
+# chosen before, so the page drops it, and the model chosen now answers for itself. The tests
+# hold the request with ``page.route``, choose another model, then let the request go on.
+
+STALE = "STALE"  # the class a held prediction is given, so that it is seen if it is shown
+
+# Everything an element shows, in order, from now on (read back with ``shown``).
+RECORD = """(selector) => {
+    const node = document.querySelector(selector);
+    const text = () => (node.hidden ? "" : node.textContent.trim());
+    const texts = (window.shown = window.shown || {})[selector] = [text()];
+    new MutationObserver(() => texts.push(text())).observe(node, {
+        childList: true, subtree: true, characterData: true, attributes: true});
+}"""
+
+
+def record(page, selector: str) -> None:
+    page.evaluate(RECORD, selector)
+
+
+def shown(page, selector: str) -> list[str]:
+    """What ``selector`` has shown since ``record``: one text per change ("" when hidden)."""
+    return page.evaluate("(selector) => window.shown[selector]", selector)
+
+
+def hold(page, model: str, endpoint: str = "predict") -> list:
+    """Hold the page's requests to ``/api/models/MODEL/ENDPOINT`` until the test lets them
+    go on; returns the list of held requests (Playwright routes), which fills as they come."""
+    held = []
+    page.route(lambda url: f"/api/models/{model}/{endpoint}" in url,
+               lambda route: held.append(route))
+    return held
+
+
+def wait_until_held(page, held: list) -> None:
+    deadline = time.monotonic() + 20
+    while not held:
+        assert time.monotonic() < deadline, "the page sent no request to hold"
+        page.wait_for_timeout(20)  # lets Playwright call the route's handler
+
+
+def let_go(page, route, stale: bool = False) -> None:
+    """Let a held request go on to the server, its answer's top class renamed STALE if
+    ``stale``, and wait until the page has read the answer."""
+    with page.expect_event("requestfinished", lambda r: r.url == route.request.url):
+        if stale:
+            response = route.fetch()
+            answer = response.json()
+            for prediction in answer["predictions"]:
+                prediction["top"][0]["class"] = STALE
+            route.fulfill(response=response, json=answer)
+        else:
+            route.continue_()
+    # One more round trip: by its end the page's script has had the answer's body.
+    page.evaluate("() => fetch('/api/models').then((r) => r.json()).then(() => null)")
+
+
+def test_a_model_chosen_while_a_drawing_is_read_answers_it(twins_page):
+    page = twins_page
+    choose(page, "mnist-cnn")
+    held = hold(page, "mnist-cnn")
+    move_pen(page, [[(0.52, 0.18), (0.48, 0.82)]])  # a 1: mnist-cnn's answer is held
+    wait_until_held(page, held)
+    record(page, "#top")
+    choose(page, "mnist-cnn-2")
+    for route in held:
+        let_go(page, route, stale=True)
+    wait_for_prediction(page)  # mnist-cnn-2's own answer, for the drawing as it is
+    assert top_classes(page)[0] == "1", top_classes(page)
+    assert not any(STALE in text for text in shown(page, "#top")), shown(page, "#top")
+
+
+def test_a_late_answer_to_an_upload_is_not_shown_under_the_next_model(page, tmp_path):
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(png_bytes(np.full((40, 40), 255, np.uint8)))  # answered with an error
+    choose(page, "mnist-cnn")
+    held = hold(page, "mnist-cnn")
+    page.locator("#file").set_input_files(str(blank))
+    wait_until_held(page, held)
+    record(page, "#error")
+    record(page, "#top")
+    choose(page, "fashion-mnist-softmax")
+    let_go(page, held[0])
+    page.errors.clear()  # the browser logs the 422 itself as a console error
+    assert set(shown(page, "#error")) == {""} and set(shown(page, "#top")) == {""}
+
+
+def test_a_late_answer_to_a_table_row_is_not_shown_under_the_next_model(page):
+    choose(page, "bonus")
+    page.locator("#input-rating").fill("8")
+    held = hold(page, "bonus")
+    page.locator("#table-form button").click()
+    wait_until_held(page, held)
+    choose(page, "houses")
+    record(page, "#table-value")
+    let_go(page, held[0])
+    assert set(shown(page, "#table-value")) == {"–"}
+
+
+def test_a_late_filters_weights_are_not_shown_under_the_next_model(twins_page):
+    page = twins_page
+    choose(page, "mnist-cnn")
+    draw(page, [[(0.52, 0.18), (0.48, 0.82)]])
+    held = hold(page, "mnist-cnn", "weights")
+    page.locator("#layers .item").first.click()
+    wait_until_held(page, held)
+    choose(page, "mnist-cnn-2")
+    wait_for_prediction(page)
+    record(page, "#weights-figure")
+    let_go(page, held[0])
+    assert set(shown(page, "#weights-figure")) == {""}

@@ -8,6 +8,7 @@ const TOP = 3;              // classes shown
 
 let models = [];            // from GET /api/models
 let current = null;         // the selected model
+let selection = 0;          // bumped on every choice of model (see chosenNow)
 let strokes = [];           // the drawing: a list of strokes, each a list of [x, y]
 let version = 0;            // bumped on every change of the drawing
 let inFlight = false;       // one drawing prediction at a time ...
@@ -34,6 +35,15 @@ async function call(url, options) {
 function predictUrl() {
   const inside = $("inside-on").checked ? "&inside=true" : "";
   return `/api/models/${encodeURIComponent(current.name)}/predict?seen=true&top=${TOP}${inside}`;
+}
+
+function chosenNow() {
+  // A check to make when an answer comes back: is the model it was asked of still the
+  // chosen one? select() clears the panels for the new model, so a late answer for the
+  // old one must not be shown under it. (A count, not a model: choosing A, B, then A again
+  // still drops A's first answer, asked for a panel that has since been cleared.)
+  const asked = selection;
+  return () => asked === selection;
 }
 
 function showError(message) {
@@ -86,6 +96,7 @@ function renderCards() {
 
 function select(name) {
   current = models.find((m) => m.name === name) || models[0];
+  selection += 1;
   for (const input of document.querySelectorAll('input[name="model"]')) {
     input.checked = input.value === current.name;
   }
@@ -248,15 +259,17 @@ async function showWeights(button, label) {
   button.classList.add("chosen");
   const { layer, index } = button.dataset;
   const url = `/api/models/${encodeURIComponent(current.name)}/weights?layer=${layer}&index=${index}`;
+  const stillChosen = chosenNow();
   try {
     const answer = await call(url);
+    if (!stillChosen()) return;
     drawSigned($("weights"), answer.weights, largest(answer.weights));
     $("weights-caption").textContent = `${label}: ${answer.caption}`;
     const figure = $("weights-figure");
     figure.dataset.shown = `${layer}/${index}`;
     figure.hidden = false;
   } catch (err) {
-    showError(err.message);
+    if (stillChosen()) showError(err.message);
   }
 }
 
@@ -358,30 +371,34 @@ document.addEventListener("keydown", (event) => {
 });
 
 function predictDrawing() {
-  // At most one request in flight; when it returns, one more if the drawing changed.
+  // At most one request in flight; when it returns, one more if the drawing changed or
+  // another model was chosen meanwhile (select() asks too, and may find one in flight).
   if (inFlight) { again = true; return; }
   inFlight = true;
   again = false;
   const asked = version;
-  const model = current;
+  const stillChosen = chosenNow();
+  const url = predictUrl();  // now: the model may change before toBlob calls back
   pad.toBlob(async (blob) => {
     try {
-      const answer = await call(predictUrl(), {
+      const answer = await call(url, {
         method: "POST", body: blob, headers: { "Content-Type": "image/png" },
       });
-      if (model === current && asked === version) {
+      if (stillChosen() && asked === version) {
         showError("");
         showPrediction(answer.predictions[0], asked);
       }
     } catch (err) {
-      if (model === current && asked === version) {
+      if (stillChosen() && asked === version) {
         showError(err.message);
         resetResults();
         $("results").dataset.version = String(asked);
       }
     } finally {
       inFlight = false;
-      if (again && strokes.length && current === model) predictDrawing();
+      // The one more is for the model chosen now, not the one this answer was for: a model
+      // chosen while this was in flight has no answer yet (this one was dropped above).
+      if (again && strokes.length && current.digits) predictDrawing();
     }
   }, "image/png");
 }
@@ -396,14 +413,14 @@ async function predictFile(file) {
   preview.hidden = false;
   const form = new FormData();
   form.append("image", file, file.name || "pasted.png");
-  const model = current;
+  const stillChosen = chosenNow();
   try {
     const answer = await call(predictUrl(), { method: "POST", body: form });
-    if (model === current) {
-      showError("");
-      showPrediction(answer.predictions[0], "upload");
-    }
+    if (!stillChosen()) return;
+    showError("");
+    showPrediction(answer.predictions[0], "upload");
   } catch (err) {
+    if (!stillChosen()) return;
     showError(err.message);
     resetResults();
   }
@@ -498,17 +515,20 @@ $("table-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const output = $("table-value");
   const note = $("filled-in");
+  const stillChosen = chosenNow();
   try {
     const answer = await call(`/api/models/${encodeURIComponent(current.name)}/predict`, {
       method: "POST", body: JSON.stringify(tableRow()),
       headers: { "Content-Type": "application/json" },
     });
+    if (!stillChosen()) return;  // the form now is another model's
     showError("");
     const prediction = answer.predictions[0];
     output.textContent = answerText(prediction);
     note.textContent = prediction.filled_in ? `Filled in: ${prediction.filled_in}.` : "";
     note.hidden = !prediction.filled_in;
   } catch (err) {
+    if (!stillChosen()) return;
     showError(err.message);
     output.textContent = "–";
     note.hidden = true;
