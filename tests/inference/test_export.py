@@ -31,7 +31,7 @@ def _need_onnx() -> None:
 
 
 @pytest.fixture(scope="module")
-def test_pixels(classifier, mnist_test):
+def sample_pixels(classifier, mnist_test):
     """37 real test digits as the model sees them: ``(N, 1, 28, 28)`` float32 on [0, 1],
     and PyTorch's probabilities for them (from the Classifier, fp32 eval)."""
     images, _ = mnist_test
@@ -55,10 +55,10 @@ def exported(classifier, tmp_path_factory):
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # TorchScript, deprecated in torch
 @pytest.mark.parametrize("fmt", [pytest.param("onnx", marks=pytest.mark.slow), "torchscript"])
-def test_exported_model_gives_pytorchs_probabilities(exported, test_pixels, fmt):
+def test_exported_model_gives_pytorchs_probabilities(exported, sample_pixels, fmt):
     if fmt == "onnx":
         _need_onnx()
-    pixels, expected = test_pixels
+    pixels, expected = sample_pixels
     out = exported(fmt)
     for batch in (pixels, pixels[:1]):  # the batch size is free (exported with 2)
         got = run(RUNTIMES[fmt], out, batch)

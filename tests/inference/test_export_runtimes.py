@@ -52,7 +52,7 @@ def _name(case: tuple) -> str:
 
 
 @pytest.fixture(scope="module")
-def test_pictures():
+def sample_pictures():
     """``pictures(dataset)``: the first 1,000 test images of a real data set, uint8 (for
     MNIST, the UCI digits' stand-in where it is absent: the files are compared with
     PyTorch, not scored)."""
@@ -113,14 +113,14 @@ def assert_runtimes_agree(path, inputs: np.ndarray, expected: np.ndarray) -> Non
 
 
 @pytest.fixture(scope="module")
-def predicted(test_pictures):
+def predicted(sample_pictures):
     """``predicted(case)``: the case's classifier, its pictures and ``predict``'s
     probabilities of them, made once for both graphs' tests."""
     made = {}
 
     def get(case: tuple) -> tuple[Classifier, np.ndarray, np.ndarray]:
         if case not in made:
-            pictures = test_pictures(case[0])
+            pictures = sample_pictures(case[0])
             classifier = make_classifier(case, pictures)
             expected = np.stack([p.probabilities for p in classifier.predict_many(pictures)])
             made[case] = classifier, pictures, expected
@@ -163,18 +163,18 @@ def model_input_from_metadata(pixels: np.ndarray, meta: dict[str, str]) -> np.nd
     return namespace["model_input"](pixels, meta)
 
 
-def test_an_opset_the_exporter_cannot_write_is_refused(test_pictures, tmp_path):
-    classifier = make_classifier(CASES[3], test_pictures("mnist"))
+def test_an_opset_the_exporter_cannot_write_is_refused(sample_pictures, tmp_path):
+    classifier = make_classifier(CASES[3], sample_pictures("mnist"))
     with pytest.raises(TorchbasicsError, match=r"opset 17 is not offered.*18 to 23"):
         export(classifier, tmp_path / "old.onnx", "onnx", opset=17)
     assert not (tmp_path / "old.onnx").exists()
 
 
 @pytest.mark.parametrize("opset", [20, 23])
-def test_a_newer_opset_is_written_as_asked_and_runs(opset, test_pictures, tmp_path):
+def test_a_newer_opset_is_written_as_asked_and_runs(opset, sample_pictures, tmp_path):
     import onnx
 
-    pictures = test_pictures("mnist")[:64]
+    pictures = sample_pictures("mnist")[:64]
     classifier = make_classifier(CASES[3], pictures)
     expected = np.stack([p.probabilities for p in classifier.predict_many(pictures)])
     path = export(classifier, tmp_path / "model.onnx", "onnx", opset=opset)
@@ -190,8 +190,8 @@ def test_a_runtime_that_cannot_load_the_file_fails_naming_it(tmp_path):
         run_in_child(["opencv-auto"], broken, np.zeros((1, 1, 28, 28), np.float32))
 
 
-def test_time_in_child_gives_the_same_outputs_and_a_time(test_pictures, tmp_path):
-    pictures = test_pictures("mnist")[:32]
+def test_time_in_child_gives_the_same_outputs_and_a_time(sample_pictures, tmp_path):
+    pictures = sample_pictures("mnist")[:32]
     classifier = make_classifier(CASES[0], pictures)
     path = export(classifier, tmp_path / "model.onnx", "onnx")
     pixels = pixels_of(classifier, pictures).numpy()

@@ -225,8 +225,51 @@ def test_405_wrong_method(client):
     assert_error(client.delete("/api/models"), 405)
 
 
-def test_408_is_covered_on_the_wire():
-    """A stalled body needs a real socket: see test_hostile.py."""
+def test_408_a_body_that_pauses_too_long(served, mnist_digits):
+    """Each wait for the next part of a body is timed (serve/limits.py, BodyLimit): a body
+    that keeps coming in short pauses is served, one that pauses longer than the timeout
+    gets 408. Pauses need a real socket: an in-process client's body cannot wait."""
+    from tests.serve.conftest import live_server
+    from torchbasics.serve.app import ServeSettings, create_app
+
+    picture = png_bytes(mnist_digits[3])
+    pieces = [picture[:40], picture[40:80], picture[80:]]
+    with live_server(create_app(served, ServeSettings(body_timeout=1.0))) as url:
+        status, _, body = send_slowly(url, predict_url(DIGITS), pieces, pause=0.2)
+        assert status == 200 and json.loads(body)["predictions"][0]["label"] == 3
+        status, headers, body = send_slowly(url, predict_url(DIGITS), pieces, pause=3.0)
+    assert status == 408
+    assert headers["content-type"] == "application/json" and headers["connection"] == "close"
+    (message,) = json.loads(body).values()
+    assert "stopped arriving for 1 s" in message and "\n" not in message
+
+
+def send_slowly(url: str, path: str, pieces: list[bytes],
+                pause: float) -> tuple[int, dict[str, str], bytes]:
+    """POST the PNG ``pieces`` to ``path`` on a raw socket, ``pause`` seconds between them
+    (the rest is not sent once the server has answered); its status, headers and body."""
+    import select
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    head = (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+            f"Content-Length: {sum(map(len, pieces))}\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.encode() + pieces[0])
+        for piece in pieces[1:]:
+            time.sleep(pause)
+            if select.select([sock], [], [], 0)[0]:  # answered already: stop sending
+                break
+            sock.sendall(piece)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    head_bytes, _, body = response.partition(b"\r\n\r\n")
+    status_line, *lines = head_bytes.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines)
+    return int(status_line.split()[1]), headers, body
 
 
 def test_413_too_large(served, mnist_digits):
