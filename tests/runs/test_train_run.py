@@ -100,8 +100,8 @@ def test_cli_train_and_errors(idx_dir, tmp_path, capsys):
 
 
 def test_epoch_line_without_error_column():
-    from torchbasics.runs.images import format_epoch
     from torchbasics.training.loop import EpochRecord
+    from torchbasics.training.progress import format_epoch
 
     line = format_epoch(EpochRecord(1, 0.5, None, 0.6, None, 0.1, 1.0, 100.0), 3)
     assert "train loss 0.5000  val loss 0.6000" in line and "error" not in line

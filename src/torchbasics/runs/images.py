@@ -52,7 +52,7 @@ from torchbasics.training.loop import (
     PartialEpoch,
     fit,
 )
-from torchbasics.training.progress import Progress
+from torchbasics.training.progress import Progress, format_epoch
 from torchbasics.training.schedule import StepPlan
 
 EVAL_BATCH_SIZE = 1000  # pictures per process, at most
@@ -562,15 +562,3 @@ def read_records(out: Path, epochs: int) -> list[EpochRecord]:
 def is_convolutional(model: torch.nn.Module) -> bool:
     """True when the model has 2-d convolutions (and so benefits from channels-last)."""
     return any(isinstance(module, torch.nn.Conv2d) for module in model.modules())
-
-
-def format_epoch(record: EpochRecord, epochs: int) -> str:
-    """One log line per epoch."""
-    def error(value: float | None) -> str:
-        return "" if value is None else f" error {100 * value:5.2f}%"
-
-    width = len(str(epochs))
-    return (f"epoch {record.epoch:>{width}}/{epochs}  "
-            f"train loss {record.train_loss:.4f}{error(record.train_error)}  "
-            f"val loss {record.val_loss:.4f}{error(record.val_error)}  "
-            f"lr {record.lr:.2e}  {record.seconds:5.1f}s  {record.images_per_second:,.0f} img/s")

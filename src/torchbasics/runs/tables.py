@@ -45,7 +45,7 @@ from torchbasics.tabular.prepare import RowBatches
 from torchbasics.tabular.schema import CLASSIFICATION
 from torchbasics.tabular.source import TableData
 from torchbasics.training.loop import ClassificationTask, EpochRecord, RegressionTask, fit
-from torchbasics.training.progress import Progress
+from torchbasics.training.progress import Progress, format_epoch
 
 LOG_LINES = 10  # epoch lines logged per run (evenly spaced, plus the last)
 SMALL_DATA = 1 << 20  # feature values below which one CPU thread trains fastest
@@ -143,7 +143,8 @@ def fit_rows(model: nn.Module, parts: TableParts, config: TrainConfig, device: t
                                      val_loss=record.val_loss * units)
         tracked.add(record)
         if record.epoch % every == 0 or record.epoch == config.epochs or tracked.should_stop:
-            log(format_epoch(record, config.epochs))
+            log(format_epoch(record, config.epochs,
+                             regression=parts.schema.task != CLASSIFICATION, timed=False))
         return tracked.should_stop
 
     small = parts.inputs["train"].numel() < SMALL_DATA
@@ -172,15 +173,3 @@ def one_cpu_thread(enabled: bool = True) -> Iterator[None]:
     finally:
         torch.set_num_threads(threads)
 
-
-def format_epoch(record: EpochRecord, epochs: int) -> str:
-    """One log line: the epoch's train and validation loss (and error, for classes)."""
-    width = len(str(epochs))
-    if record.val_error is not None:
-        return (f"epoch {record.epoch:>{width}}/{epochs}  train loss {record.train_loss:.4f} "
-                f"error {100 * record.train_error:5.2f}%  val loss {record.val_loss:.4f} "
-                f"error {100 * record.val_error:5.2f}%  lr {record.lr:.2e}")
-    return (f"epoch {record.epoch:>{width}}/{epochs}  "
-            f"train MSE {record.train_loss:,.1f} (RMSE {record.train_loss ** 0.5:,.2f})  "
-            f"val MSE {record.val_loss:,.1f} (RMSE {record.val_loss ** 0.5:,.2f})  "
-            f"lr {record.lr:.2e}")

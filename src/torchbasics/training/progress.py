@@ -65,3 +65,32 @@ class Progress:
         """The progress a checkpoint's :meth:`state` and the run's records describe."""
         return cls(patience, list(records), (state["best_val_error"], state["best_val_loss"]),
                    state["stale_epochs"])
+
+
+def format_epoch(record: EpochRecord, epochs: int, *, regression: bool = False,
+                 timed: bool = True) -> str:
+    """The one log line of an epoch, for image and table runs alike.
+
+    Args:
+        record: the epoch.
+        epochs: how many the run has (the epoch number is padded to its width).
+        regression: the loss is a mean squared error, shown with its root (in the
+            target's units); otherwise a loss, with the error rate when it was measured.
+        timed: add the epoch's seconds and images a second (image runs: a table's epoch
+            takes milliseconds, and its rows are not images).
+    """
+    width = len(str(epochs))
+    parts = [f"epoch {record.epoch:>{width}}/{epochs}",
+             f"train {_loss(record.train_loss, record.train_error, regression)}",
+             f"val {_loss(record.val_loss, record.val_error, regression)}",
+             f"lr {record.lr:.2e}"]
+    if timed:
+        parts.append(f"{record.seconds:5.1f}s  {record.images_per_second:,.0f} img/s")
+    return "  ".join(parts)
+
+
+def _loss(loss: float, error: float | None, regression: bool) -> str:
+    """``loss 0.1234 error  5.00%``, or for regression ``MSE 12.3 (RMSE 3.51)``."""
+    if regression:
+        return f"MSE {loss:,.1f} (RMSE {loss ** 0.5:,.2f})"
+    return f"loss {loss:.4f}" + ("" if error is None else f" error {100 * error:5.2f}%")
