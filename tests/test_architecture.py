@@ -2,7 +2,8 @@
 
 The layers (ARCHITECTURE.md draws them), lowest first. A module may import from its own
 layer and the layers below, never from above, whether at the top of the file or inside a
-function.
+function. Within the data layer, samples < tabular < data: what every data set's samples
+share, then tables, then the data sets, which know tables and not the other way round.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 LAYERS = (
     ("torchbasics", "errors", "settings", "files", "allocator", "memory", "cpu", "device",
      "extras", "resources"),
-    ("data", "tabular", "models", "metrics", "plots"),
+    ("samples", "tabular", "data", "models", "metrics", "plots"),
     ("checkpoint", "training"),
     ("inference", "explain"),
     ("runs",),
     ("cli", "serve", "__main__", "doctor"),
 )
 LAYER_OF = {part: level for level, parts in enumerate(LAYERS) for part in parts}
+DATA_ORDER = ("samples", "tabular", "data")  # layer 1's parts that build on each other
 LONGEST_FUNCTION = 60  # lines; longer ones must say why in a comment starting "# Long:"
 
 
@@ -49,9 +51,24 @@ def imports(path: Path, *, top_level_only: bool) -> set[str]:
     return {name for name in found if name.split(".")[0] == "torchbasics"}
 
 
-def layer(module: str) -> int:
+def part(module: str) -> str:
+    """The part of the package a module belongs to: ``torchbasics.data.own`` -> ``data``."""
     parts = module.split(".")
-    return LAYER_OF[parts[1] if len(parts) > 1 else parts[0]]
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def layer(module: str) -> int:
+    return LAYER_OF[part(module)]
+
+
+def goes_up(module: str, target: str) -> bool:
+    """Whether ``module`` importing ``target`` goes up the layers (or up layer 1's
+    :data:`DATA_ORDER`)."""
+    if layer(target) != layer(module):
+        return layer(target) > layer(module)
+    here, there = part(module), part(target)
+    return (here in DATA_ORDER and there in DATA_ORDER
+            and DATA_ORDER.index(there) > DATA_ORDER.index(here))
 
 
 def test_every_part_of_the_package_has_a_layer():
@@ -62,8 +79,20 @@ def test_every_part_of_the_package_has_a_layer():
 def test_imports_go_down_the_layers(module):
     known = modules()
     upward = sorted(target for target in imports(known[module], top_level_only=False)
-                    if target in known and layer(target) > layer(module))
-    assert not upward, f"{module} (layer {layer(module)}) imports from above: {upward}"
+                    if target in known and goes_up(module, target))
+    order = f", {' < '.join(DATA_ORDER)}" if part(module) in DATA_ORDER else ""
+    assert not upward, f"{module} (layer {layer(module)}{order}) imports from above: {upward}"
+
+
+def test_within_the_data_layer_tables_know_nothing_of_the_data_sets():
+    """The data sets' registry lists tables; a table never asks which data set it is."""
+    assert goes_up("torchbasics.tabular.schema", "torchbasics.data.registry")
+    assert goes_up("torchbasics.samples.splits", "torchbasics.tabular.prepare")
+    assert not goes_up("torchbasics.data.registry", "torchbasics.tabular.bonus")
+    assert not goes_up("torchbasics.tabular.schema", "torchbasics.samples.classes")
+    assert not goes_up("torchbasics.models.cnn", "torchbasics.metrics")  # no order there
+
+
 
 
 def test_no_import_cycles_at_module_level():

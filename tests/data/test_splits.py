@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from torchbasics.data.sources import load_split
-from torchbasics.data.splits import stratified_indices, train_val_split
+from torchbasics.data.splits import train_val_split
 from torchbasics.errors import TorchbasicsError
+from torchbasics.samples.splits import stratified_indices
 
 
 def test_split_is_disjoint_complete_and_stratified():

@@ -13,7 +13,7 @@ not pictures (by their suffix), and files outside a class folder, are listed as 
 with the reason. Whether a picture decodes is found when the cache is built
 (:mod:`torchbasics.data.picture_cache`), which skips and lists the ones that do not.
 
-Classes are in :func:`~torchbasics.data.classes.class_order`: folders named by numbers are
+Classes are in :func:`~torchbasics.samples.classes.class_order`: folders named by numbers are
 ordered as numbers.
 """
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from torchbasics.data.classes import class_order
 from torchbasics.data.decode import IMAGE_SUFFIXES, os_reason
 from torchbasics.errors import TorchbasicsError
+from torchbasics.samples.classes import class_order
 
 SPLIT_FOLDERS = {"train": "train", "training": "train", "test": "test", "testing": "test",
                  "val": "val", "valid": "val", "validation": "val", "dev": "val"}

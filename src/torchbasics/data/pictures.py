@@ -23,9 +23,9 @@ from torchbasics.data.image_data import ImageData, ImageSplit
 from torchbasics.data.memmap import MappedImageData
 from torchbasics.data.picture_cache import PictureCache, PictureOptions, load_or_build
 from torchbasics.data.registry import DatasetSpec
-from torchbasics.data.splits import stratified_indices
 from torchbasics.errors import TorchbasicsError
 from torchbasics.memory import available_memory
+from torchbasics.samples.splits import stratified_indices
 
 MEMORY_SHARE = 1 / 4  # pixels up to this share of the available memory are read whole
 STATISTICS_BYTES = 16 << 20  # of pixels read at a time when measuring the mean and std

@@ -30,7 +30,6 @@ from torchbasics.checkpoint import (
     save_checkpoint,
 )
 from torchbasics.data.image_data import ImageSplit
-from torchbasics.data.loaders import BatchSampler
 from torchbasics.data.picture_cache import PictureOptions
 from torchbasics.data.pictures import PictureSplits
 from torchbasics.data.registry import get_dataset
@@ -43,6 +42,7 @@ from torchbasics.models import count_parameters
 from torchbasics.runs import rundir
 from torchbasics.runs.budget import TimeBudget, measure
 from torchbasics.runs.config import TrainConfig, check, optimizer_and_schedule, resolve, step_plan
+from torchbasics.samples.batches import BatchSampler
 from torchbasics.training import distributed, tensorboard
 from torchbasics.training.interrupts import TrainingInterrupted, stop_on_signals
 from torchbasics.training.loop import (

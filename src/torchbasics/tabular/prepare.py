@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from torchbasics.data.loaders import BatchSampler
 from torchbasics.errors import TorchbasicsError
+from torchbasics.samples.batches import BatchSampler
+from torchbasics.samples.splits import random_indices, stratified_indices
 from torchbasics.tabular.table import Table
 
 
@@ -33,12 +34,10 @@ def split_rows(count: int, *, test_fraction: float, val_fraction: float, seed: i
     """``(train, val, test)`` indices of ``count`` rows: ``test_fraction`` held out for
     testing, then ``val_fraction`` of the rest for validation, each sorted.
 
-    Seeded (:mod:`torchbasics.data.splits`): the same seed gives the same rows. With
+    Seeded (:mod:`torchbasics.samples.splits`): the same seed gives the same rows. With
     ``labels`` (one class index per row) both splits are stratified, every class in the
     same proportion in each part.
     """
-    from torchbasics.data.splits import random_indices, stratified_indices
-
     def split(rows: np.ndarray, fraction: float, where: str) -> tuple[np.ndarray, np.ndarray]:
         if labels is None:
             kept, held = random_indices(len(rows), fraction, seed, where=where)
@@ -107,7 +106,7 @@ class Standardizer:
 class RowBatches(BatchSampler):
     """Iterate over ``(features, target)`` batches of in-memory rows, reshuffled each epoch.
 
-    The epoch bookkeeping is :class:`~torchbasics.data.loaders.BatchSampler`'s, so epoch
+    The epoch bookkeeping is :class:`~torchbasics.samples.batches.BatchSampler`'s, so epoch
     ``e``'s order depends only on ``seed`` and ``e``. A batch size of at least the row
     count gives full-batch gradient descent (one step per epoch).
     """

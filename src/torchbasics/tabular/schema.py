@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from torchbasics.data.classes import class_order
 from torchbasics.errors import TorchbasicsError
+from torchbasics.samples.classes import class_order
 from torchbasics.tabular.csvfile import CsvTable, shorten
 from torchbasics.tabular.table import Column
 
