@@ -6,7 +6,7 @@
 
 Each MNIST test digit is rendered as dark ink on white or light-gray paper, 80-200 px,
 placed anywhere in the frame, with gray noise, some blur and, for half of them, colour
-(:func:`torchbasics.inference.scans.render_scan`, seeded). The stronger MNIST model
+(:func:`_scans.render_scan`, seeded). The stronger MNIST model
 (``convnet``; trained here with its default recipe unless --run is given) then reads
 them through the same pipeline as ``torchbasics predict``. Printed: accuracy on the plain
 test set (as ``evaluate`` feeds it, and through the predict pipeline) and on the
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _scans import render_scan  # benchmarks/: sys.path[0] when run as a script
 
 import torchbasics
 from torchbasics.data.sources import load_split
 from torchbasics.inference.predictor import Classifier
-from torchbasics.inference.scans import render_scan
 from torchbasics.runs.config import TrainConfig
 from torchbasics.runs.train import train
 

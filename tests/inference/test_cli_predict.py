@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks._scans import render_scan
 from torchbasics.cli import main
-from torchbasics.inference.scans import render_scan
 
 
 @pytest.fixture(scope="module")

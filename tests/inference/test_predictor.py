@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 
 import torchbasics
+from benchmarks._scans import render_scan
 from torchbasics.checkpoint import load_checkpoint, model_from_checkpoint
 from torchbasics.data.geometry import deskew
 from torchbasics.errors import TorchbasicsError
 from torchbasics.inference.predictor import Classifier, Prediction
-from torchbasics.inference.scans import render_scan
 
 SAMPLE = slice(0, 300)
 

@@ -8,12 +8,12 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from benchmarks._scans import ScanStyle, render_scan
 from tests.helpers import real_data_dir
 from torchbasics.data.registry import get_dataset
 from torchbasics.data.transforms import ModelInput
 from torchbasics.errors import TorchbasicsError
 from torchbasics.inference.preprocess import Preprocessing, preprocess
-from torchbasics.inference.scans import ScanStyle, render_scan
 
 DIGITS = Preprocessing("digits", (1, 28, 28), ModelInput((0.1307,), (0.3081,)))
 FIT = Preprocessing("fit", (1, 28, 28), ModelInput((0.2860,), (0.3530,)))

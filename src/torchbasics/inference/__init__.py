@@ -5,6 +5,6 @@ apart; ``predictor`` holds the :class:`~torchbasics.inference.predictor.Classifi
 ``preprocess`` turns any picture into its input; ``table`` holds the table models
 (:class:`~torchbasics.inference.table.Regressor`,
 :class:`~torchbasics.inference.table.TableClassifier`); ``export`` writes deployable files and
-``runtimes`` runs them in ONNX Runtime, OpenCV and TorchScript;
-``scans`` renders MNIST digits as photos for testing; ``show`` draws what a model saw.
+``runtimes`` runs them in ONNX Runtime, OpenCV and TorchScript; ``show`` draws what a
+model saw.
 """

@@ -3,7 +3,9 @@
 Real pictures of handwriting are not MNIST images: dark ink on light paper, larger,
 anywhere in the frame, with gray noise, some blur, often in colour. :func:`render_scan`
 makes such a picture from an MNIST digit, seeded, so that accuracy on real-looking input
-can be measured with known labels (``benchmarks/robust_digits.py``, the tests).
+can be measured with known labels: by ``robust_digits.py`` here, and by the tests of
+``predict`` (which import it as ``benchmarks._scans``). Not part of the package: nothing
+a user runs draws fake scans.
 """
 
 from __future__ import annotations
