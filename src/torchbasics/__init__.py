@@ -21,10 +21,12 @@ _API = {
     "TrainConfig": "torchbasics.runs.config",
     "train": "torchbasics.runs.train",
     "load": "torchbasics.inference.loading",
+    "open_run": "torchbasics.runs.kinds",
     "Classifier": "torchbasics.inference.predictor",
     "Regressor": "torchbasics.inference.table",
     "TableClassifier": "torchbasics.inference.table",
     "evaluate_run": "torchbasics.runs.evaluate",
+    "explain_run": "torchbasics.runs.explain",
     "compare": "torchbasics.runs.compare",
 }
 __all__ = ["__version__", *_API]

@@ -68,9 +68,20 @@ def test_cli_evaluate(run, capsys):
     assert "no such run directory or checkpoint" in capsys.readouterr().err
 
 
+def test_a_checkpoint_file_is_evaluated_like_its_run_with_checkpoint(run, capsys):
+    """``evaluate RUN/last.pt`` takes the file, as predict, export and serve do."""
+    assert main(["evaluate", str(run / "last.pt"), "--json"]) == 0
+    by_file = json.loads(capsys.readouterr().out)
+    assert by_file["checkpoint"] == "last.pt"
+    assert main(["evaluate", str(run), "--checkpoint", "last", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["error"] == by_file["error"]
+    assert main(["evaluate", str(run / "last.pt")]) == 0
+    assert capsys.readouterr().out.startswith(f"{run / 'last.pt'} on test (60 images)")
+
+
 def test_a_bf16_trained_model_is_evaluated_in_fp32(idx_dir, tmp_path, monkeypatch):
     """The test error is that of the model as `predict` and exported files run it (fp32)."""
-    import torchbasics.runs.evaluate as evaluation
+    import torchbasics.runs.evaluate_pictures as evaluation
 
     config = TrainConfig(dataset="mnist", model="softmax", epochs=1, data_dir=str(idx_dir),
                          precision="bf16", deskew=False)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from torchbasics.serve.served import load_served, shown_dataset, unique_name, url_name
+from torchbasics.runs.trained import shown_dataset
+from torchbasics.serve.served import load_served, unique_name, url_name
 
 
 def test_url_names(tmp_path):
@@ -27,7 +28,7 @@ def test_a_bare_checkpoint_gets_a_card_from_the_model_itself(bonus_run, tmp_path
     copy.parent.mkdir()
     shutil.copy(bonus_run / "last.pt", copy)
     (served,) = load_served([copy]).values()
-    assert served.name == "bonus-model" and served.kind == "tabular"
+    assert served.name == "bonus-model" and served.describe()["kind"] == "tabular"
     assert served.card["parameters"] == 4  # counted from the weights: no summary.json here
     assert served.card["test_error"] is None and "formula" not in served.card
     assert served.card["trained"].startswith("20")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -28,7 +29,9 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
     from torchbasics.cli.flags import help_text
     from torchbasics.runs.config import SETTINGS
 
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="made by `torchbasics train`")
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="made by `torchbasics train`, or a checkpoint file in one "
+                        "(RUN_DIR/last.pt)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--split", default="test", choices=["train", "test"],
                         help="which split (default: test)")
@@ -37,8 +40,9 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--csv", type=Path, metavar="FILE",
                         help="table runs: evaluate on every row of this CSV instead of the "
                         "run's test rows")
-    parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
-                        help="best (lowest validation error) or last epoch (default: best)")
+    parser.add_argument("--checkpoint", choices=["best", "last"],
+                        help="best (lowest validation error) or last epoch (default: best.pt "
+                        "if the run has one, else last.pt)")
     parser.add_argument("--data-dir", type=Path, help="folder searched first for the data set")
     parser.add_argument("--device", default=SETTINGS["device"].default,
                         help=help_text("device", SETTINGS["device"]))
@@ -47,41 +51,20 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate and print the result."""
-    from torchbasics.runs.evaluate import evaluate_run
-    from torchbasics.runs.report import percent
+    from torchbasics.runs.kinds import open_run
+    from torchbasics.runs.trained import EvaluateRequest
 
-    result = evaluate_run(args.run_dir, split=args.split if args.list is None else "test",
-                          list_path=args.list, csv=args.csv, data_dir=args.data_dir,
-                          checkpoint_name=f"{args.checkpoint}.pt", device=args.device)
+    trained = open_run(args.run_dir, args.checkpoint)
+    result = trained.evaluate(EvaluateRequest(
+        split=args.split if args.list is None else "test", list_path=args.list, csv=args.csv,
+        data_dir=args.data_dir, device=args.device))
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "report"}, indent=2))
         return 0
-    if "mse" in result:  # a table regression
-        r2 = "—" if result["r2"] is None else f"{result['r2']:.4f}"
-        print(f"{args.run_dir} on {result['evaluated_on']} ({result['count']:,} rows): MSE "
-              f"{result['mse']:,.4f}, RMSE {result['rmse']:,.4f}, MAE {result['mae']:,.4f}, "
-              f"R² {r2}")
-        _filled_in(result)
-        return 0
-    if "log_loss" in result:  # a table classifier
-        print(f"{args.run_dir} on {result['evaluated_on']} ({result['count']:,} rows): "
-              f"accuracy {percent(result['accuracy'])}, error {percent(result['error'])}, "
-              f"log-loss {result['log_loss']:.4f}\n")
-        print(result["report"])
-        print(f"figure: {args.run_dir}/confusion_matrix.png")
-        _filled_in(result)
-        return 0
-    print(f"{args.run_dir}/{args.checkpoint}.pt on {result['evaluated_on']} "
-          f"({result['count']:,} images): error {percent(result['error'])}, "
-          f"accuracy {percent(result['accuracy'])}\n")
-    print(result["report"])
-    print(f"figures: {args.run_dir}/confusion_matrix.png, {args.run_dir}/mistakes.png")
-    return 0
-
-
-def _filled_in(result: dict) -> None:
-    """The line about what had to be filled in, if anything."""
-    import sys
-
+    shown_as = str(args.run_dir if args.run_dir.is_file() or args.checkpoint is None
+                   else args.run_dir / f"{args.checkpoint}.pt")
+    for line in trained.evaluation_lines(result, shown_as):
+        print(line)
     if result.get("filled_in"):
         print(f"note: {result['filled_in']}; filled in as in training", file=sys.stderr)
+    return 0

@@ -33,16 +33,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 def add_explain_flags(parser: argparse.ArgumentParser) -> None:
     """``explain``'s flags."""
     from torchbasics.explain.attributions import IG_STEPS
-    from torchbasics.runs.explain import CHECKED
+    from torchbasics.runs.explain_pictures import CHECKED
 
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="made by `torchbasics train`")
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="made by `torchbasics train`, or a checkpoint file in one")
     parser.add_argument("pictures", nargs="*", type=Path, metavar="PICTURE",
                         help="pictures to explain, read as `predict` reads them (default: "
                         "one test picture per class)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="where the figures go (default: RUN_DIR/explain)")
-    parser.add_argument("--checkpoint", default="best", choices=["best", "last"],
-                        help="best (lowest validation error) or last epoch (default: best)")
+    parser.add_argument("--checkpoint", choices=["best", "last"],
+                        help="best (lowest validation error) or last epoch (default: best.pt "
+                        "if the run has one, else last.pt)")
     parser.add_argument("--checked", type=int, default=CHECKED, metavar="N",
                         help=f"test pictures the sanity checks run on (default: {CHECKED}; "
                         "fewer is quicker and less sure)")
@@ -61,13 +63,14 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.steps < 2:
         raise TorchbasicsError(f"--steps must be at least 2, got {args.steps}", where="--steps")
     result = explain_run(args.run_dir, args.pictures, out=args.out,
-                         checkpoint_name=f"{args.checkpoint}.pt", checked=args.checked,
+                         checkpoint_name=args.checkpoint, checked=args.checked,
                          steps=args.steps, seed=args.seed, log=stderr_log)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     for line in summary_lines(result):
         print(line)
-    out = args.out or args.run_dir / "explain"
+    folder = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
+    out = args.out or folder / "explain"
     print(f"figures: {', '.join(str(out / name) for name in result['files'].values())}")
     return 0

@@ -46,60 +46,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Export, check against PyTorch where possible, and say where the file is."""
-    import torch
-
     from torchbasics.errors import TorchbasicsError
-    from torchbasics.inference.export import check_export, export
-    from torchbasics.inference.loading import load
-    from torchbasics.inference.predictor import Classifier
+    from torchbasics.runs.kinds import open_run
+    from torchbasics.runs.trained import ExportRequest
 
-    model = load(args.run)
-    folder = args.run if args.run.is_dir() else args.run.parent
-    out = args.out or folder / f"model{SUFFIXES[args.format]}"
-    if isinstance(model, Classifier):
-        export(model, out, args.format, graph=args.graph, opset=args.opset)
-        pixels = torch.rand((8, *model.preprocessing.input_shape),
-                            generator=torch.Generator().manual_seed(0))  # (8, C, H, W)
-        differences = check_export(model, out, args.format, pixels, args.graph)
-        print(f"wrote {out}: {args.format} ({args.graph} graph), {len(model.class_names)} "
-              "classes")
-    else:
-        differences = export_table_model(args, model, out)
-    if not differences:
+    trained = open_run(args.run)
+    out = args.out or trained.run_dir / f"model{SUFFIXES[args.format]}"
+    exported = trained.export(out, ExportRequest(format=args.format, graph=args.graph,
+                                                 opset=args.opset))
+    for line in exported.lines:
+        print(line)
+    if not exported.differences:
         print("not run: no runtime for it is installed (pip install 'torchbasics[export]')")
-    on = ("probabilities within {:.1e} of PyTorch's on random pixels"
-          if isinstance(model, Classifier) else
-          "within {:.1e} of PyTorch's on rows made from the training statistics (for a "
-          "number: in standard deviations of the target)")
-    for runtime, difference in differences.items():
-        print(f"  {runtime}: {on.format(difference)}")
-    worst = max(differences.values(), default=0.0)
+    for runtime, difference in exported.differences.items():
+        print(f"  {runtime}: {exported.checked_on.format(difference)}")
+    worst = max(exported.differences.values(), default=0.0)
     if worst > CHECK_TOLERANCE:
         raise TorchbasicsError(f"a runtime's probabilities differ from PyTorch's by {worst:.1e}",
                                where=out, fix="report this, with `torchbasics doctor`")
     return 0
-
-
-def export_table_model(args: argparse.Namespace, model: object, out: Path) -> dict[str, float]:
-    """A table model as one ONNX file; its largest difference from PyTorch per runtime."""
-    from torchbasics.errors import TorchbasicsError
-    from torchbasics.inference.table_export import (
-        check_table_export,
-        export_table,
-        refuse_torchscript,
-    )
-
-    if args.format != "onnx":
-        refuse_torchscript()
-    if args.graph != GRAPHS[0]:
-        raise TorchbasicsError("--graph network is for image models", where="--graph",
-                               fix="a table model's file always takes the table's values")
-    if args.opset not in OPSETS:
-        raise TorchbasicsError(f"opset {args.opset} is not offered", where="--opset",
-                               fix=f"use {OPSETS[0]} to {OPSETS[-1]}")
-    export_table(model, out, args.opset)
-    names = ", ".join(feature.name for feature in model.schema.features)
-    print(f"wrote {out}: onnx, inputs {names}; output "
-          f"{'value' if model.schema.task == 'regression' else 'probabilities'}")
-    print("  OpenCV's DNN module is not tried: it takes no text inputs")
-    return check_table_export(model, out)

@@ -28,26 +28,16 @@ def find_checkpoint(run: str | os.PathLike) -> Path:
                            fix="is this a run directory made by `torchbasics train`?")
 
 
-def load_classifier(run: str | os.PathLike, *, refusal: str,
-                    fix: str | None = None) -> Classifier:
-    """:func:`load` for what only an image classifier can do; a regression run is refused
-    with ``refusal`` (and ``fix``)."""
-    from torchbasics.inference.predictor import Classifier
-
-    model = load(run)
-    if not isinstance(model, Classifier):
-        raise TorchbasicsError(refusal, where=run, fix=fix)
-    return model
-
-
 def load(run: str | os.PathLike) -> Classifier | TableModel:
     """The trained model of a run directory (or checkpoint file), ready to predict.
 
-    The one place that tells the kinds of model apart: an image classifier comes back as a
+    The one place that tells the kinds of model apart, by the checkpoint's kind: an image
+    classifier comes back as a
     :class:`~torchbasics.inference.predictor.Classifier` (``.predict(picture)``), a table
     model as a :class:`~torchbasics.inference.table.Regressor` or
     :class:`~torchbasics.inference.table.TableClassifier` (``.predict_one({...})``,
-    ``.predict_csv(path)``). Every command that uses a trained model starts here.
+    ``.predict_csv(path)``). Every command opens its run through
+    :func:`torchbasics.runs.kinds.open_run`, which starts here.
     """
     from torchbasics.checkpoint import CLASSIFIER, load_checkpoint
 

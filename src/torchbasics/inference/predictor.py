@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -56,6 +56,8 @@ class Classifier:
         dataset: the data set it was trained on (for messages and metadata).
         config: the settings it was trained with (``TrainConfig.to_dict()``), if known.
     """
+
+    kind: ClassVar[str] = "image"  # what :func:`~.loading.load` tells by, once
 
     def __init__(self, model: nn.Module, class_names: Sequence[str],
                  preprocessing: Preprocessing, dataset: str = "",

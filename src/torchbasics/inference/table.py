@@ -19,7 +19,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -59,6 +59,7 @@ class PredictedRows:
 class TableModel:
     """A trained model over the rows of a table (see the module docstring)."""
 
+    kind: ClassVar[str] = "table"  # what :func:`~.loading.load` tells by, once
     model: nn.Module
     schema: TableSchema
     dataset: str = ""  # the data set it was trained on
@@ -141,6 +142,22 @@ class TableModel:
         """Column name -> the predictions' cells, as ``predict_csv`` writes them."""
         raise NotImplementedError
 
+    answer_name: ClassVar[str] = ""  # what an exported file outputs: "value" or "probabilities"
+
+    def answers(self, outputs: np.ndarray) -> np.ndarray:
+        """What an exported file gives for the network's outputs: values ``(N, 1)`` in the
+        target's units, or class probabilities ``(N, K)``."""
+        raise NotImplementedError
+
+    def answer_scale(self) -> float:
+        """The size an answer's error is measured against: the target's standard deviation
+        for a value, 1 for a probability."""
+        return 1.0
+
+    def formula(self) -> LinearFormula | None:
+        """The learned formula in the table's units, for a linear regression (else ``None``)."""
+        return None
+
 
 class OneRow(CsvTable):
     """A row given as values, not read from a file: its cells are named by column alone."""
@@ -184,6 +201,14 @@ class Regressor(TableModel):
     def prediction_columns(self, outputs: np.ndarray) -> dict[str, list[str]]:
         return {self.output_column: [f"{value:.8g}" for value in self.values(outputs)]}
 
+    answer_name: ClassVar[str] = "value"
+
+    def answers(self, outputs: np.ndarray) -> np.ndarray:
+        return self.values(outputs)[:, None]
+
+    def answer_scale(self) -> float:
+        return self.schema.target.std
+
     def formula(self) -> LinearFormula | None:
         """The learned formula in the table's units, for a linear model (else ``None``)."""
         layer = self.model
@@ -204,6 +229,11 @@ class RowPrediction:
 
 class TableClassifier(TableModel):
     """A table model that predicts a class."""
+
+    answer_name: ClassVar[str] = "probabilities"
+
+    def answers(self, outputs: np.ndarray) -> np.ndarray:
+        return self.probabilities(outputs)
 
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
         """Class probabilities ``(N, K)`` from the network's logits."""

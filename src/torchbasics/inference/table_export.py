@@ -29,8 +29,13 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.extras import require
 from torchbasics.files import atomic_write
 from torchbasics.inference.formats import DEFAULT_OPSET
-from torchbasics.inference.table import Regressor, TableModel
-from torchbasics.tabular.schema import MISSING, CategoricalFeature, NumericFeature
+from torchbasics.inference.table import TableModel
+from torchbasics.tabular.schema import (
+    MISSING,
+    REGRESSION,
+    CategoricalFeature,
+    NumericFeature,
+)
 
 ML_OPSET = 3  # ai.onnx.ml: LabelEncoder with string keys and int64 values
 ENCODED, NETWORK_OUTPUT = "encoded", "network_output"
@@ -75,7 +80,7 @@ def metadata(model: TableModel) -> dict[str, str]:
     inputs = [{"name": f.name, "type": "float32, NaN for missing"
                if isinstance(f, NumericFeature) else "string, empty for missing"}
               for f in schema.features]
-    output = ("value: (N, 1) float32, in the target's units" if isinstance(model, Regressor)
+    output = ("value: (N, 1) float32, in the target's units" if schema.task == REGRESSION
               else f"probabilities: (N, {len(schema.target.classes)}) float32")
     return {"producer": "torchbasics", "dataset": model.dataset, "target": schema.target.name,
             "task": schema.task, "classes": json.dumps(list(schema.target.classes)),
@@ -84,7 +89,8 @@ def metadata(model: TableModel) -> dict[str, str]:
 
 
 def output_name(model: TableModel) -> str:
-    return "value" if isinstance(model, Regressor) else "probabilities"
+    """The exported file's output: ``value`` or ``probabilities``."""
+    return model.answer_name
 
 
 def encoder_graph(model: TableModel, opset: int) -> Any:
@@ -178,7 +184,7 @@ def output_graph(model: TableModel, opset: int) -> Any:
     helper, proto, constants = onnx.helper, onnx.TensorProto, Constants("output/")
     target, out = model.schema.target, output_name(model)
     width = model.schema.outputs
-    if isinstance(model, Regressor):
+    if model.schema.task == REGRESSION:  # the standardized value back in the target's units
         nodes = [helper.make_node("Mul", [NETWORK_OUTPUT, constants.add("std", [[target.std]])],
                                   ["scaled"]),
                  helper.make_node("Add", ["scaled", constants.add("mean", [[target.mean]])],
@@ -247,10 +253,8 @@ def check_table_export(model: TableModel, path: str | os.PathLike) -> dict[str, 
     theirs = session.run([output_name(model)], onnx_inputs(model, rows))[0]
     encoded = model.schema.encode(OneRow("check", tuple(rows), rows))
     raw = model.outputs(encoded)
-    if isinstance(model, Regressor):
-        ours = model.values(raw)[:, None]
-        return {"onnxruntime": float(np.abs(theirs - ours).max() / model.schema.target.std)}
-    return {"onnxruntime": float(np.abs(theirs - model.probabilities(raw)).max())}
+    difference = np.abs(theirs - model.answers(raw)).max() / model.answer_scale()
+    return {"onnxruntime": float(difference)}
 
 
 def refuse_torchscript() -> None:

@@ -1,179 +1,41 @@
-"""Evaluate a trained run on its test split (or a list file, or another CSV): errors, metrics,
-per-class report, figures. Image classifiers here; table models in :mod:`.table_results`."""
+"""Evaluate a trained run, whatever its model: pictures on their test split or a list file,
+a table's test rows or another CSV (the work is the run's kind's: :mod:`.trained`)."""
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
-import torch
-
-from torchbasics.data.image_data import ImageData
-from torchbasics.data.memmap import MappedImageData, batches_for
-from torchbasics.data.registry import get_dataset
-from torchbasics.data.sources import load_split
-from torchbasics.device import resolve_device
-from torchbasics.errors import TorchbasicsError
-from torchbasics.inference.loading import load
-from torchbasics.inference.predictor import Classifier
-from torchbasics.metrics import (
-    confusion,
-    error_rate,
-    format_report,
-    most_confident_mistakes,
-    per_class_report,
-)
-from torchbasics.runs import rundir
-from torchbasics.runs.images import eval_batch_size
-from torchbasics.training.loop import predict_probabilities
-
-MISTAKES_SHOWN = 32
-
-
-def check_compatible(classifier: Classifier, data: ImageData, where: str) -> None:
-    """Refuse data whose image shape or classes differ from what the model was trained on."""
-    if data.image_shape != classifier.preprocessing.input_shape:
-        raise TorchbasicsError(
-            f"the model expects images of shape {classifier.preprocessing.input_shape}, the "
-            f"data has {data.image_shape}", where=where,
-        )
-    if data.class_names != classifier.class_names:
-        raise TorchbasicsError(
-            f"the model was trained on {len(classifier.class_names)} classes of "
-            f"'{classifier.dataset}', not these {data.num_classes}", where=where,
-        )
+from torchbasics.runs.kinds import open_run
+from torchbasics.runs.trained import EvaluateRequest
 
 
 def evaluate_run(
-    run_dir: str | os.PathLike,
+    run: str | os.PathLike,
     *,
     split: str = "test",
     list_path: str | os.PathLike | None = None,
     csv: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
-    checkpoint_name: str = "best.pt",
+    checkpoint_name: str | None = None,
     device: str = "auto",
 ) -> dict[str, Any]:
-    """Evaluate ``run_dir/checkpoint_name`` and write its figures and ``evaluation.json``.
+    """Evaluate a run's checkpoint and write its figures and ``evaluation.json``.
 
-    The model runs in fp32, as ``predict`` and exported files run it, even when it was
-    trained in bf16. A table run is evaluated on its test rows, or every row of ``csv``
-    (:func:`~torchbasics.runs.table_results.evaluate_table`).
-
-    Evaluating the full test split also records ``test_error`` in ``summary.json``.
+    Args:
+        run: a run directory, or a checkpoint file in one.
+        split: ``"test"`` or ``"train"`` (image data sets).
+        list_path: evaluate on the pictures this list file names instead.
+        csv: a table run: evaluate on every row of this CSV instead of the test rows.
+        data_dir: searched first for a registered data set.
+        checkpoint_name: ``"best.pt"`` or ``"last.pt"``; ``None``: ``best.pt`` if the run
+            has one, else ``last.pt``.
+        device: where the model runs (in fp32, as ``predict`` and exported files run it).
 
     Returns:
-        error, accuracy, count, per-class report (text and dict), and what was evaluated;
-        for a table run, its task's metrics.
+        What was evaluated, how many, and the metrics of the model's task: error, accuracy
+        and a per-class report for classes; MSE, RMSE, MAE and R² for a number.
     """
-    run_dir = Path(run_dir)
-    model = model_of(run_dir, checkpoint_name)
-    if not isinstance(model, Classifier):
-        from torchbasics.runs.table_results import evaluate_table
-
-        return evaluate_table(run_dir, model, csv)
-    if csv is not None:
-        raise TorchbasicsError("--csv is for table models, and this is an image classifier",
-                               where=run_dir, fix="evaluate pictures with --list FILE")
-    return evaluate_pictures(run_dir, model, split=split, list_path=list_path,
-                             data_dir=data_dir, checkpoint_name=checkpoint_name, device=device)
-
-
-def evaluate_pictures(run_dir: Path, classifier: Classifier, *, split: str,
-                      list_path: str | os.PathLike | None, data_dir: str | os.PathLike | None,
-                      checkpoint_name: str, device: str) -> dict[str, Any]:
-    """:func:`evaluate_run` for an image classifier."""
-    data = evaluation_data(classifier, split, list_path, data_dir)
-    check_compatible(classifier, data, str(run_dir / checkpoint_name))
-
-    torch_device = resolve_device(device)
-    batches = batches_for(data, batch_size=eval_batch_size(data.image_shape),
-                          device=torch_device,
-                          transform=classifier.preprocessing.model_input.batches())
-    # In fp32 whatever precision training used: bf16 is a training speed-up, and the
-    # figures must be those of the model as `predict` and exported files run it (fp32).
-    probabilities, labels = predict_probabilities(classifier.model.to(torch_device), batches,
-                                                  device=torch_device, precision="fp32")
-    predictions = probabilities.argmax(dim=1)
-    error = error_rate(labels, predictions)
-    evaluated_on = str(list_path) if list_path is not None else split
-    result = {
-        "evaluated_on": evaluated_on,
-        "checkpoint": checkpoint_name,
-        "count": len(labels),
-        "error": error,
-        "accuracy": 1.0 - error,
-        "per_class": per_class_report(labels, predictions, data.class_names),
-        "report": format_report(labels, predictions, data.class_names),
-    }
-    _write_figures(run_dir, data, probabilities, labels, predictions, evaluated_on)
-    rundir.write_json(run_dir / "evaluation.json", result)
-    if split == "test" and list_path is None and (run_dir / "summary.json").is_file():
-        summary = rundir.read_json(run_dir / "summary.json")
-        rundir.write_json(run_dir / "summary.json", summary | {"test_error": error})
-        from torchbasics.runs.report import write_report
-
-        write_report(run_dir)
-    return result
-
-
-def evaluation_data(classifier: Classifier, split: str, list_path: str | os.PathLike | None,
-                    data_dir: str | os.PathLike | None) -> ImageData | MappedImageData:
-    """What a classifier is evaluated on: a split of its data set, or the pictures a list
-    names; for the user's own pictures, read through the picture cache as in training."""
-    from torchbasics.runs.config import TrainConfig
-    from torchbasics.runs.images import own_lists, picture_options
-
-    config = TrainConfig.from_dict(classifier.config)
-    spec = get_dataset(classifier.dataset)
-    if spec.own:
-        from torchbasics.data.folder import index_lists
-        from torchbasics.data.pictures import index_of, test_split
-
-        if list_path is not None:
-            index = index_lists({"test": str(list_path)}, classes=classifier.class_names)
-        elif split == "test":
-            index = index_of(spec, own_lists(config))
-        else:
-            raise TorchbasicsError("a run on your own pictures is evaluated on its test "
-                                   "split or a list", where="--split",
-                                   fix="leave out --split, or give --list FILE")
-        return test_split(index, picture_options(config), progress=sys.stderr.isatty(),
-                          log=lambda line: print(line, file=sys.stderr))  # stdout: results
-    data = load_split(classifier.dataset, split, data_dir or classifier.config["data_dir"])
-    if list_path is not None:
-        from torchbasics.data.image_files import load_list
-
-        data = load_list(list_path, data)
-    return data
-
-
-def model_of(run_dir: Path, checkpoint_name: str) -> Any:
-    """The run's model from ``checkpoint_name``; a table run has only ``last.pt``, which is
-    taken whatever the name."""
-    path = run_dir / checkpoint_name
-    model = load(path if path.is_file() else run_dir)
-    if isinstance(model, Classifier) and not path.is_file():
-        raise TorchbasicsError("checkpoint not found", where=path)
-    return model
-
-
-def _write_figures(
-    run_dir: Path, data: ImageData, probabilities: torch.Tensor, labels: torch.Tensor,
-    predictions: torch.Tensor, evaluated_on: str,
-) -> None:
-    """confusion_matrix.png and mistakes.png (the most confidently wrong images)."""
-    from torchbasics.plots import confusion_matrix_figure, image_grid, save_figure
-
-    matrix = confusion(labels, predictions, data.num_classes)
-    save_figure(confusion_matrix_figure(matrix, data.class_names,
-                                        title=f"Confusion matrix ({evaluated_on})"),
-                run_dir / "confusion_matrix.png")
-    wrong = most_confident_mistakes(probabilities, labels, MISTAKES_SHOWN)
-    if len(wrong):
-        figure = image_grid(data.take(wrong), labels[wrong].tolist(), data.class_names,
-                            predictions=predictions[wrong].tolist(),
-                            title="Most confidently wrong (true → predicted)")
-        save_figure(figure, run_dir / "mistakes.png")
+    trained = open_run(run, checkpoint_name)
+    return trained.evaluate(EvaluateRequest(split=split, list_path=list_path, csv=csv,
+                                            data_dir=data_dir, device=device))

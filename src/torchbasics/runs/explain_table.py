@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from torchbasics.explain.inside import family, linears
-from torchbasics.inference.table import Regressor, TableModel
+from torchbasics.inference.table import TableModel
 from torchbasics.tabular.csvfile import CsvTable
 from torchbasics.tabular.schema import CLASSIFICATION
 
@@ -35,7 +35,7 @@ def explain_table(model: TableModel, out: Path, *, seed: int = 0,
     table, rows, _ = rows_to_evaluate(model, None)
     result: dict[str, Any] = {"kind": "table", "task": model.schema.task,
                               "test_rows": len(rows), "files": {}}
-    formula = model.formula() if isinstance(model, Regressor) else None
+    formula = model.formula()
     if formula is not None:
         result["formula"] = str(formula)
     if model.schema.task == CLASSIFICATION and family(model.model) == "linear":
@@ -109,3 +109,16 @@ def _loss_of(model: TableModel, table: CsvTable,
         values = model.values(model.outputs(model.schema.encode(changed, rows)))
         return float(np.mean((values - truth) ** 2))
     return "MSE", mse
+
+
+def importance_lines(result: dict[str, Any]) -> list[str]:
+    """The learned formula (a linear regression's) and each column's permutation
+    importance as a table, most important first."""
+    importance = result["permutation_importance"]
+    lines = [f"| column | test {importance['metric']} increase when shuffled (± std) |",
+             "|---|---:|"]
+    ranked = sorted(importance["columns"].items(), key=lambda item: -item[1]["mean"])
+    lines += [f"| {name} | {found['mean']:,.4g} ± {found['std']:,.2g} |"
+              for name, found in ranked]
+    return ([f"the learned formula: {result['formula']}"] if "formula" in result
+            else []) + lines

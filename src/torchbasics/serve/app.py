@@ -36,12 +36,13 @@ from starlette.exceptions import HTTPException
 
 from torchbasics import __version__
 from torchbasics.errors import TorchbasicsError, closest
+from torchbasics.runs.trained import PICTURES, ROWS
 from torchbasics.serve.batching import MAX_BATCH, MAX_WAIT, MicroBatcher
 from torchbasics.serve.errors import RequestError, status_of
 from torchbasics.serve.images import ImageLimits, decode_image
 from torchbasics.serve.inside import InsideModel
 from torchbasics.serve.limits import BODY_TIMEOUT, MAX_UPLOAD, BodyLimit, LoopbackHosts
-from torchbasics.serve.served import TABULAR, Served
+from torchbasics.serve.served import Served
 from torchbasics.serve.uploads import MAX_IMAGES, read_pictures, read_rows
 
 log = logging.getLogger("torchbasics.serve")
@@ -88,7 +89,7 @@ def create_app(served: dict[str, Served], settings: ServeSettings | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for name, model in served.items():
-            if model.kind != TABULAR:
+            if model.takes == PICTURES:  # batched forward passes and the Inside view
                 insides[name] = InsideModel(model.model)
                 batchers[name] = MicroBatcher(model.model.predict_many, name=name,
                                               max_batch=settings.max_batch,
@@ -145,7 +146,7 @@ def add_api_routes(app: FastAPI, served: dict[str, Served], batchers: dict[str, 
         missing) or a list of such objects.
         """
         model = find_model(served, name)
-        if model.kind == TABULAR:
+        if model.takes == ROWS:
             return await predict_rows(request, model)
         batcher = batchers[name]
         with batcher.incoming() as ticket:
@@ -179,8 +180,8 @@ def add_weights_route(app: FastAPI, served: dict[str, Served],
                       ) -> dict[str, Any]:
         """The weights behind one item of the Inside view: a class's template, a hidden
         unit's weights over the pixels, or a filter."""
-        model = find_model(served, name)
-        if model.kind == TABULAR:
+        find_model(served, name)
+        if name not in insides:
             raise RequestError(400, "a table model's weights are its formula",
                                fix="see its card in GET /api/models")
         try:

@@ -1,7 +1,8 @@
-"""The runs a server serves: each loaded once, under a URL-safe name, with its model card.
+"""The runs a server serves: each opened once, under a URL-safe name, with its model card.
 
-``torchbasics.load`` is the one place that tells an image classifier from a table model;
-here that answer is only read, with ``isinstance``.
+Each is a :class:`~torchbasics.runs.trained.TrainedRun`: what the page shows of it is its
+``describe()``, and what a request sends it depends only on what it ``takes`` (pictures or
+rows), never on asking which kind of model it is.
 """
 
 from __future__ import annotations
@@ -16,59 +17,34 @@ from pathlib import Path
 from typing import Any
 
 from torchbasics.errors import TorchbasicsError
-from torchbasics.inference.predictor import Classifier
-from torchbasics.inference.table import TableModel
+from torchbasics.runs.trained import TrainedRun, shown_dataset
 
-IMAGE, TABULAR = "image", "tabular"
 NAME_LENGTH = 40  # model names appear in URLs and on buttons
 
 
 @dataclass
 class Served:
-    """One served run: its name in URLs, its kind, the loaded model and its card."""
+    """One served run: its name in URLs, the trained run, and its card."""
 
     name: str
-    kind: str  # IMAGE or TABULAR
-    model: Classifier | TableModel
+    trained: TrainedRun
     card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> Any:
+        """The loaded model (a Classifier or a table model)."""
+        return self.trained.model
+
+    @property
+    def takes(self) -> str:
+        """What its predictions are made from: ``PICTURES`` or ``ROWS``."""
+        return self.trained.takes
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /api/models`` says about this model (no file-system paths)."""
-        about: dict[str, Any] = {"name": self.name, "kind": self.kind, "card": self.card}
-        if isinstance(self.model, Classifier):
-            preprocessing = self.model.preprocessing
-            about |= {"dataset": self.card.get("dataset") or shown_dataset(self.model.dataset),
-                      "classes": list(self.model.class_names),
-                      "deskew": bool(preprocessing.deskew),
-                      "digits": self.model.dataset == "mnist",
-                      "photo": preprocessing.pipeline == "photo",
-                      "resize": preprocessing.resize,
-                      "input_shape": list(preprocessing.input_shape)}
-        else:
-            schema = self.model.schema
-            about |= {"dataset": self.card.get("dataset"), "target": schema.target.name,
-                      "task": schema.task, "classes": list(schema.target.classes),
-                      "inputs": [input_field(feature) for feature in schema.features]}
-        return about
-
-
-def input_field(feature: Any) -> dict[str, Any]:
-    """A table model's input column as the page's form and API clients need it: a number
-    (with its rule, if declared) or a category (with the values seen in training)."""
-    from torchbasics.tabular.schema import CategoricalFeature
-
-    if isinstance(feature, CategoricalFeature):
-        return {"key": feature.name, "name": feature.name, "kind": "categorical",
-                "levels": list(feature.levels),
-                "allowed": f"one of the {len(feature.levels)} values seen in training"}
-    rule = feature.rule
-    return {"key": (rule.flag if rule is not None and rule.flag else feature.name),
-            "name": feature.name, "kind": "numeric",
-            "minimum": rule.minimum if rule is not None else None,
-            "maximum": rule.maximum if rule is not None else None,
-            "integer": bool(rule is not None and rule.integer),
-            "allowed": rule.allowed() if rule is not None else "a number",
-            "median": feature.median}
+        about = self.trained.describe()
+        return {"name": self.name, **about, "card": self.card,
+                "dataset": self.card.get("dataset") or about.get("dataset")}
 
 
 def load_served(runs: Sequence[str | os.PathLike]) -> dict[str, Served]:
@@ -77,21 +53,15 @@ def load_served(runs: Sequence[str | os.PathLike]) -> dict[str, Served]:
     Raises:
         TorchbasicsError: a run cannot be loaded (the message names it).
     """
-    import torchbasics
+    from torchbasics.runs.kinds import open_run
 
     if not runs:
         raise TorchbasicsError("no runs to serve", fix="give one or more run directories")
     served: dict[str, Served] = {}
     for run in runs:
-        model = torchbasics.load(run)
-        if isinstance(model, Classifier):
-            kind = IMAGE
-        elif isinstance(model, TableModel):
-            kind = TABULAR
-        else:  # a kind torchbasics.load learned after this module was written
-            raise TorchbasicsError(f"cannot serve a {type(model).__name__}", where=run)
+        trained = open_run(run)
         name = unique_name(url_name(Path(run)), served)
-        served[name] = Served(name, kind, model, run_card(Path(run), model))
+        served[name] = Served(name, trained, run_card(Path(run), trained.model))
     return served
 
 
@@ -113,16 +83,7 @@ def unique_name(name: str, taken: dict[str, Any]) -> str:
     return candidate
 
 
-def shown_dataset(dataset: str | None) -> str | None:
-    """What a stranger may see of the data a model was trained on: a shipped data set's
-    name as it is, one's own data (a CSV or a folder) by its file or folder name only,
-    never the path that would tell how the server's disk is laid out."""
-    if not dataset:
-        return dataset
-    return re.split(r"[/\\]", dataset.rstrip("/\\"))[-1] or dataset
-
-
-def run_card(run: Path, model: Classifier | TableModel) -> dict[str, Any]:
+def run_card(run: Path, model: Any) -> dict[str, Any]:
     """A model card from the run directory's ``summary.json`` and file times.
 
     The public model objects do not carry these (test error, parameters, when trained,
