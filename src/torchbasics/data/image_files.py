@@ -23,10 +23,6 @@ from torchbasics.errors import TorchbasicsError
 
 PROGRESS_MIN = 1000  # show a progress bar from this many files on
 
-# The name runs/trained_images.py imports (being written beside this change); use
-# decode.open_picture, then drop it.
-open_image = open_picture
-
 
 def read_image(
     path: str | os.PathLike, size: tuple[int, int] = (28, 28), channels: int = 1

@@ -247,12 +247,6 @@ class MemmapBatchLoader(BatchSampler):
         return images.to(self.device), self.data.labels[index].to(self.device)
 
 
-def batches_for(data: ImageSplit, **options: Any) -> BatchSampler:
-    """``data.batches(**options)``: the name runs/evaluate_pictures.py imports (being
-    written beside this change); call the split's own ``batches``, then drop it."""
-    return data.batches(**options)
-
-
 class _MappedRows:
     """Copies of rows of a raw IDX file, through a mapping released every so often.
 
@@ -347,4 +341,3 @@ def _gzip_errors(where: Path) -> Iterator[None]:
             f"corrupt or truncated gzip data ({exc})", where=where,
             fix="delete the file and download it again",
         ) from exc
-

@@ -12,8 +12,7 @@ from typing import Any
 
 import torch
 
-from torchbasics.data.image_data import ImageData
-from torchbasics.data.memmap import MappedImageData, batches_for
+from torchbasics.data.image_data import ImageSplit
 from torchbasics.data.registry import get_dataset
 from torchbasics.data.sources import load_split
 from torchbasics.device import resolve_device
@@ -33,7 +32,7 @@ from torchbasics.training.loop import predict_probabilities
 MISTAKES_SHOWN = 32
 
 
-def check_compatible(classifier: Classifier, data: ImageData, where: str) -> None:
+def check_compatible(classifier: Classifier, data: ImageSplit, where: str) -> None:
     """Refuse data whose image shape or classes differ from what the model was trained on."""
     if data.image_shape != classifier.preprocessing.input_shape:
         raise TorchbasicsError(
@@ -64,9 +63,8 @@ def evaluate_pictures(run_dir: Path, classifier: Classifier, *, split: str,
     check_compatible(classifier, data, str(run_dir / checkpoint_name))
 
     torch_device = resolve_device(device)
-    batches = batches_for(data, batch_size=eval_batch_size(data.image_shape),
-                          device=torch_device,
-                          transform=classifier.preprocessing.model_input.batches())
+    batches = data.batches(batch_size=eval_batch_size(data.image_shape), device=torch_device,
+                           transform=classifier.preprocessing.model_input.batches())
     # In fp32 whatever precision training used: bf16 is a training speed-up, and the
     # figures must be those of the model as `predict` and exported files run it (fp32).
     probabilities, labels = predict_probabilities(classifier.model.to(torch_device), batches,
@@ -95,7 +93,7 @@ def evaluate_pictures(run_dir: Path, classifier: Classifier, *, split: str,
 
 
 def evaluation_data(classifier: Classifier, split: str, list_path: str | os.PathLike | None,
-                    data_dir: str | os.PathLike | None) -> ImageData | MappedImageData:
+                    data_dir: str | os.PathLike | None) -> ImageSplit:
     """What a classifier is evaluated on: a split of its data set, or the pictures a list
     names; for the user's own pictures, read through the picture cache as in training."""
     from torchbasics.runs.config import TrainConfig
@@ -126,7 +124,7 @@ def evaluation_data(classifier: Classifier, split: str, list_path: str | os.Path
 
 
 def _write_figures(
-    run_dir: Path, data: ImageData, probabilities: torch.Tensor, labels: torch.Tensor,
+    run_dir: Path, data: ImageSplit, probabilities: torch.Tensor, labels: torch.Tensor,
     predictions: torch.Tensor, evaluated_on: str,
 ) -> None:
     """confusion_matrix.png and mistakes.png (the most confidently wrong images)."""

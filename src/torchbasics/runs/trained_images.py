@@ -174,11 +174,11 @@ def save_show(out: Path, files: list[Path], predictions: list[Any], *,
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from torchbasics.data.image_files import open_image
+    from torchbasics.data.decode import open_picture
     from torchbasics.inference.show import MAX_ROWS, prediction_figure
     from torchbasics.plots import save_figure
 
-    pictures = [np.asarray(open_image(f).convert("RGB")) for f in files[:MAX_ROWS]]
+    pictures = [np.asarray(open_picture(f).convert("RGB")) for f in files[:MAX_ROWS]]
     figure = prediction_figure(pictures, predictions, deskewed=deskewed)
     save_figure(figure, out)
     plt.close(figure)
