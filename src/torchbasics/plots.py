@@ -257,7 +257,8 @@ def _train_vs_validation(ax: Axes, metrics: Metrics, what: str, label: str,
 
 
 def _best_row(metrics: Metrics) -> int:
-    """Row of the lowest validation error, ties going to the lower loss (as best.pt is chosen)."""
+    """Row of the lowest validation error, ties going to the lower loss (the summary's
+    ``lowest_val_error_epoch``; best.pt may keep a later epoch within its noise)."""
     return int(np.lexsort((_column(metrics, "val_loss"), _column(metrics, "val_error")))[0])
 
 

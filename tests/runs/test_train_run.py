@@ -92,7 +92,8 @@ def test_cli_train_and_errors(idx_dir, tmp_path, capsys):
     argv = ["train", "--model", "softmax", "--dataset", "mnist", "--data-dir", str(idx_dir),
             "--epochs", "1", "--val-fraction", "0.2", "--out", str(tmp_path / "run")]
     assert main(argv) == 0
-    assert "lowest validation error" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "lowest validation error" in out and "best.pt: epoch 1 (validation error" in out
     assert main(argv) == 2
     assert "--force" in capsys.readouterr().err
     assert main([*argv[:-2], "--model", "cnnn", "--out", str(tmp_path / "x")]) == 2
@@ -152,7 +153,7 @@ def test_recipe_defaults_fill_only_what_was_not_given():
     assert mnist.batch_size == 128 and mnist.epochs == 15
 
 
-def test_best_epoch_breaks_error_ties_by_loss():
+def test_lowest_epoch_breaks_error_ties_by_loss():
     from torchbasics.runs.rundir import summarize
     from torchbasics.training.loop import EpochRecord
 
@@ -162,10 +163,21 @@ def test_best_epoch_breaks_error_ties_by_loss():
     assert summarize(records)["lowest_val_error_epoch"] == 3
 
 
-def test_best_checkpoint_is_the_summarys_best_epoch(idx_dir, tmp_path):
+def test_best_checkpoint_is_the_epoch_the_summary_and_report_name(idx_dir, tmp_path):
+    from torchbasics.training.progress import noise
+
     summary = train(_config(idx_dir, epochs=4), tmp_path / "run", log=lambda line: None)
     best = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert best["epoch"] == summary["lowest_val_error_epoch"]
+    assert best["epoch"] == summary["best_epoch"] and best["best_epoch"] == best["epoch"]
+    metrics = read_metrics(tmp_path / "run" / "metrics.csv")
+    band = metrics["val_error"].min() + noise(metrics["val_error"].min(), 40)
+    assert summary["best_epoch"] == max(e for e, error in zip(
+        metrics["epoch"], metrics["val_error"], strict=True) if error <= band)
+    assert summary["best_val_error"] == pytest.approx(
+        metrics["val_error"][summary["best_epoch"] - 1])
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert f"| Kept in best.pt | epoch {summary['best_epoch']} (validation error " in report
+    assert summary["best_reason"] in report
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [

@@ -41,7 +41,8 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
                         help="table runs: evaluate on every row of this CSV instead of the "
                         "run's test rows")
     parser.add_argument("--checkpoint", choices=["best", "last"],
-                        help="best (lowest validation error) or last epoch (default: best.pt "
+                        help="best (the epoch the run kept; its report.md says which and why) or "
+                        "last epoch (default: best.pt "
                         "if the run has one, else last.pt)")
     parser.add_argument("--data-dir", type=Path, help="folder searched first for the data set")
     parser.add_argument("--device", default=SETTINGS["device"].default,

@@ -43,7 +43,8 @@ def add_explain_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="where the figures go (default: RUN_DIR/explain)")
     parser.add_argument("--checkpoint", choices=["best", "last"],
-                        help="best (lowest validation error) or last epoch (default: best.pt "
+                        help="best (the epoch the run kept; its report.md says which and why) or "
+                        "last epoch (default: best.pt "
                         "if the run has one, else last.pt)")
     parser.add_argument("--checked", type=int, default=CHECKED, metavar="N",
                         help=f"test pictures the sanity checks run on (default: {CHECKED}; "

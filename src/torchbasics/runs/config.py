@@ -94,9 +94,11 @@ class TrainConfig:
         "in validation and, recorded in the checkpoint, wherever the model is used "
         "afterwards; twice the work per prediction. Only for data sets whose classes "
         "survive mirroring", default=False, applies_to="image")
-    early_stopping: int | None = setting(int, "stop after this many epochs without a new "
-                                         "best; 0 never stops early", default=0, low=0,
-                                         metavar="EPOCHS")
+    early_stopping: int | None = setting(int, "stop after this many epochs in a row whose "
+                                         "validation error is above the lowest by more than "
+                                         "one standard error (a regression: without a lower "
+                                         "validation loss); 0 never stops early", default=0,
+                                         low=0, metavar="EPOCHS")
     val_fraction: float | None = setting(float, "share of the training set held out for "
                                          "validation, stratified", default=0.1,
                                          metavar="FRACTION", group=DATA, **FRACTION)

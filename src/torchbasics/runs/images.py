@@ -329,7 +329,8 @@ class ImageRun:
             config = dataclasses.replace(config, steps=plan.total)  # recorded, for reruns
         setup = build_training(config, data, device, rank=distributed.rank(), world_size=world,
                                plan=plan)
-        run = cls(config, out, setup, data, device, log, Progress(config.early_stopping))
+        run = cls(config, out, setup, data, device, log,
+                  Progress(config.early_stopping, len(data.val)))
         if previous is not None:
             run.restore(previous)
         return run
@@ -346,7 +347,8 @@ class ImageRun:
         # Each rank's own random state and running sums (one row per rank in DDP).
         setup.augment_rng.set_state(distributed.own(saved["augment_rng"]))
         torch.set_rng_state(distributed.own(saved["torch_rng"]))
-        self.progress = Progress.restore(saved, previous.records, self.config.early_stopping)
+        self.progress = Progress.restore(saved, previous.records, self.config.early_stopping,
+                                         len(self.data.val))
         self.earlier_seconds = saved["train_seconds"]
         if saved["partial_epoch"] is not None:
             values = saved["partial_epoch"]
@@ -413,19 +415,19 @@ class ImageRun:
 
     def end_epoch(self, record: EpochRecord) -> bool:
         """Record the epoch, save the checkpoints and metrics; True to stop early."""
-        improved = self.progress.add(record)
+        kept = self.progress.add(record)  # the rule: training/progress.py
         stop = self.progress.should_stop
         last = record.epoch == self.setup.plan.epochs(len(self.setup.train_batches))
         state = self.checkpoint(record.epoch, finished=stop or last)
         if distributed.is_main():  # the records, and so `stop`, are the same on every rank
             rundir.write_metrics(self.out / "metrics.csv", self.progress.records)
-            if improved:
+            if kept:
                 save_checkpoint(self.out / "best.pt", state)
             save_checkpoint(self.out / "last.pt", state)
         if self.writer is not None:
             tensorboard.log_epoch(self.writer, record)
         self.log(format_epoch(record, self.setup.plan.epochs(len(self.setup.train_batches)))
-                 + ("  *" if improved else ""))
+                 + ("  *" if kept else ""))
         return stop
 
     def interrupted(self, unfinished: PartialEpoch) -> TrainingInterrupted:
@@ -494,6 +496,7 @@ class ImageRun:
             train_seconds=round(self.seconds(), 2),
             images_per_second=round(sum(r.images_per_second for r in records) / len(records)),
             steps=self.setup.plan.final, plan=self.setup.plan.to_dict(),
+            **self.progress.kept(),
         )
         if distributed.is_main():
             rundir.write_json(self.out / "summary.json", summary)

@@ -2,9 +2,10 @@
 
     config.json       every setting, library versions, device, data counts
     metrics.csv       one row per epoch
-    best.pt, last.pt  checkpoints (lowest validation error; most recent epoch)
+    best.pt, last.pt  checkpoints (the epoch kept, see training/progress.py; the latest)
     loss_curves.png   loss and error, train vs validation
-    summary.json      final train error, final/lowest validation error, test error, time
+    summary.json      final train error, final/lowest validation error, the epoch kept
+                      in best.pt and why, test error, time
     report.md         the summary with the plots
     skipped.csv       your own pictures only: the files left out, and why
 """
@@ -214,7 +215,11 @@ def _metric(cell: str, column: str, line: int, path: Path) -> float | None:
 
 
 def summarize(records: list[EpochRecord], **extra: Any) -> dict[str, Any]:
-    """The figures a run is judged by: final train/validation error, lowest validation error."""
+    """The figures a run is judged by: final train/validation error, lowest validation error.
+
+    The epoch ``best.pt`` keeps is the run's to add (``Progress.kept()``): a table run has
+    no best.pt.
+    """
     last = records[-1]
     summary: dict[str, Any] = {
         "epochs": last.epoch,
@@ -222,12 +227,12 @@ def summarize(records: list[EpochRecord], **extra: Any) -> dict[str, Any]:
         "final_val_loss": last.val_loss,
     }
     if last.val_error is not None:
-        best = min(records, key=rank)  # as best.pt is chosen
+        lowest = min(records, key=rank)  # the first, ties going to the lower loss
         summary |= {
             "final_train_error": last.train_error,
             "final_val_error": last.val_error,
-            "lowest_val_error": best.val_error,
-            "lowest_val_error_epoch": best.epoch,
+            "lowest_val_error": lowest.val_error,
+            "lowest_val_error_epoch": lowest.epoch,
         }
     return summary | extra
 

@@ -133,7 +133,7 @@ def fit_rows(model: nn.Module, parts: TableParts, config: TrainConfig, device: t
     optimizer, scheduler = optimizer_and_schedule(model, config, plan)
     task = (ClassificationTask(0.0) if parts.schema.task == CLASSIFICATION
             else RegressionTask())
-    tracked = Progress(config.early_stopping)
+    tracked = Progress(config.early_stopping, len(parts.rows["val"]))
     every = max(1, config.epochs // LOG_LINES)
     units = parts.schema.target.std ** 2 if parts.schema.task != CLASSIFICATION else 1.0
 

@@ -1,8 +1,20 @@
 """The epochs so far and the best of them: the bookkeeping at the end of every epoch.
 
-Image and tabular training share it: which epoch is the best (for ``best.pt`` and the
-summary), how many epochs have passed without a new best (for early stopping), and what a
-checkpoint must remember of it so that a resumed run goes on exactly.
+Image and tabular training share it: which epoch ``best.pt`` keeps (and the summary and
+report name, with the reason), how many epochs have passed without one worth keeping (for
+early stopping), and what a checkpoint must remember of it so that a resumed run goes on
+exactly.
+
+**The rule**: keep the last epoch whose validation error is within one standard error of the
+lowest, ``sqrt(p (1 - p) / n)`` for the lowest error ``p`` on ``n`` validation examples. A
+validation set measures an error rate in steps of one example, and its noise near the
+lowest is larger than those steps (1,000 pictures at 0.6 % error: 0.24 points, two or three
+pictures), so the epoch with the lowest error is partly picked by chance, and usually
+before the learning rate has annealed. Every later epoch that is as good, within that
+noise, is kept instead: on an annealed schedule this is usually the last one, and an epoch
+clearly worse than the lowest is never kept. ``benchmarks/best_epoch.py`` measured it
+against the lowest error, the lowest loss and the last epoch (README, "Which epoch best.pt
+keeps"). A regression has no error rate: its lowest validation loss is kept.
 """
 
 from __future__ import annotations
@@ -15,34 +27,63 @@ from torchbasics.training.loop import EpochRecord
 
 
 def rank(record: EpochRecord) -> tuple[float, float]:
-    """How good an epoch is, lower is better: (validation error, validation loss).
+    """How low an epoch's validation figures are: (validation error, validation loss).
 
     With a small validation set equal error rates are common, and the loss then tells them
-    apart; regression has no error, so its loss alone decides.
+    apart; regression has no error, so its loss alone decides. The lowest by this order is
+    the "lowest validation error" of the summary; :class:`Progress` decides what is kept.
     """
     return (0.0 if record.val_error is None else record.val_error, record.val_loss)
 
 
+def noise(error: float, count: int) -> float:
+    """One standard error of an error rate ``error`` measured on ``count`` examples,
+    ``sqrt(p (1 - p) / n)`` (0 when ``count`` is unknown, i.e. 0)."""
+    return math.sqrt(error * (1.0 - error) / count) if count > 0 else 0.0
+
+
 @dataclass
 class Progress:
-    """The records of the epochs trained so far, the best rank, and early stopping.
+    """The records of the epochs trained so far, the epoch kept, and early stopping.
 
     Args:
-        patience: stop after this many epochs without a new best; 0 never stops.
+        patience: stop after this many epochs in a row not worth keeping (see the module
+            docstring); 0 never stops.
+        val_count: examples in the validation set, whose noise the rule allows for.
     """
 
     patience: int = 0
+    val_count: int = 0
     records: list[EpochRecord] = field(default_factory=list)
-    best: tuple[float, float] = (math.inf, math.inf)
-    stale_epochs: int = 0  # epochs since the best
+    lowest: tuple[float, float] = (math.inf, math.inf)  # the lowest rank so far
+    kept_epoch: int = 0  # the epoch best.pt holds (0 before the first)
+    stale_epochs: int = 0  # epochs since the one kept
 
     def add(self, record: EpochRecord) -> bool:
-        """Record an epoch; True when it is the best so far."""
+        """Record an epoch; True when it is the one to keep (in ``best.pt``)."""
         self.records.append(record)
-        improved = rank(record) < self.best
-        self.best = min(self.best, rank(record))
-        self.stale_epochs = 0 if improved else self.stale_epochs + 1
-        return improved
+        self.lowest = min(self.lowest, rank(record))
+        keep = self.keeps(record)
+        if keep:
+            self.kept_epoch = record.epoch
+        self.stale_epochs = 0 if keep else self.stale_epochs + 1
+        return keep
+
+    def keeps(self, record: EpochRecord) -> bool:
+        """Whether ``record`` (already added) is as good as the lowest, within the noise.
+
+        The epoch kept so far stays kept unless a later one is within the noise of the
+        lowest: a new lowest always is, so what this keeps as the epochs come is what the
+        rule picks from all of them at the end (the last epoch within the noise).
+        """
+        if record.val_error is None:  # regression: the lowest loss
+            return rank(record) <= self.lowest
+        return record.val_error <= self.lowest[0] + self.tolerance
+
+    @property
+    def tolerance(self) -> float:
+        """How far above the lowest validation error an epoch may be and still be kept."""
+        return noise(self.lowest[0], self.val_count)
 
     @property
     def should_stop(self) -> bool:
@@ -54,17 +95,53 @@ class Progress:
         """The last epoch recorded (0 before the first)."""
         return self.records[-1].epoch if self.records else 0
 
+    def kept(self) -> dict[str, Any]:
+        """What the summary says of the epoch kept: ``best_epoch``, its validation error
+        (classes) or loss, and ``best_reason``, in words."""
+        record = next(r for r in self.records if r.epoch == self.kept_epoch)
+        if record.val_error is None:
+            return {"best_epoch": record.epoch, "best_val_loss": record.val_loss,
+                    "best_reason": "the lowest validation loss"}
+        lowest = min(self.records, key=rank)
+        if record.val_error > self.lowest[0] + self.tolerance:  # resumed from an older release
+            reason = "the lowest validation error (the rule of the release that began the run)"
+        elif record.epoch == lowest.epoch:
+            reason = (f"the lowest validation error, and no later epoch within one standard "
+                      f"error ({_points(self.tolerance)}) of it")
+        else:
+            reason = (f"the last epoch within one standard error ({_points(self.tolerance)}) "
+                      f"of the lowest validation error ({_percent(lowest.val_error)}, epoch "
+                      f"{lowest.epoch})")
+        return {"best_epoch": record.epoch, "best_val_error": record.val_error,
+                "best_reason": reason}
+
     def state(self) -> dict[str, Any]:
         """What a checkpoint keeps, to continue exactly (see :meth:`restore`)."""
-        return {"best_val_error": self.best[0], "best_val_loss": self.best[1],
-                "stale_epochs": self.stale_epochs}
+        return {"best_val_error": self.lowest[0], "best_val_loss": self.lowest[1],
+                "best_epoch": self.kept_epoch, "stale_epochs": self.stale_epochs}
 
     @classmethod
-    def restore(cls, state: dict[str, Any], records: list[EpochRecord],
-                patience: int) -> Progress:
-        """The progress a checkpoint's :meth:`state` and the run's records describe."""
-        return cls(patience, list(records), (state["best_val_error"], state["best_val_loss"]),
+    def restore(cls, state: dict[str, Any], records: list[EpochRecord], patience: int,
+                val_count: int) -> Progress:
+        """The progress a checkpoint's :meth:`state` and the run's records describe.
+
+        A checkpoint written before ``best_epoch`` was recorded kept the lowest validation
+        error's epoch in ``best.pt``; that is the epoch kept until a later one is.
+        """
+        kept = state.get("best_epoch")
+        if kept is None:
+            kept = min(records, key=rank).epoch if records else 0
+        return cls(patience, val_count, list(records),
+                   (state["best_val_error"], state["best_val_loss"]), kept,
                    state["stale_epochs"])
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2f} %"
+
+
+def _points(fraction: float) -> str:
+    return f"{100 * fraction:.2f} points"
 
 
 def format_epoch(record: EpochRecord, epochs: int, *, regression: bool = False,
