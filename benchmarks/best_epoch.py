@@ -9,7 +9,7 @@ validation error is partly chosen by chance. Each case trains as ``torchbasics t
 changed), the rules below pick an epoch from ``metrics.csv`` alone, and the picked epochs are
 evaluated on the test split in fp32, as ``torchbasics evaluate`` does:
 
-- (a) the lowest validation error, the loss breaking ties (the rule of 0.3.0 and before);
+- (a) the lowest validation error, the loss breaking ties (``best.pt`` before issue #32);
 - (b) the lowest validation loss;
 - (c) the last epoch (every image recipe anneals its learning rate to about 0);
 - (d) the last epoch whose validation error is within one standard error of the lowest,
@@ -17,9 +17,12 @@ evaluated on the test split in fp32, as ``torchbasics evaluate`` does:
 
 Prints a table per rule and case (the mean test error over the seeds, and how often the rule
 picked the last epoch), then one row per run, naming the CPU. The rows also show the epoch
-the package itself kept (``best.pt``), so the table checks the package against the rule.
+the package itself kept (``best.pt``), so the table checks the package against the rule
+(since #32, rule d: ``training/progress.py``).
 
-    .venv/bin/python benchmarks/best_epoch.py                  # every case, about 25 minutes
+    .venv/bin/python benchmarks/best_epoch.py          # every case, about 25 min on 2 idle cores
+    .venv/bin/python benchmarks/best_epoch.py --cases mnist-convnet --seeds 0 --json a.json
+    .venv/bin/python benchmarks/best_epoch.py --from-json a.json b.json   # both, one table
     .venv/bin/python benchmarks/best_epoch.py --cases mnist-cnn --seeds 0 --epochs 3
 
 Needs MNIST (``TORCHBASICS_DATA``), Fashion-MNIST (Debian's ``dataset-fashion-mnist``) and
@@ -339,7 +342,8 @@ def print_tables(rows: list[dict], cases: list[str]) -> None:
     """The summary table, the runs' table and the cases' notes."""
     print("\n".join(summary_table(rows, cases)))
     print()
-    print("\n".join(run_table(rows)))
+    order = {name: i for i, name in enumerate(CASES)}
+    print("\n".join(run_table(sorted(rows, key=lambda r: (order[r["case"]], r["seed"])))))
     for case in cases:
         if CASES[case].note:
             print(f"\n{case}: {CASES[case].note}")
