@@ -58,8 +58,10 @@ def test_an_epoch_clearly_worse_than_the_lowest_is_never_kept():
         progress.add(record)
     assert progress.kept_epoch == 2
     assert progress.kept()["best_reason"] == (
-        "the lowest validation error, and no later epoch within one standard error "
+        "the lowest validation error; no later epoch came within one standard error "
         "(0.24 points) of it")
+    progress.add(_epochs(0.010, 0.006, 0.009, 0.012, 0.005)[-1])
+    assert progress.kept()["best_reason"] == "the lowest validation error, in the last epoch"
 
 
 def test_what_is_kept_epoch_by_epoch_is_what_the_rule_picks_from_them_all():

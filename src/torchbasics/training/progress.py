@@ -105,8 +105,10 @@ class Progress:
         lowest = min(self.records, key=rank)
         if record.val_error > self.lowest[0] + self.tolerance:  # resumed from an older release
             reason = "the lowest validation error (the rule of the release that began the run)"
+        elif record.epoch == lowest.epoch == self.epoch:
+            reason = "the lowest validation error, in the last epoch"
         elif record.epoch == lowest.epoch:
-            reason = (f"the lowest validation error, and no later epoch within one standard "
+            reason = (f"the lowest validation error; no later epoch came within one standard "
                       f"error ({_points(self.tolerance)}) of it")
         else:
             reason = (f"the last epoch within one standard error ({_points(self.tolerance)}) "
