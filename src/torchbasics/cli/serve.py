@@ -58,7 +58,7 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = ServeSettings(max_upload=int(args.max_upload * 2**20), loopback_only=local)
     sock = bind(args.host, args.port)
     url = url_of(sock)
-    names = ", ".join(f"{name} ({model.kind})" for name, model in served.items())
+    names = ", ".join(f"{name} ({model.describe()['kind']})" for name, model in served.items())
     print(f"serving {names}\nopen {url}  (API: {url}/api/models, docs: {url}/docs; "
           "Ctrl-C stops)", flush=True)
     if not local:
