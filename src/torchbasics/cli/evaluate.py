@@ -62,9 +62,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "report"}, indent=2))
         return 0
-    shown_as = str(args.run_dir if args.run_dir.is_file() or args.checkpoint is None
-                   else args.run_dir / f"{args.checkpoint}.pt")
-    for line in trained.evaluation_lines(result, shown_as):
+    for line in trained.evaluation_lines(result):
         print(line)
     if result.get("filled_in"):
         print(f"note: {result['filled_in']}; filled in as in training", file=sys.stderr)

@@ -127,10 +127,9 @@ class TrainedRun(ABC):
     def evaluate(self, request: EvaluateRequest) -> dict[str, Any]:
         """Evaluate on held-out data; write the figures and ``evaluation.json``."""
 
-    @classmethod
     @abstractmethod
-    def evaluation_lines(cls, result: dict[str, Any], shown_as: str) -> list[str]:
-        """What ``evaluate`` prints of ``result`` (the run shown as ``shown_as``)."""
+    def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
+        """What ``evaluate`` prints of the ``result`` :meth:`evaluate` gave."""
 
     @abstractmethod
     def explain(self, out: Path, request: ExplainRequest) -> dict[str, Any]:

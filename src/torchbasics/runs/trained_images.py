@@ -70,15 +70,13 @@ class TrainedImages(TrainedRun):
                                  list_path=request.list_path, data_dir=request.data_dir,
                                  checkpoint_name=self.checkpoint_name, device=request.device)
 
-    @classmethod
-    def evaluation_lines(cls, result: dict[str, Any], shown_as: str) -> list[str]:
+    def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
         from torchbasics.runs.report import percent
 
-        folder = Path(shown_as) if not shown_as.endswith(".pt") else Path(shown_as).parent
-        return [f"{shown_as} on {result['evaluated_on']} ({result['count']:,} images): error "
-                f"{percent(result['error'])}, accuracy {percent(result['accuracy'])}\n",
+        return [f"{self.checkpoint} on {result['evaluated_on']} ({result['count']:,} images): "
+                f"error {percent(result['error'])}, accuracy {percent(result['accuracy'])}\n",
                 result["report"],
-                f"figures: {folder}/confusion_matrix.png, {folder}/mistakes.png"]
+                f"figures: {self.run_dir}/confusion_matrix.png, {self.run_dir}/mistakes.png"]
 
     def explain(self, out: Path, request: ExplainRequest) -> dict[str, Any]:
         """What the network holds, attribution maps checked, the hidden representation."""

@@ -102,21 +102,19 @@ class TrainedTable(TrainedRun):
                          fix="leave out --split, or give --csv FILE")
         return evaluate_table(self.run_dir, self.model, request.csv)
 
-    @classmethod
-    def evaluation_lines(cls, result: dict[str, Any], shown_as: str) -> list[str]:
+    def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
         from torchbasics.runs.report import percent
 
         lines = []
-        where = f"{shown_as} on {result['evaluated_on']} ({result['count']:,} rows)"
+        where = f"{self.run_dir} on {result['evaluated_on']} ({result['count']:,} rows)"
         if "mse" in result:  # a number
             r2 = "—" if result["r2"] is None else f"{result['r2']:.4f}"
             lines.append(f"{where}: MSE {result['mse']:,.4f}, RMSE {result['rmse']:,.4f}, "
                          f"MAE {result['mae']:,.4f}, R² {r2}")
         else:  # classes
-            folder = Path(shown_as) if not shown_as.endswith(".pt") else Path(shown_as).parent
             lines += [f"{where}: accuracy {percent(result['accuracy'])}, error "
                       f"{percent(result['error'])}, log-loss {result['log_loss']:.4f}\n",
-                      result["report"], f"figure: {folder}/confusion_matrix.png"]
+                      result["report"], f"figure: {self.run_dir}/confusion_matrix.png"]
         return lines
 
     def explain(self, out: Path, request: ExplainRequest) -> dict[str, Any]:
