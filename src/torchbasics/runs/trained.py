@@ -61,11 +61,11 @@ class EvaluateRequest:
 
 @dataclass(frozen=True)
 class ExplainRequest:
-    """What ``explain`` was asked."""
+    """What ``explain`` was asked (its defaults are :func:`~.explain.explain_run`'s)."""
 
+    checked: int  # test pictures the sanity checks run on
+    steps: int  # Integrated Gradients' first integration points
     pictures: Sequence[str | os.PathLike] = ()  # pictures to explain (image models)
-    checked: int = 100  # test pictures the sanity checks run on
-    steps: int = 32  # Integrated Gradients' first integration points
     seed: int = 0
     log: Callable[[str], None] = print
 
