@@ -28,6 +28,7 @@ _API = {
     "evaluate_run": "torchbasics.runs.evaluate",
     "explain_run": "torchbasics.runs.explain",
     "compare": "torchbasics.runs.compare",
+    "lr_find": "torchbasics.runs.lr_find",
 }
 __all__ = ["__version__", *_API]
 

@@ -114,6 +114,23 @@ def loss_curves(metrics: Metrics, title: str | None = None, *,
     return figure
 
 
+def lr_curve(rates: Sequence[float], losses: Sequence[float], suggestion: float) -> Figure:
+    """The learning-rate range test: smoothed training loss against the rate (log axis),
+    the suggested rate marked with a line and its value."""
+    figure = Figure(figsize=(6, 4))
+    ax = figure.subplots()
+    ax.plot(rates, losses, color="tab:blue")
+    ax.set_xscale("log")
+    ax.axvline(suggestion, color="tab:red", linestyle="--",
+               label=f"suggested: {suggestion:.2g}")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.set_title("Learning-rate range test")
+    ax.legend()
+    figure.tight_layout()
+    return figure
+
+
 def confusion_matrix_figure(
     matrix: np.ndarray,
     class_names: Sequence[str],

@@ -9,6 +9,7 @@ a flag or from Python, before anything is read or written.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import numbers
@@ -43,6 +44,7 @@ class Setting:
         metavar: the placeholder shown in ``--help``.
         flag: whether the command line offers it as ``--name`` (some are set otherwise).
         parse: how the command line reads it, when not by ``type`` (e.g. ``5m`` -> 300.0).
+        words: values in words a number setting also takes (``--lr auto``).
     """
 
     type: type
@@ -58,6 +60,7 @@ class Setting:
     metavar: str | None = None
     flag: bool = True
     parse: Callable[[str], Any] | None = None  # the command line's text -> value
+    words: tuple[str, ...] = ()
 
     def allowed_choices(self) -> list[str] | None:
         """The choices as a list (calling the callable), or ``None`` when any value goes."""
@@ -83,7 +86,7 @@ class Setting:
         Raises:
             TorchbasicsError: ``"--lr: must be above 0, got nan"`` and the like.
         """
-        if value is None:
+        if value is None or (isinstance(value, str) and value in self.words):
             return
         _check_type(self.type, where, value)
         choices = self.allowed_choices()
@@ -134,6 +137,22 @@ def parse_duration(text: str) -> float:
     except ValueError:
         raise TorchbasicsError(f"not a duration: '{text}'",
                                fix="write seconds, minutes or hours: 300, 300s, 5m or 1h") from None
+
+
+def number_or(*words: str) -> Callable[[str], float | str]:
+    """A command-line reader of a number that also takes ``words`` (e.g. ``auto``)."""
+
+    def read(text: str) -> float | str:
+        if text in words:
+            return text
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a number or {' or '.join(words)}, got '{text}'") from None
+
+    read.__name__ = "number"  # what argparse names in its error
+    return read
 
 
 def comma_list(text: str) -> list[str]:

@@ -85,7 +85,8 @@ def test_help_states_each_default_and_range_from_the_declaration(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--val-fraction FRACTION share of the training set held out" in text
     assert "default: 0.1; above 0 and below 1" in text
-    assert "--lr LR peak learning rate (default: the model's recipe" in text
+    assert "--lr LR|auto peak learning rate; auto runs `torchbasics lr-find` first" in text
+    assert "(default: the model's recipe" in text
     assert "--hidden HIDDEN hidden units" in text and "convnet 256; at least 1" in text
     assert "--target COLUMN the column to predict" in text and "your own tables only" in text
     assert "--image-size N the side" in text and "your own pictures only" in text

@@ -142,7 +142,7 @@ def test_a_second_signal_aborts_at_once_keeping_the_last_checkpoint(small, tmp_p
     assert_same_run(run, reference)
 
 
-def test_a_nan_loss_stops_with_epoch_and_step_keeping_the_last_good_checkpoint(
+def test_a_nan_loss_without_recovery_stops_with_epoch_and_step_keeping_the_last_good_checkpoint(
         small, tmp_path, monkeypatch):
     from torchbasics.training.loop import ClassificationTask, TrainingDiverged
 
@@ -159,7 +159,7 @@ def test_a_nan_loss_stops_with_epoch_and_step_keeping_the_last_good_checkpoint(
     monkeypatch.setattr(ClassificationTask, "loss", nan_at_step_13)
     with pytest.raises(TrainingDiverged, match=r"NaN or infinite at epoch 2, step 3. Lower the "
                                                r"learning rate"):
-        train(_config(small[0]), tmp_path / "run", log=lambda _: None)
+        train(_config(small[0], recover=False), tmp_path / "run", log=lambda _: None)
     kept = load_checkpoint(tmp_path / "run" / "last.pt")
     assert kept["epoch"] == 1 and kept["partial_epoch"] is None
     assert all(torch.isfinite(value).all() for value in kept["model_state"].values())

@@ -80,6 +80,15 @@ def test_read_metrics_takes_other_tools_files(tmp_path):
     assert metrics["epoch"].tolist() == [1, 2, 3]
 
 
+def test_metrics_written_before_the_recovered_column_still_load(tmp_path):
+    columns = {name: [str(v) for v in values]
+               for name, values in metrics_columns(_records()).items() if name != "recovered"}
+    path = tmp_path / "metrics.csv"
+    _write(path, columns)
+    assert read_metrics(path)["recovered"].tolist() == [0, 0, 0]
+    assert [record.recovered for record in read_metrics_records(path)] == [0, 0, 0]
+
+
 def test_read_metrics_names_file_and_missing_columns(tmp_path):
     path = tmp_path / "metrics.csv"
     columns = metrics_columns(_records())
@@ -97,7 +106,7 @@ def test_read_metrics_names_file_and_missing_columns(tmp_path):
     ("", "not a readable CSV"),
     (b"\xff\xfe\x00", "not a readable CSV"),
     (",".join(METRIC_COLUMNS) + "\n", "no epochs"),
-    (",".join(METRIC_COLUMNS) + "\n1,x,0.1,0.5,0.1,0.1,1,1\n", "train_loss is not numeric"),
+    (",".join(METRIC_COLUMNS) + "\n1,x,0.1,0.5,0.1,0.1,1,1,0\n", "train_loss is not numeric"),
     (",".join(METRIC_COLUMNS) + "\n1,0.5,0.1,0.5,0.1,0.1,1\n", "line 2 has 7 cells"),
 ])
 def test_read_metrics_rejects_bad_files(tmp_path, content, match):

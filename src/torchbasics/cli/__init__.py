@@ -21,6 +21,7 @@ from torchbasics.cli import doctor as doctor_commands
 from torchbasics.cli import evaluate as evaluate_commands
 from torchbasics.cli import explain as explain_commands
 from torchbasics.cli import export as export_commands
+from torchbasics.cli import lr_find as lr_find_commands
 from torchbasics.cli import notebooks as notebooks_commands
 from torchbasics.cli import predict as predict_commands
 from torchbasics.cli import serve as serve_commands
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_commands.register(commands)
     explain_commands.register(commands)
     compare_commands.register(commands)
+    lr_find_commands.register(commands)
     predict_commands.register(commands)
     export_commands.register(commands)
     notebooks_commands.register(commands)

@@ -151,6 +151,12 @@ class TimeBudget(StepPlan):
         """Training begins now: the clock for the measured speed starts here."""
         self.checked_at, self.last_check = time.perf_counter(), 0
 
+    def rewind(self, step: int, replans: list[tuple[int, int]]) -> None:
+        """Go back to ``step``; the clock is watched afresh from there (the time the
+        diverged steps took is gone from the deadline, and the next re-plan sees it)."""
+        super().rewind(step, replans)
+        self.checked_at, self.last_check = time.perf_counter(), step
+
     def _validated(self, step: int) -> int:
         """Epochs whose validation has run once ``step`` steps are done (it runs after the
         epoch's last step, so not yet at that step itself)."""

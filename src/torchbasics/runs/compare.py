@@ -16,7 +16,7 @@ from torchbasics.runs.config import TrainConfig, resolve
 from torchbasics.runs.evaluate import evaluate_run
 from torchbasics.runs.images import train_images
 from torchbasics.runs.report import percent
-from torchbasics.training.loop import TrainingDiverged
+from torchbasics.training.divergence import TrainingDiverged
 
 SEED_MODELS = ("softmax", "mlp-sigmoid", "mlp-relu", "cnn")  # the seed project's four models
 COLUMNS = (

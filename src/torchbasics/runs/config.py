@@ -25,6 +25,7 @@ from torchbasics.settings import (
     Setting,
     comma_list,
     flag_name,
+    number_or,
     parse_duration,
     setting,
     settings_of,
@@ -33,6 +34,7 @@ from torchbasics.tabular.schema import FEW_CLASSES, TASKS
 from torchbasics.training.optim import OPTIMIZERS, build_optimizer
 from torchbasics.training.schedule import SCHEDULES, StepPlan, build_scheduler
 
+AUTO_LR = "auto"  # --lr auto: the range test's suggestion
 FRACTION = dict(low=0, high=1, low_inclusive=False, high_inclusive=False)
 DATA, RUN = "data", "run"  # --help groups besides "optimization"
 
@@ -67,8 +69,10 @@ class TrainConfig:
         default=128, low=1)
     optimizer: str | None = setting(str, "the optimizer (SGD with Nesterov momentum, Adam, "
                                     "AdamW)", default="adamw", choices=OPTIMIZERS)
-    lr: float | None = setting(float, "peak learning rate", default=1e-3, low=0,
-                               low_inclusive=False)
+    lr: float | str | None = setting(
+        float, "peak learning rate; auto runs `torchbasics lr-find` first and trains with its "
+        "suggestion (recorded in config.json, the curve in lr_find.png)", default=1e-3, low=0,
+        low_inclusive=False, words=(AUTO_LR,), parse=number_or(AUTO_LR), metavar="LR|auto")
     momentum: float | None = setting(float, "SGD momentum", default=0.9, low=0, high=1,
                                      high_inclusive=False)
     weight_decay: float | None = setting(float, "weight decay (never on biases and norms)",
@@ -156,6 +160,10 @@ class TrainConfig:
         str, "arithmetic: auto is bf16 where the GPU or CPU computes it natively (CUDA from "
         "Ampere on, AVX-512 BF16 or AMX CPUs), fp16 with gradient scaling on older NVIDIA "
         "GPUs, else fp32", default="auto", choices=PRECISIONS, group=RUN)
+    recover: bool | None = setting(
+        bool, "when the training loss blows up (or becomes NaN), go back to the last good "
+        "epoch and train on with the peak learning rate divided by 5, at most twice; "
+        "--no-recover stops the run at once instead", default=True, group=RUN)
     tensorboard: bool | None = setting(bool, "also log to RUN_DIR/tensorboard (needs the "
                                        "tensorboard package)", default=False, group=RUN,
                                        applies_to="image")
@@ -176,7 +184,10 @@ class TrainConfig:
         if unknown:
             raise TorchbasicsError(f"unknown settings {sorted(unknown)}",
                                    fix="use a configuration written by this version")
-        return cls(**values)
+        # A setting added since the configuration was written takes its default.
+        added = {name: declared.default for name, declared in SETTINGS.items()
+                 if name not in values and declared.default is not None}
+        return cls(**(added | values))
 
 
 SETTINGS: dict[str, Setting] = settings_of(TrainConfig)

@@ -40,10 +40,12 @@ from torchbasics.device import Precision, choose_precision, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters
 from torchbasics.runs import rundir
+from torchbasics.runs.auto_lr import lr_facts, resolve_auto, test_on, with_placeholder_lr
 from torchbasics.runs.budget import TimeBudget, measure
 from torchbasics.runs.config import TrainConfig, check, optimizer_and_schedule, resolve, step_plan
 from torchbasics.samples.batches import BatchSampler
-from torchbasics.training import distributed, tensorboard
+from torchbasics.training import distributed, divergence, tensorboard
+from torchbasics.training.divergence import Diverged, DivergenceWatch
 from torchbasics.training.interrupts import TrainingInterrupted, stop_on_signals
 from torchbasics.training.loop import (
     ClassificationTask,
@@ -52,7 +54,9 @@ from torchbasics.training.loop import (
     PartialEpoch,
     fit,
 )
+from torchbasics.training.lr_find import STEPS, RangeTest
 from torchbasics.training.progress import Progress, format_epoch
+from torchbasics.training.recovery import Recoveries, Recovery, Snapshot
 from torchbasics.training.schedule import StepPlan
 
 EVAL_BATCH_SIZE = 1000  # pictures per process, at most
@@ -222,6 +226,19 @@ def plan_budget(config: TrainConfig, data: Splits, device: torch.device,
     return plan
 
 
+def image_range_test(config: TrainConfig, *, steps: int, log: Callable[[str], None] = print,
+                     data: Splits | None = None) -> RangeTest:
+    """The learning-rate range test on a throwaway copy of what ``config`` trains (its data
+    loaded unless given); see :mod:`torchbasics.runs.lr_find`."""
+    config = with_placeholder_lr(config)
+    device = resolve_device(config.device)
+    data = data or load_train_val(config, log=log)
+    setup = build_training(config, data, device, plan=StepPlan(1_000_000))
+    setup.train_batches.set_epoch(1)
+    return test_on(setup.model, setup.train_batches, config, setup.task.loss, device=device,
+                   precision=setup.precision.name, steps=steps)
+
+
 def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
                  resume: bool = False, progress: bool = False,
                  log: Callable[[str], None] = print,
@@ -296,6 +313,10 @@ class ImageRun:
     earlier_seconds: float = 0.0  # training time before a resume
     started: float = 0.0
     writer: Any = None  # TensorBoard's SummaryWriter, when asked for
+    lr_found: RangeTest | None = None  # the range test that chose --lr auto's rate
+    watch: DivergenceWatch | None = None  # judges every step's loss (set by start)
+    recoveries: Recoveries = dataclasses.field(default_factory=Recoveries)
+    good: Snapshot | None = None  # the last good state, to go back to on a divergence
 
     @classmethod
     def start(cls, config: TrainConfig, out: Path, *, force: bool, resume: bool,
@@ -324,13 +345,18 @@ class ImageRun:
             raise TorchbasicsError(f"{len(data.train)} training images do not fill one global "
                                    f"batch of {config.batch_size}", where="--batch-size",
                                    fix="use a smaller batch")
+        config, lr_found = distributed.from_main(lambda: resolve_auto(
+            config, lambda placeholder: image_range_test(placeholder, steps=STEPS, data=data),
+            log))
         if config.time_budget and config.steps is None:
             plan = plan_budget(config, data, device, started, allow_short=allow_short_budget)
             config = dataclasses.replace(config, steps=plan.total)  # recorded, for reruns
         setup = build_training(config, data, device, rank=distributed.rank(), world_size=world,
                                plan=plan)
         run = cls(config, out, setup, data, device, log,
-                  Progress(config.early_stopping, len(data.val)))
+                  Progress(config.early_stopping, len(data.val)),
+                  watch=divergence.watch_for(device),
+                  recoveries=Recoveries(allowed=bool(config.recover)), lr_found=lr_found)
         if previous is not None:
             run.restore(previous)
         return run
@@ -350,6 +376,10 @@ class ImageRun:
         self.progress = Progress.restore(saved, previous.records, self.config.early_stopping,
                                          len(self.data.val))
         self.earlier_seconds = saved["train_seconds"]
+        if saved.get("divergence_watch"):  # optional: checkpoints before 0.3 lack it
+            self.watch.restore(saved["divergence_watch"])
+        self.recoveries.done = [Recovery.from_dict(values)
+                                for values in saved.get("recoveries", [])]
         if saved["partial_epoch"] is not None:
             values = saved["partial_epoch"]
             values = values | {name: distributed.own(values[name])
@@ -378,7 +408,7 @@ class ImageRun:
                     batch_size_per_rank=config.batch_size // world,
                     global_batch_size=config.batch_size,
                     class_to_index={name: i for i, name in enumerate(data.train.class_names)},
-                    **picture_facts(data.pictures))
+                    **picture_facts(data.pictures), **lr_facts(self.out, self.lr_found))
                 if data.pictures is not None and data.pictures.cache.skipped:
                     path = rundir.write_skipped(self.out, data.pictures.cache.skipped)
                     self.log(f"the files skipped, and why: {path}")
@@ -392,29 +422,61 @@ class ImageRun:
                     if world > 1 else ""))
 
     def train(self, progress: bool) -> None:
-        """The loop, from where the run is to its last epoch (or an interruption)."""
+        """The loop, from where the run is to its last epoch (or an interruption); a
+        divergence goes back to the last good state with a lower rate (see :meth:`recover`)."""
         setup = self.setup
         self.started = time.perf_counter()
         if isinstance(setup.plan, TimeBudget):
             setup.plan.start()
         trained = distributed.wrap(setup.model, self.device)  # DDP copies rank 0's weights
+        self.good = self.snapshot()
         try:
             with stop_on_signals(**distributed.stop_signal_settings()) as stop_requested:
-                fit(trained, setup.train_batches, setup.val_batches, setup.optimizer,
-                    setup.scheduler, setup.task, plan=setup.plan, device=self.device,
-                    precision=setup.precision.name, scaler=setup.scaler,
-                    start_epoch=self.progress.epoch + 1,
-                    resume=self.partial, on_epoch_end=self.end_epoch,
-                    should_stop=distributed.stop_together(stop_requested, self.device),
-                    progress=progress)
+                should_stop = distributed.stop_together(stop_requested, self.device)
+                while True:
+                    try:
+                        fit(trained, setup.train_batches, setup.val_batches, setup.optimizer,
+                            setup.scheduler, setup.task, plan=setup.plan, device=self.device,
+                            precision=setup.precision.name, scaler=setup.scaler,
+                            start_epoch=self.progress.epoch + 1, resume=self.partial,
+                            on_epoch_end=self.end_epoch, should_stop=should_stop,
+                            progress=progress, watch=self.watch)
+                        return
+                    except Diverged as blow_up:
+                        self.recover(blow_up)
         except Interrupted as stopped:
             raise self.interrupted(stopped.partial) from None
         finally:
             if self.writer is not None:
                 self.writer.close()
 
+    def snapshot(self) -> Snapshot:
+        """The training state now, in memory: what :meth:`recover` goes back to."""
+        setup = self.setup
+        return Snapshot.take(
+            setup.model, setup.optimizer, setup.scheduler, setup.scaler,
+            augment_rng=setup.augment_rng.get_state(), watch=self.watch.state(),
+            replans=list(setup.plan.replans), step=self.progress.epoch * len(
+                setup.train_batches) + (self.partial.steps if self.partial else 0),
+            partial=self.partial.to_dict() if self.partial else None)
+
+    def recover(self, blow_up: Diverged) -> None:
+        """Go back to the last good state with a lower peak learning rate, or give up
+        (:class:`~torchbasics.training.recovery.Recoveries`)."""
+        setup = self.setup
+        extra = self.recoveries.go_back(blow_up, self.good, setup.model, setup.optimizer,
+                                        setup.scheduler, setup.scaler,
+                                        back_to_epoch=self.progress.epoch, log=self.log)
+        setup.augment_rng.set_state(extra["augment_rng"])
+        self.watch.restore(extra["watch"])
+        setup.plan.rewind(extra["step"], extra["replans"])
+        self.partial = (PartialEpoch.from_dict(extra["partial"], self.device)
+                        if extra["partial"] else None)
+        self.good = self.snapshot()
+
     def end_epoch(self, record: EpochRecord) -> bool:
         """Record the epoch, save the checkpoints and metrics; True to stop early."""
+        record = dataclasses.replace(record, recovered=self.recoveries.in_epoch(record.epoch))
         kept = self.progress.add(record)  # the rule: training/progress.py
         stop = self.progress.should_stop
         last = record.epoch == self.setup.plan.epochs(len(self.setup.train_batches))
@@ -428,6 +490,7 @@ class ImageRun:
             tensorboard.log_epoch(self.writer, record)
         self.log(format_epoch(record, self.setup.plan.epochs(len(self.setup.train_batches)))
                  + ("  *" if kept else ""))
+        self.good = self.snapshot()
         return stop
 
     def interrupted(self, unfinished: PartialEpoch) -> TrainingInterrupted:
@@ -469,7 +532,8 @@ class ImageRun:
             "world_size": distributed.world_size(), "epoch": epoch, **self.progress.state(),
             "val_error": records[-1].val_error if records else None,
             "train_seconds": self.seconds(), "finished": finished,
-            "partial_epoch": partial_epoch,
+            "partial_epoch": partial_epoch, "divergence_watch": self.watch.state(),
+            "recoveries": self.recoveries.to_list(),
         }
 
     def length(self) -> str:
@@ -496,6 +560,7 @@ class ImageRun:
             train_seconds=round(self.seconds(), 2),
             images_per_second=round(sum(r.images_per_second for r in records) / len(records)),
             steps=self.setup.plan.final, plan=self.setup.plan.to_dict(),
+            recoveries=self.recoveries.to_list(),
             **self.progress.kept(),
         )
         if distributed.is_main():

@@ -50,6 +50,7 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     for name, caption in (("loss_curves.png", loss), *FIGURES):
         if (run_dir / name).is_file():
             lines += [f"## {caption}", "", f"![{caption}]({name})", ""]
+    lines += recovery_lines(summary)
     if (run_dir / "skipped.csv").is_file():
         count = len((run_dir / "skipped.csv").read_text().splitlines()) - 1
         lines += ["## Files skipped", "", f"{count:,} file{'s' * (count != 1)} of the "
@@ -61,6 +62,20 @@ def write_report(run_dir: str | os.PathLike) -> Path:
     path = run_dir / "report.md"
     write_text(path, "\n".join(lines))
     return path
+
+
+def recovery_lines(summary: dict[str, Any]) -> list[str]:
+    """The section on the divergences the run recovered from (none: no section)."""
+    from torchbasics.training.recovery import Recovery
+
+    recoveries = [Recovery.from_dict(values) for values in summary.get("recoveries", [])]
+    if not recoveries:
+        return []
+    return ["## The loss diverged", "",
+            *[f"- {recovery.line()}." for recovery in recoveries], "",
+            "The steps that diverged were undone: the checkpoints, metrics and figures are of "
+            "the run as it went on from there (metrics.csv's `recovered` column counts the "
+            "restarts of each epoch).", ""]
 
 
 def classifier_lines(summary: dict[str, Any]) -> list[str]:

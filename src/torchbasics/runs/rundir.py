@@ -33,6 +33,8 @@ RUN_FILES = (
 )
 # The columns of metrics.csv, one row per epoch (errors are fractions 0..1, empty for regression).
 METRIC_COLUMNS = [field.name for field in dataclasses.fields(EpochRecord)]
+# Columns added since 0.2.0, and the value a file without them means.
+ADDED_COLUMNS: dict[str, float] = {"recovered": 0}
 
 
 def check_run_dir(out: str | os.PathLike, *, force: bool = False, resume: bool = False) -> Path:
@@ -167,7 +169,8 @@ def read_metrics_records(path: str | os.PathLike) -> list[EpochRecord]:
     records = []
     for row in _read_metric_rows(path):  # checked: columns present, values numbers or empty
         epoch = row["epoch"]
-        records.append(EpochRecord(**(row | {"epoch": None if epoch is None else int(epoch)})))
+        records.append(EpochRecord(**(row | {"epoch": None if epoch is None else int(epoch),
+                                             "recovered": int(row["recovered"] or 0)})))
     return records
 
 
@@ -186,7 +189,8 @@ def _read_metric_rows(path: Path) -> list[dict[str, float | None]]:
     if not lines:
         raise TorchbasicsError("not a readable CSV file (it is empty)", where=path)
     header = lines[0][1]
-    missing = [column for column in METRIC_COLUMNS if column not in header]
+    missing = [column for column in METRIC_COLUMNS
+               if column not in header and column not in ADDED_COLUMNS]
     if missing:
         raise TorchbasicsError(f"missing columns: {', '.join(missing)}", where=path,
                                fix=f"metrics.csv needs the columns {','.join(METRIC_COLUMNS)}")
@@ -198,7 +202,8 @@ def _read_metric_rows(path: Path) -> list[dict[str, float | None]]:
         if len(cells) != len(header):
             raise TorchbasicsError(f"line {number} has {len(cells)} cells for the header's "
                                    f"{len(header)}", where=path)
-        named = dict(zip(header, cells, strict=True))
+        named = {name: str(ADDED_COLUMNS[name]) for name in ADDED_COLUMNS} | dict(
+            zip(header, cells, strict=True))
         rows.append({name: _metric(named[name], name, number, path) for name in METRIC_COLUMNS})
     return rows
 

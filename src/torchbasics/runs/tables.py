@@ -32,6 +32,7 @@ from torchbasics.device import Precision, choose_precision, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters
 from torchbasics.runs import rundir
+from torchbasics.runs.auto_lr import lr_facts, resolve_auto, test_on, with_placeholder_lr
 from torchbasics.runs.config import (
     TrainConfig,
     check_values,
@@ -44,8 +45,19 @@ from torchbasics.runs.table_results import assess, write_table_figures
 from torchbasics.tabular.prepare import RowBatches
 from torchbasics.tabular.schema import CLASSIFICATION
 from torchbasics.tabular.source import TableData
-from torchbasics.training.loop import ClassificationTask, EpochRecord, RegressionTask, fit
+from torchbasics.training import divergence
+from torchbasics.training.divergence import Diverged
+from torchbasics.training.loop import (
+    ClassificationTask,
+    EpochRecord,
+    RegressionTask,
+    Task,
+    fit,
+)
+from torchbasics.training.lr_find import STEPS, RangeTest
 from torchbasics.training.progress import Progress, format_epoch
+from torchbasics.training.recovery import Recoveries, Snapshot
+from torchbasics.training.schedule import StepPlan
 
 LOG_LINES = 10  # epoch lines logged per run (evenly spaced, plus the last)
 SMALL_DATA = 1 << 20  # feature values below which one CPU thread trains fastest
@@ -72,17 +84,16 @@ def train_table(config: TrainConfig, out: str | os.PathLike, *, force: bool = Fa
     if data.target.warning:
         log(f"note: {data.target.warning}")
     parts = encode_parts(data, config)
-    out = rundir.prepare_run_dir(out, force=force)
     device = resolve_device(config.device)
+    config, lr_found = resolve_auto(
+        config, lambda placeholder: rows_range_test(placeholder, parts, device), log)
+    out = rundir.prepare_run_dir(out, force=force)
     precision = (Precision("fp32", device.type, "a table trains in fp32: bf16's three "
                            "significant digits cannot find least squares")
                  if config.precision == "auto" else choose_precision(config.precision, device))
-    torch.manual_seed(config.seed)
-    description = describe(TABLE, config.model, config.model_settings,
-                           input_shape=(parts.schema.width,), dataset=config.dataset,
-                           config=config.to_dict(), schema=parts.schema.to_dict())
-    model = build_model(description).to(device)
-    write_table_config(out, config, data, parts, device, precision, count_parameters(model))
+    description, model = table_model(config, parts, device)
+    write_table_config(out, config, data, parts, device, precision, count_parameters(model),
+                       lr_facts(out, lr_found))
     log(f"training {config.model} ({count_parameters(model):,} parameters) on {spec.title}: "
         + " / ".join(f"{len(parts.rows[s]):,}" for s in SPLITS)
         + f" train / validation / test rows, {config.epochs} epochs, batch "
@@ -90,8 +101,8 @@ def train_table(config: TrainConfig, out: str | os.PathLike, *, force: bool = Fa
     for split, note in parts.notes.items():
         if note:
             log(f"{split} rows: {note}, filled in")
-    records, seconds = fit_rows(model, parts, config, device, precision, progress=progress,
-                                log=log)
+    records, seconds, recoveries = fit_rows(model, parts, config, device, precision,
+                                            progress=progress, log=log)
     model = model.cpu().eval()
     results = assess(model, parts, data, spec)
     save_checkpoint(out / "last.pt", {**description, "model_state": model.state_dict(),
@@ -100,6 +111,7 @@ def train_table(config: TrainConfig, out: str | os.PathLike, *, force: bool = Fa
     summary = rundir.summarize(
         records, model=config.model, dataset=config.dataset, task=parts.schema.task,
         parameters=count_parameters(model), train_seconds=round(seconds, 3),
+        recoveries=recoveries.to_list(),
         **{f"{split}_rows": len(parts.rows[split]) for split in SPLITS}, **results)
     rundir.write_json(out / "summary.json", summary)
     write_table_figures(out, model, parts)
@@ -108,8 +120,9 @@ def train_table(config: TrainConfig, out: str | os.PathLike, *, force: bool = Fa
 
 
 def write_table_config(out: Path, config: TrainConfig, data: TableData, parts: TableParts,
-                       device: torch.device, precision: Precision, parameters: int) -> None:
-    """``config.json``: the settings, and what was decided about the table."""
+                       device: torch.device, precision: Precision, parameters: int,
+                       more: dict[str, Any]) -> None:
+    """``config.json``: the settings, what was decided about the table, and ``more``."""
     rundir.write_config(
         out, config, device_used=str(device), precision_used=precision.name,
         precision_reason=precision.reason, parameters=parameters, data_source=data.table.source,
@@ -117,13 +130,52 @@ def write_table_config(out: Path, config: TrainConfig, data: TableData, parts: T
         columns=[{"name": p.name, "kind": p.kind, "reason": p.reason} for p in data.plans],
         inputs=parts.schema.input_names(),
         **({"classes": list(data.target.classes)} if data.target.classes else {}),
-        **{f"{split}_rows": len(parts.rows[split]) for split in SPLITS})
+        **{f"{split}_rows": len(parts.rows[split]) for split in SPLITS}, **more)
+
+
+def table_model(config: TrainConfig, parts: TableParts,
+                device: torch.device) -> tuple[dict[str, Any], nn.Module]:
+    """The checkpoint's description of the model ``config`` trains on these rows, and the
+    model, its weights seeded by ``config.seed``."""
+    torch.manual_seed(config.seed)
+    description = describe(TABLE, config.model, config.model_settings,
+                           input_shape=(parts.schema.width,), dataset=config.dataset,
+                           config=config.to_dict(), schema=parts.schema.to_dict())
+    return description, build_model(description).to(device)
+
+
+def task_of_rows(parts: TableParts) -> Task:
+    """Cross-entropy for a classifier's rows, squared error for a regression's."""
+    return (ClassificationTask(0.0) if parts.schema.task == CLASSIFICATION
+            else RegressionTask())
+
+
+def rows_range_test(config: TrainConfig, parts: TableParts, device: torch.device, *,
+                    steps: int = STEPS) -> RangeTest:
+    """The learning-rate range test on a throwaway model for these rows (in fp32)."""
+    _, model = table_model(config, parts, device)
+    batches = RowBatches(parts.inputs["train"], parts.targets["train"],
+                         batch_size=config.batch_size, shuffle=True, seed=config.seed,
+                         device=device)
+    return test_on(model, batches, config, task_of_rows(parts).loss, device=device,
+                   precision="fp32", steps=steps)
+
+
+def table_range_test(config: TrainConfig, *, steps: int,
+                     log: Callable[[str], None] = print) -> RangeTest:
+    """The range test for ``config``'s table and model (see :mod:`.lr_find`)."""
+    check_values(config)
+    config, _, data = read_table(config)
+    config = with_placeholder_lr(config)
+    return rows_range_test(config, encode_parts(data, config),
+                           resolve_device(config.device), steps=steps)
 
 
 def fit_rows(model: nn.Module, parts: TableParts, config: TrainConfig, device: torch.device,
              precision: Precision, *, progress: bool,
-             log: Callable[[str], None]) -> tuple[list[EpochRecord], float]:
-    """The explicit loop on the encoded rows; the epochs' records and the seconds it took."""
+             log: Callable[[str], None]) -> tuple[list[EpochRecord], float, Recoveries]:
+    """The explicit loop on the encoded rows; the epochs' records, the seconds it took and
+    the recoveries from divergences it made."""
     train_batches = RowBatches(parts.inputs["train"], parts.targets["train"],
                                batch_size=config.batch_size, shuffle=True, seed=config.seed,
                                device=device)
@@ -131,9 +183,9 @@ def fit_rows(model: nn.Module, parts: TableParts, config: TrainConfig, device: t
                              batch_size=len(parts.rows["val"]), device=device)
     plan = step_plan(config, len(train_batches))
     optimizer, scheduler = optimizer_and_schedule(model, config, plan)
-    task = (ClassificationTask(0.0) if parts.schema.task == CLASSIFICATION
-            else RegressionTask())
+    task = task_of_rows(parts)
     tracked = Progress(config.early_stopping, len(parts.rows["val"]))
+    recoveries = Recoveries(allowed=bool(config.recover))
     every = max(1, config.epochs // LOG_LINES)
     units = parts.schema.target.std ** 2 if parts.schema.task != CLASSIFICATION else 1.0
 
@@ -150,11 +202,47 @@ def fit_rows(model: nn.Module, parts: TableParts, config: TrainConfig, device: t
     small = parts.inputs["train"].numel() < SMALL_DATA
     with one_cpu_thread(enabled=small and device.type == "cpu"):
         started = time.perf_counter()
-        fit(model, train_batches, val_batches, optimizer, scheduler, task,
-            plan=plan, device=device, precision=precision.name,
-            scaler=precision.grad_scaler() if precision.scales_gradients else None,
-            on_epoch_end=end_epoch, progress=progress)
-        return tracked.records, time.perf_counter() - started
+        fit_recovering(model, train_batches, val_batches, optimizer, scheduler, task, plan=plan,
+                       device=device, precision=precision, recoveries=recoveries,
+                       progress=progress, tracked=tracked, end_epoch=end_epoch, log=log)
+        return tracked.records, time.perf_counter() - started, recoveries
+
+
+def fit_recovering(model: nn.Module, train_batches: RowBatches, val_batches: RowBatches,
+                   optimizer: torch.optim.Optimizer,
+                   scheduler: torch.optim.lr_scheduler.LRScheduler, task: Task, *,
+                   plan: StepPlan, device: torch.device, precision: Precision,
+                   recoveries: Recoveries, progress: bool, tracked: Progress,
+                   end_epoch: Callable[[EpochRecord], bool],
+                   log: Callable[[str], None]) -> None:
+    """:func:`~torchbasics.training.loop.fit`, going back to the last good epoch with a
+    lower peak rate when the loss diverges (:mod:`torchbasics.training.recovery`)."""
+    watch = divergence.watch_for(device)
+    scaler = precision.grad_scaler() if precision.scales_gradients else None
+
+    def snapshot() -> Snapshot:
+        return Snapshot.take(model, optimizer, scheduler, scaler, watch=watch.state())
+
+    def keep_and_end(record: EpochRecord) -> bool:
+        nonlocal good
+        stop = end_epoch(dataclasses.replace(record,
+                                             recovered=recoveries.in_epoch(record.epoch)))
+        good = snapshot()
+        return stop
+
+    good = snapshot()
+    while True:
+        try:
+            fit(model, train_batches, val_batches, optimizer, scheduler, task, plan=plan,
+                device=device, precision=precision.name, scaler=scaler,
+                start_epoch=tracked.epoch + 1, on_epoch_end=keep_and_end, progress=progress,
+                watch=watch)
+            return
+        except Diverged as blow_up:
+            extra = recoveries.go_back(blow_up, good, model, optimizer, scheduler, scaler,
+                                       back_to_epoch=tracked.epoch, log=log)
+            watch.restore(extra["watch"])
+            good = snapshot()
 
 
 @contextlib.contextmanager

@@ -209,6 +209,20 @@ def stop_signal_settings() -> dict[str, Any]:
     return {"repeat_grace": repeat_grace, "announce": is_main()}
 
 
+def any_rank(device: torch.device) -> Callable[[bool], bool]:
+    """``answer(mine)``: whether ``mine`` is True on any rank (a collective every rank
+    calls at the same step); with one process, ``mine``."""
+    if world_size() == 1:
+        return lambda mine: mine
+
+    def answer(mine: bool) -> bool:
+        flag = torch.tensor(1 if mine else 0, device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    return answer
+
+
 def stop_together(flag: StopFlag, device: torch.device) -> Callable[[], bool]:
     """A ``should_stop`` that says yes on every rank at the same step, or on none.
 

@@ -31,8 +31,8 @@ from torch import nn
 from tqdm import tqdm  # text bars: tqdm.auto warns in notebooks without ipywidgets
 
 from torchbasics.device import autocast
-from torchbasics.errors import TorchbasicsError
-from torchbasics.training import distributed
+from torchbasics.training import distributed, divergence
+from torchbasics.training.divergence import DivergenceWatch, TrainingDiverged
 from torchbasics.training.schedule import StepPlan
 
 PROGRESS_EVERY = 25  # steps between progress-bar updates of the running loss
@@ -60,6 +60,10 @@ class ClassificationTask:
         """How many of the batch are misclassified (a 0-d tensor, left on the device)."""
         return (outputs.argmax(dim=1) != targets).sum()
 
+    def guess_loss(self, outputs: torch.Tensor) -> float:
+        """The loss of a uniform guess over the ``(B, K)`` outputs' ``K`` classes."""
+        return divergence.guess_loss(outputs.shape[1])
+
 
 class RegressionTask:
     """Mean squared error; regression has no mistakes to count."""
@@ -70,6 +74,10 @@ class RegressionTask:
 
     def mistakes(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
         return None
+
+    def guess_loss(self, outputs: torch.Tensor) -> float:
+        """The loss of predicting the mean of a standardized target (its variance, 1)."""
+        return divergence.guess_loss(None)
 
 
 Task = ClassificationTask | RegressionTask
@@ -87,6 +95,7 @@ class EpochRecord:
     lr: float
     seconds: float
     images_per_second: float
+    recovered: int = 0  # times the epoch started again after the loss diverged in it
 
     @classmethod
     def of(cls, epoch: int, trained: dict[str, Any], validated: dict[str, Any]) -> EpochRecord:
@@ -102,10 +111,6 @@ class EpochRecord:
                    val_loss=validated["loss"], val_error=validated["error"], lr=trained["lr"],
                    seconds=trained["seconds"],
                    images_per_second=trained["samples"] / max(trained["seconds"], 1e-9))
-
-
-class TrainingDiverged(TorchbasicsError):
-    """The loss became NaN or infinite."""
 
 
 @dataclass
@@ -213,6 +218,7 @@ def train_one_epoch(
     progress: bool = False,
     resume: PartialEpoch | None = None,
     should_stop: Callable[[], bool] | None = None,
+    watch: DivergenceWatch | None = None,
 ) -> dict[str, float | None]:
     """One pass over the training batches, updating the weights after every batch.
 
@@ -224,27 +230,26 @@ def train_one_epoch(
             epoch; ``batches`` then yields only the remaining batches.
         should_stop: checked after every step; when it returns True (and batches remain),
             the epoch stops there and :class:`Interrupted` is raised.
+        watch: judges the losses (default: a new one); raises ``divergence.Diverged``.
 
     Returns:
-        ``{"loss", "error", "samples", "seconds", "lr"}``: the epoch's mean loss and error on
-        its batches as trained (dropout, augmentation), and the rate it began with.
+        ``{"loss", "error", "samples", "seconds", "lr"}``: mean loss and error on the batches
+        as trained (dropout, augmentation), and the rate the epoch began with.
     """
     model.train()
     sums = resume or PartialEpoch.begin(epoch, optimizer.param_groups[0]["lr"], device)
-    first_bad_step = torch.full((), -1, device=device, dtype=torch.long)
+    watch = watch or divergence.watch_for(device)
+    anywhere = distributed.any_rank(device)
     per_epoch, stopped, start = len(batches), False, time.perf_counter()
     plan = plan or StepPlan(epoch * per_epoch)
     bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch",
                initial=sums.steps, total=plan.steps_in_epoch(epoch, per_epoch))
     for step, (inputs, targets) in enumerate(bar, start=sums.steps):
-        inputs = inputs.to(device, non_blocking=True)
-        targets = targets.to(device, non_blocking=True)
+        inputs, targets = (part.to(device, non_blocking=True) for part in (inputs, targets))
         loss, outputs = training_step(model, inputs, targets, optimizer, scheduler, task,
                                       device=device, precision=precision, scaler=scaler)
-        # Bookkeeping on the device: no host sync here.
-        sums.add(loss, task.mistakes(outputs, targets), targets.shape[0])
-        first_bad_step = torch.where((first_bad_step < 0) & ~torch.isfinite(loss), step,
-                                     first_bad_step)
+        sums.add(loss, task.mistakes(outputs, targets), len(targets))  # on the device: no sync
+        watch.step(loss, task.guess_loss(outputs), epoch, sums.steps, anywhere)
         if progress and step % PROGRESS_EVERY == 0:
             bar.set_postfix(loss=f"{sums.loss_sum.item() / sums.samples:.4f}")
         if plan.ends_epoch(epoch, sums.steps, per_epoch):  # the last one may end part-way
@@ -253,23 +258,11 @@ def train_one_epoch(
             stopped = True
             break
     sums.seconds += time.perf_counter() - start
-    check_finite(first_bad_step, epoch)  # before stopping too: a diverged state is never saved
+    watch.check(epoch, sums.steps, anywhere)  # before stopping too: nothing diverged is saved
     if stopped:
         raise Interrupted(sums)
     return {**mean_loss_and_error(task, sums.loss_sum, sums.mistakes, sums.samples),
             "seconds": sums.seconds, "lr": sums.lr}
-
-
-def check_finite(first_bad_step: torch.Tensor, epoch: int) -> None:
-    """Raise :class:`TrainingDiverged` naming the first step whose loss was NaN or infinite
-    (``first_bad_step`` is -1 when there was none; reading it is the epoch's one sync)."""
-    bad = int(first_bad_step)
-    if bad >= 0:
-        raise TrainingDiverged(
-            f"the loss became NaN or infinite at epoch {epoch}, step {bad + 1}",
-            fix="lower the learning rate (--lr), or use --precision fp32; "
-            "the last good checkpoint is kept",
-        )
 
 
 @torch.no_grad()
@@ -287,8 +280,7 @@ def validate(
     total_mistakes = torch.zeros((), device=device, dtype=torch.long)
     samples = 0
     for inputs, targets in batches:
-        inputs = inputs.to(device, non_blocking=True)
-        targets = targets.to(device, non_blocking=True)
+        inputs, targets = (part.to(device, non_blocking=True) for part in (inputs, targets))
         with autocast(device, precision):
             outputs = model(inputs)
         total_loss += task.loss(outputs, targets) * targets.shape[0]
@@ -349,6 +341,7 @@ def fit(
     on_epoch_end: Callable[[EpochRecord], bool | None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress: bool = False,
+    watch: DivergenceWatch | None = None,
 ) -> list[EpochRecord]:
     """Train from epoch ``start_epoch`` to the plan's end, validating after each epoch.
 
@@ -364,8 +357,11 @@ def fit(
             ``set_epoch(epoch, start_step)``.
         should_stop: checked after every step and between epochs; when it returns True,
             :class:`Interrupted` is raised with where training stopped.
+        watch: judges every step's loss (default: a new one); when the loss blows up,
+            :class:`~torchbasics.training.divergence.Diverged` is raised in that epoch.
     """
     history, epoch, per_epoch = [], start_epoch, len(train_batches)
+    watch = watch or divergence.watch_for(device)
     while epoch <= plan.epochs(per_epoch):
         partial = resume if resume is not None and resume.epoch == epoch else None
         if partial is not None and partial.steps:
@@ -375,7 +371,7 @@ def fit(
         trained = train_one_epoch(model, train_batches, optimizer, scheduler, task,
                                   device=device, precision=precision, scaler=scaler,
                                   epoch=epoch, plan=plan, progress=progress, resume=partial,
-                                  should_stop=should_stop)
+                                  should_stop=should_stop, watch=watch)
         evaluated = distributed.for_evaluation(model)
         validated = validate(evaluated, val_batches, task, device=device, precision=precision)
         record = EpochRecord.of(epoch, trained, validated)

@@ -75,6 +75,10 @@ class StepPlan:
         """From ``at_step`` on, take ``total`` steps in all (at least one more)."""
         self.replans.append((at_step, max(total, at_step + 1)))
 
+    def rewind(self, step: int, replans: list[tuple[int, int]]) -> None:
+        """Go back to ``step`` (after a divergence), with the re-plans made up to there."""
+        self.replans = [tuple(pair) for pair in replans if pair[0] <= step]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for a checkpoint and config.json."""
         return {"total": self.total, "replans": [list(pair) for pair in self.replans]}

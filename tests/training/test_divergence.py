@@ -1,0 +1,101 @@
+"""The divergence watch: which losses are a blow-up, when it reads them, what it saves."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from torchbasics.training.divergence import (
+    BLOW_UP,
+    PATIENCE,
+    Diverged,
+    DivergenceWatch,
+    guess_loss,
+)
+
+TEN_CLASSES = math.log(10)
+
+
+def feed(watch: DivergenceWatch, losses: list[float], epoch: int = 1) -> None:
+    """Give the watch one loss a step, checking whenever it is due."""
+    for step, loss in enumerate(losses, start=1):
+        watch.step(torch.tensor(loss), TEN_CLASSES, epoch, step)
+    watch.check(epoch, len(losses))
+
+
+def test_a_falling_noisy_loss_is_not_a_divergence():
+    generator = torch.Generator().manual_seed(0)
+    losses = [2.3 * math.exp(-step / 50) * (1 + 0.5 * torch.rand((), generator=generator).item())
+              for step in range(500)]
+    feed(DivergenceWatch(), losses)
+
+
+def test_late_spikes_below_a_guess_are_noise_not_a_divergence():
+    """A trained model (loss 0.01) whose batches jump 50-fold but stay below ln 10."""
+    feed(DivergenceWatch(), [0.01] * 100 + [0.5] * 20 + [0.01] * 10)
+
+
+def test_a_loss_growing_past_the_guess_is_caught_after_patience_steps():
+    """The issue's run: learning (1.2), then 6.8 and climbing."""
+    losses = [2.3, 1.8, 1.5, 1.2, 1.2, 1.2, 6.8, 9.0, 20.0, 400.0]
+    with pytest.raises(Diverged) as caught:
+        feed(DivergenceWatch(), losses, epoch=4)
+    assert (caught.value.epoch, caught.value.step) == (4, 6 + PATIENCE)
+    assert "diverged at epoch 4, step 9" in str(caught.value)
+
+
+def test_a_model_near_the_guess_needs_blow_up_times_its_lowest():
+    """Before it has learned, 2-3x the guess is not yet a divergence; BLOW_UP x is."""
+    feed(DivergenceWatch(), [2.3] * 10 + [2.3 * 0.9 * BLOW_UP] * 10)
+    with pytest.raises(Diverged):
+        feed(DivergenceWatch(), [2.3] * 10 + [2.3 * 1.1 * BLOW_UP] * PATIENCE)
+
+
+def test_one_blown_up_step_short_of_patience_is_forgiven():
+    feed(DivergenceWatch(), [1.0] * 20 + [50.0] * (PATIENCE - 1) + [1.0] * 20)
+
+
+def test_a_nan_is_a_divergence_at_once_naming_its_step():
+    with pytest.raises(Diverged, match="NaN or infinite at epoch 2, step 5"):
+        feed(DivergenceWatch(), [1.0] * 4 + [math.nan], epoch=2)
+
+
+def test_losses_kept_on_the_device_are_read_every_few_steps_in_order():
+    """Read every 4 steps: a NaN at step 6 is found at the read after step 8, named 6."""
+    watch = DivergenceWatch(every=4)
+    for step in range(1, 6):
+        watch.add(torch.tensor(1.0), TEN_CLASSES)
+        if watch.due(step):
+            watch.check(1, step)
+    assert watch.seen == 4 and len(watch.pending) == 1
+    watch.add(torch.tensor(math.nan), TEN_CLASSES)
+    watch.add(torch.tensor(1.0), TEN_CLASSES)
+    watch.add(torch.tensor(1.0), TEN_CLASSES)
+    with pytest.raises(Diverged, match="step 6"):
+        watch.check(1, 8)
+
+
+def test_every_process_stops_when_one_diverged():
+    """``anywhere`` answers for all processes: a quiet one raises too, at the same step."""
+    watch = DivergenceWatch()
+    watch.add(torch.tensor(1.0), TEN_CLASSES)
+    with pytest.raises(Diverged) as caught:
+        watch.check(3, 1, anywhere=lambda mine: True)
+    assert (caught.value.epoch, caught.value.step) == (3, 1)
+
+
+def test_the_state_continues_exactly():
+    losses = [2.0, 1.5, 1.0, 0.8, 0.7]
+    whole, split = DivergenceWatch(), DivergenceWatch()
+    feed(whole, [*losses, 0.6, 0.5])
+    feed(split, losses)
+    resumed = DivergenceWatch()
+    resumed.restore(split.state())
+    feed(resumed, [0.6, 0.5])
+    assert resumed.state() == whole.state()
+
+
+def test_the_guess_is_ln_k_for_classes_and_one_for_a_standardized_target():
+    assert guess_loss(10) == pytest.approx(2.302585) and guess_loss(None) == 1.0
