@@ -84,3 +84,23 @@ def test_a_recovered_run_interrupted_and_resumed_ends_the_same(recovered, data, 
     monkeypatch.undo()
     train(TrainConfig(), tmp_path / "run", resume=True, log=lambda _: None)
     assert_same_run(tmp_path / "run", recovered[0])
+
+
+def test_full_batch_table_run_goes_back_past_an_epoch_that_ended_blown_up(tmp_path):
+    """scikit-learn's diabetes table, ``linear`` full-batch (one step an epoch) at twice its
+    recipe's rate: the loss a step sees is of the weights the epoch before left, so the run
+    goes back two epochs, and then trains to the least-squares fit."""
+    from sklearn.datasets import load_diabetes
+
+    table = tmp_path / "diabetes.csv"
+    load_diabetes(as_frame=True).frame.to_csv(table, index=False)
+    lines = []
+    summary = train(TrainConfig(dataset=str(table), target="target", lr=0.2), tmp_path / "run",
+                    log=lines.append)
+    (recovery,) = summary["recoveries"]
+    assert recovery["back_to_epoch"] == recovery["epoch"] - 2
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    restarted = [int(row["epoch"]) for row in rows if int(row["recovered"])]
+    assert restarted == [recovery["back_to_epoch"] + 1]
+    test, least = summary["metrics"]["test"], summary["least_squares_metrics"]["test"]
+    assert test["r2"] == pytest.approx(least["r2"], abs=0.01)

@@ -99,3 +99,19 @@ def test_the_state_continues_exactly():
 
 def test_the_guess_is_ln_k_for_classes_and_one_for_a_standardized_target():
     assert guess_loss(10) == pytest.approx(2.302585) and guess_loss(None) == 1.0
+
+
+def test_an_epoch_ending_on_a_blown_up_step_is_a_divergence():
+    """Its end is where a run keeps the state to go back to: not a blown-up one."""
+    watch = DivergenceWatch()
+    feed(watch, [2.0, 1.0, 0.5, 0.4, 0.3])
+    watch.step(torch.tensor(50.0), TEN_CLASSES, 2, 1)  # one step: no divergence yet
+    with pytest.raises(Diverged, match=r"epoch 2, step 1: 50, above .* for 1 step in a row "
+                                       r"to the end of the epoch") as caught:
+        watch.check(2, 1, ending=True)
+    assert caught.value.first_step == 1
+
+
+def test_first_step_is_where_the_streak_began():
+    assert Diverged(3, 9, 40.0, 4.0).first_step == 9 - PATIENCE + 1
+    assert Diverged(3, 9, math.nan, 4.0).first_step == 9

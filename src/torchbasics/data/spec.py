@@ -59,6 +59,7 @@ class DatasetSpec:
         kind: ``"image"`` (pictures) or ``"tabular"`` (a CSV).
         default_model: the model ``train`` uses when none is named (empty: the task's own,
             :data:`TASK_MODELS`).
+        default_model_why: why that model, for the training header (empty: nothing said).
         settings: training settings for every model on this data set (e.g. MNIST's
             ``deskew``), over the settings' defaults and under the model's recipe.
         recipes: model name -> settings for that model on this data set, over its recipe.
@@ -88,6 +89,7 @@ class DatasetSpec:
     title: str
     kind: str
     default_model: str
+    default_model_why: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
     splits: dict[str, IdxFiles] = field(default_factory=dict)

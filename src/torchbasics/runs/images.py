@@ -39,7 +39,7 @@ from torchbasics.data.transforms import ModelInput
 from torchbasics.device import Precision, choose_precision, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import count_parameters
-from torchbasics.runs import rundir
+from torchbasics.runs import own_defaults, rundir
 from torchbasics.runs.auto_lr import lr_facts, resolve_auto, test_on, with_placeholder_lr
 from torchbasics.runs.budget import TimeBudget, measure
 from torchbasics.runs.config import TrainConfig, check, optimizer_and_schedule, resolve, step_plan
@@ -317,13 +317,14 @@ class ImageRun:
     watch: DivergenceWatch | None = None  # judges every step's loss (set by start)
     recoveries: Recoveries = dataclasses.field(default_factory=Recoveries)
     good: Snapshot | None = None  # the last good state, to go back to on a divergence
+    notes: list[str] = dataclasses.field(default_factory=list)  # defaults chosen, and why
 
     @classmethod
     def start(cls, config: TrainConfig, out: Path, *, force: bool, resume: bool,
               log: Callable[[str], None], started: float,
               allow_short_budget: bool = False) -> ImageRun:
         """Check the settings and ``out``, load the data, build the model, restore a resume."""
-        config = resolve(config)  # recipe defaults filled in, all checked: before any write
+        given, config = config, resolve(config)  # recipe filled in, checked: before any write
         if config.tensorboard:
             tensorboard.writer_class()  # fail fast when not installed
         # Only rank 0 reads the run directory (on several machines only its disk has it);
@@ -345,6 +346,10 @@ class ImageRun:
             raise TorchbasicsError(f"{len(data.train)} training images do not fill one global "
                                    f"batch of {config.batch_size}", where="--batch-size",
                                    fix="use a smaller batch")
+        notes = [note for note in [own_defaults.model_note(given, config)] if note]
+        if previous is None and not own_defaults.length_given(given):
+            config, sized = own_defaults.sized_to_data(config, len(data.train))
+            notes += [sized] if sized else []
         config, lr_found = distributed.from_main(lambda: resolve_auto(
             config, lambda placeholder: image_range_test(placeholder, steps=STEPS, data=data),
             log))
@@ -356,7 +361,8 @@ class ImageRun:
         run = cls(config, out, setup, data, device, log,
                   Progress(config.early_stopping, len(data.val)),
                   watch=divergence.watch_for(device),
-                  recoveries=Recoveries(allowed=bool(config.recover)), lr_found=lr_found)
+                  recoveries=Recoveries(allowed=bool(config.recover)), lr_found=lr_found,
+                  notes=notes)
         if previous is not None:
             run.restore(previous)
         return run
@@ -420,6 +426,8 @@ class ImageRun:
                  f"{self.length()}, {self.device} {self.setup.precision.name}"
                  + (f", {world} processes x batch {config.batch_size // world}"
                     if world > 1 else ""))
+        for note in self.notes:
+            self.log(f"  {note}")
 
     def train(self, progress: bool) -> None:
         """The loop, from where the run is to its last epoch (or an interruption); a

@@ -216,21 +216,25 @@ def fit_recovering(model: nn.Module, train_batches: RowBatches, val_batches: Row
                    end_epoch: Callable[[EpochRecord], bool],
                    log: Callable[[str], None]) -> None:
     """:func:`~torchbasics.training.loop.fit`, going back to the last good epoch with a
-    lower peak rate when the loss diverges (:mod:`torchbasics.training.recovery`)."""
+    lower peak rate when the loss diverges (:mod:`torchbasics.training.recovery`).
+
+    Full-batch training makes every epoch one step, and a step's loss is of the weights the
+    step before left: a loss that blows up in an epoch's first step says the last epoch
+    ended blown up, so the run goes back one epoch further (the last two are kept)."""
     watch = divergence.watch_for(device)
     scaler = precision.grad_scaler() if precision.scales_gradients else None
 
     def snapshot() -> Snapshot:
-        return Snapshot.take(model, optimizer, scheduler, scaler, watch=watch.state())
+        return Snapshot.take(model, optimizer, scheduler, scaler, watch=watch.state(),
+                             progress=tracked)  # copied, records and all
 
     def keep_and_end(record: EpochRecord) -> bool:
-        nonlocal good
         stop = end_epoch(dataclasses.replace(record,
                                              recovered=recoveries.in_epoch(record.epoch)))
-        good = snapshot()
+        kept[:] = [kept[-1], snapshot()]
         return stop
 
-    good = snapshot()
+    kept = [snapshot()]  # the state at the end of the last two epochs, oldest first
     while True:
         try:
             fit(model, train_batches, val_batches, optimizer, scheduler, task, plan=plan,
@@ -239,10 +243,12 @@ def fit_recovering(model: nn.Module, train_batches: RowBatches, val_batches: Row
                 watch=watch)
             return
         except Diverged as blow_up:
+            good = kept[0] if blow_up.first_step == 1 else kept[-1]
             extra = recoveries.go_back(blow_up, good, model, optimizer, scheduler, scaler,
-                                       back_to_epoch=tracked.epoch, log=log)
+                                       back_to_epoch=good.extra["progress"].epoch, log=log)
             watch.restore(extra["watch"])
-            good = snapshot()
+            vars(tracked).update(vars(extra["progress"]))  # end_epoch holds this one
+            kept[:] = [snapshot()]
 
 
 @contextlib.contextmanager

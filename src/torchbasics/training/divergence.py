@@ -12,8 +12,11 @@ looks at every step's loss and calls a step *blown up* when its loss is above bo
   is not caught by noise around it;
 
 or when the loss is NaN or infinite. :data:`PATIENCE` blown-up steps in a row are a
-divergence (one NaN is enough). The losses stay on the device and are read back every
-:data:`CHECK_EVERY` steps (one host sync) and at the end of each epoch.
+divergence (one NaN is enough), and so is an epoch that ends on blown-up steps: the end of
+an epoch is where a run keeps its state to go back to, and a state already blowing up is no
+state to go back to (with full-batch training every epoch is a single step). The losses
+stay on the device and are read back every :data:`CHECK_EVERY` steps (one host sync) and
+at the end of each epoch.
 
 What happens next is the run's choice: by default it goes back to its last good state and
 continues with a lower peak learning rate (:mod:`torchbasics.training.recovery`).
@@ -44,16 +47,26 @@ class Diverged(Exception):
     """The loss diverged at ``epoch``, ``step`` (1-based within the epoch); the loop stops
     there without saving anything of the diverged steps."""
 
-    def __init__(self, epoch: int, step: int, loss: float, threshold: float):
+    def __init__(self, epoch: int, step: int, loss: float, threshold: float,
+                 steps: int = PATIENCE):
         self.epoch, self.step, self.loss, self.threshold = epoch, step, loss, threshold
+        self.steps = steps  # blown-up steps in a row (fewer than PATIENCE: the epoch ended)
         super().__init__(self.describe())
+
+    @property
+    def first_step(self) -> int:
+        """The epoch's step whose loss first blew up (its forward pass saw the weights the
+        step before left: at step 1, those the last epoch ended with)."""
+        return self.step if not math.isfinite(self.loss) else self.step - self.steps + 1
 
     def describe(self) -> str:
         """One phrase: where, and by how much."""
         if not math.isfinite(self.loss):
             return f"the loss became NaN or infinite at epoch {self.epoch}, step {self.step}"
+        ended = " to the end of the epoch" if self.steps < PATIENCE else ""
         return (f"the loss diverged at epoch {self.epoch}, step {self.step}: {self.loss:.3g}, "
-                f"above {self.threshold:.3g} for {PATIENCE} steps in a row")
+                f"above {self.threshold:.3g} for {self.steps} step{'s' * (self.steps != 1)} "
+                f"in a row{ended}")
 
 
 @dataclass
@@ -72,6 +85,7 @@ class DivergenceWatch:
     seen: int = 0  # finite losses read in all
     lowest: float = math.inf  # the lowest bias-corrected running mean so far
     streak: int = 0  # blown-up steps in a row, up to the last one read
+    last: float = math.nan  # the last loss read
     pending: list[torch.Tensor] = field(default_factory=list, repr=False)
 
     def add(self, loss: torch.Tensor, guess: float) -> None:
@@ -93,13 +107,15 @@ class DivergenceWatch:
         return steps % self.every == 0
 
     def check(self, epoch: int, step: int,
-              anywhere: Callable[[bool], bool] = lambda diverged: diverged) -> None:
+              anywhere: Callable[[bool], bool] = lambda diverged: diverged, *,
+              ending: bool = False) -> None:
         """Read the losses kept since the last check and judge them, in order.
 
         Args:
             step: the epoch's step count after the last kept loss.
             anywhere: whether any process diverged, given this one's answer (several
                 processes must stop at the same step: see ``distributed.any_rank``).
+            ending: the epoch ends here (or stops), so blown-up steps diverged already.
 
         Raises:
             Diverged: naming the step where the divergence became certain.
@@ -110,12 +126,14 @@ class DivergenceWatch:
         for offset, loss in enumerate(losses, start=1):
             if self._judge(loss) and found is None:
                 found = Diverged(epoch, first + offset, loss, self.threshold())
+        if ending and found is None and self.streak:
+            found = Diverged(epoch, step, self.last, self.threshold(), steps=self.streak)
         if anywhere(found is not None):  # here or in another process
-            raise found or Diverged(epoch, step, losses[-1] if losses else math.nan,
-                                    self.threshold())
+            raise found or Diverged(epoch, step, self.last, self.threshold())
 
     def _judge(self, loss: float) -> bool:
         """Take one step's loss; True once it makes a divergence."""
+        self.last = loss
         if not math.isfinite(loss):
             return True
         self.streak = self.streak + 1 if loss > self.threshold() else 0

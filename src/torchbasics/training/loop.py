@@ -258,7 +258,7 @@ def train_one_epoch(
             stopped = True
             break
     sums.seconds += time.perf_counter() - start
-    watch.check(epoch, sums.steps, anywhere)  # before stopping too: nothing diverged is saved
+    watch.check(epoch, sums.steps, anywhere, ending=True)  # nothing diverged is saved
     if stopped:
         raise Interrupted(sums)
     return {**mean_loss_and_error(task, sums.loss_sum, sums.mistakes, sums.samples),

@@ -101,12 +101,12 @@ def give_up(diverged: Diverged, recoveries: list[Recovery], recover: bool) -> Tr
     """The one-line error of a run that stops: it was told not to recover, or tried enough."""
     if not recover:
         return TrainingDiverged(diverged.describe(), fix="lower the learning rate (--lr), or "
-                                "leave out --no-recover; the last good checkpoint is kept")
+                                "leave out --no-recover")
     return TrainingDiverged(
         f"{diverged.describe()}, after {len(recoveries)} recoveries (peak learning rate "
         f"{recoveries[-1].lr_after:.3g})" if recoveries else diverged.describe(),
-        fix="try `torchbasics lr-find` for a learning rate, or another model (--model "
-        "convnet has batch norm); the last good checkpoint is kept")
+        fix="try the rate `torchbasics lr-find` suggests (--lr), or another model "
+        "(`torchbasics models`; batch norm, as in convnet, steadies training)")
 
 
 def peak_lr(optimizer: torch.optim.Optimizer) -> float:
@@ -162,7 +162,7 @@ class Recoveries:
 
     def in_epoch(self, epoch: int) -> int:
         """How many times ``epoch`` started again (metrics.csv's ``recovered``)."""
-        return sum(recovery.epoch == epoch for recovery in self.done)
+        return sum(recovery.back_to_epoch + 1 == epoch for recovery in self.done)
 
     def to_list(self) -> list[dict[str, Any]]:
         """Plain data for summary.json and checkpoints."""
