@@ -161,7 +161,7 @@ def test_validation_curves_needs_a_model():
         validation_curves({})
 
 
-def test_lowest_point_breaks_error_ties_by_loss_like_best_pt():
+def test_lowest_point_breaks_error_ties_by_loss_like_the_summarys_lowest_val_error():
     from torchbasics.plots import loss_curves, validation_curves
 
     metrics = {

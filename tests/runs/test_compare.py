@@ -63,3 +63,15 @@ def test_a_diverging_model_does_not_stop_the_others(idx_dir, tmp_path, monkeypat
     saved = json.loads((tmp_path / "cmp" / "results.json").read_text())["models"]
     assert [row["model"] for row in saved] == ["mlp-relu", "softmax"]
     assert "failed" in saved[0] and 0 <= saved[1]["test_error"] <= 1
+
+
+def test_compare_lr_auto_runs_the_range_test_for_each_model(base, tmp_path):
+    import dataclasses
+
+    compare(dataclasses.replace(base, lr="auto", epochs=1), ["softmax", "mlp-relu"],
+            tmp_path / "cmp", log=lambda line: None)
+    for model in ("softmax", "mlp-relu"):
+        run = tmp_path / "cmp" / model
+        config = json.loads((run / "config.json").read_text())
+        assert config["lr"] == config["lr_found"]["suggestion"] > 0
+        assert (run / "lr_find.png").is_file() and (run / "lr_find.json").is_file()
