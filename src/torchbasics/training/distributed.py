@@ -82,6 +82,10 @@ def process_group() -> Iterator[None]:
     dist.init_process_group(backend, timeout=TIMEOUT)
     try:
         yield
+        # Leave together: a rank that tears the group down while another is still in its
+        # last collective can abort that one (seen as SIGABRT in tests/runs/
+        # test_distributed.py). Not on an error: the other ranks may never get here.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
