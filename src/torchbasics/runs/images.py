@@ -382,7 +382,7 @@ class ImageRun:
         self.progress = Progress.restore(saved, previous.records, self.config.early_stopping,
                                          len(self.data.val))
         self.earlier_seconds = saved["train_seconds"]
-        if saved.get("divergence_watch"):  # optional: checkpoints before 0.3 lack it
+        if saved.get("divergence_watch"):  # optional: older checkpoints lack it
             self.watch.restore(saved["divergence_watch"])
         self.recoveries.done = [Recovery.from_dict(values)
                                 for values in saved.get("recoveries", [])]
