@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from torchbasics.training.loop import RegressionTask
 from torchbasics.training.lr_find import BELOW_MINIMUM, STOP_ABOVE, range_test, rates, suggest
 
 
@@ -36,7 +37,7 @@ def test_on_a_linear_problem_it_stops_at_the_blow_up_and_suggests_a_rate_that_tr
         return model, torch.optim.SGD(model.parameters(), lr=1.0)
 
     model, optimizer = fresh()
-    found = range_test(model, batches, optimizer, F.mse_loss, device=torch.device("cpu"))
+    found = range_test(model, batches, optimizer, RegressionTask(), device=torch.device("cpu"))
     assert found.rates[-1] < 10.0  # stopped early: the loss blew up
     assert found.losses[-1] > STOP_ABOVE * min(found.losses)
     model, optimizer = fresh()

@@ -15,6 +15,7 @@ import torch
 
 from torchbasics.runs import rundir
 from torchbasics.runs.config import AUTO_LR, TrainConfig, resolve
+from torchbasics.training.loop import Task
 from torchbasics.training.lr_find import RangeTest, range_test
 from torchbasics.training.optim import build_optimizer
 
@@ -26,12 +27,12 @@ def with_placeholder_lr(config: TrainConfig) -> TrainConfig:
     return resolve(dataclasses.replace(config, lr=PLACEHOLDER_LR))
 
 
-def test_on(model: torch.nn.Module, batches: Any, config: TrainConfig, loss_of: Any, *,
+def test_on(model: torch.nn.Module, batches: Any, config: TrainConfig, task: Task, *,
             device: torch.device, precision: str, steps: int) -> RangeTest:
     """The range test on a throwaway ``model`` with ``config``'s optimizer settings."""
     optimizer = build_optimizer(model, config.optimizer, lr=PLACEHOLDER_LR,
                                 momentum=config.momentum, weight_decay=config.weight_decay)
-    return range_test(model, batches, optimizer, loss_of, device=device, precision=precision,
+    return range_test(model, batches, optimizer, task, device=device, precision=precision,
                       steps=steps)
 
 

@@ -235,7 +235,7 @@ def image_range_test(config: TrainConfig, *, steps: int, log: Callable[[str], No
     data = data or load_train_val(config, log=log)
     setup = build_training(config, data, device, plan=StepPlan(1_000_000))
     setup.train_batches.set_epoch(1)
-    return test_on(setup.model, setup.train_batches, config, setup.task.loss, device=device,
+    return test_on(setup.model, setup.train_batches, config, setup.task, device=device,
                    precision=setup.precision.name, steps=steps)
 
 

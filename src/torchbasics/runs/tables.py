@@ -157,7 +157,7 @@ def rows_range_test(config: TrainConfig, parts: TableParts, device: torch.device
     batches = RowBatches(parts.inputs["train"], parts.targets["train"],
                          batch_size=config.batch_size, shuffle=True, seed=config.seed,
                          device=device)
-    return test_on(model, batches, config, task_of_rows(parts).loss, device=device,
+    return test_on(model, batches, config, task_of_rows(parts), device=device,
                    precision="fp32", steps=steps)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from torchbasics.device import autocast
+from torchbasics.training.loop import Task, training_step
 
 START, END = 1e-6, 10.0  # the rates tried, from and to
 STEPS = 200  # steps (rates) at most
@@ -50,28 +50,26 @@ def rates(start: float = START, end: float = END, steps: int = STEPS) -> list[fl
 
 
 def range_test(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-               optimizer: torch.optim.Optimizer, loss_of, *, device: torch.device,
+               optimizer: torch.optim.Optimizer, task: Task, *, device: torch.device,
                precision: str = "fp32", steps: int = STEPS, start: float = START,
                end: float = END) -> RangeTest:
-    """Run the test: one training step at each of :func:`rates`, until the loss blows up.
+    """Run the test: one training step (the loop's own, ``training_step``) at each of
+    :func:`rates`, until the loss blows up.
 
     Args:
         batches: ``(inputs, targets)``, repeated as often as needed.
-        loss_of: ``loss_of(outputs, targets)``, the task's mean loss.
+        task: the task whose loss is trained (``ClassificationTask``, ``RegressionTask``).
     """
     model.train()
+    tried_rates = rates(start, end, steps)
+    base = optimizer.param_groups[0]["lr"]  # the schedule sets each step's rate from it
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda i: tried_rates[min(i, len(tried_rates) - 1)] / base)
     tried, smoothed, average = [], [], 0.0
     for step, (rate, (inputs, targets)) in enumerate(
-            zip(rates(start, end, steps), _endless(batches), strict=False), start=1):
-        for group in optimizer.param_groups:
-            group["lr"] = rate
-        inputs, targets = inputs.to(device), targets.to(device)
-        with autocast(device, precision):
-            outputs = model(inputs)
-        loss = loss_of(outputs, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+            zip(tried_rates, _endless(batches), strict=False), start=1):
+        loss, _ = training_step(model, inputs.to(device), targets.to(device), optimizer,
+                                schedule, task, device=device, precision=precision)
         value = loss.item()  # one sync a step: the test is a few hundred steps
         if not math.isfinite(value):
             break
