@@ -44,7 +44,8 @@ class Setting:
         metavar: the placeholder shown in ``--help``.
         flag: whether the command line offers it as ``--name`` (some are set otherwise).
         parse: how the command line reads it, when not by ``type`` (e.g. ``5m`` -> 300.0).
-        words: values in words a number setting also takes (``--lr auto``).
+        words: values in words a number setting also takes (``--lr auto``); the command
+            line then reads a number or one of them (see :meth:`reader`).
     """
 
     type: type
@@ -61,6 +62,13 @@ class Setting:
     flag: bool = True
     parse: Callable[[str], Any] | None = None  # the command line's text -> value
     words: tuple[str, ...] = ()
+
+    def reader(self) -> Callable[[str], Any]:
+        """How the command line reads the setting's text: ``parse``, else a number or one
+        of ``words``, else ``type``."""
+        if self.parse is not None:
+            return self.parse
+        return number_or(*self.words) if self.words else self.type
 
     def allowed_choices(self) -> list[str] | None:
         """The choices as a list (calling the callable), or ``None`` when any value goes."""

@@ -51,7 +51,7 @@ def argparse_options(declared: Setting) -> dict[str, object]:
     """``type``/``action``, ``choices`` and ``metavar`` for argparse."""
     if declared.type is bool:
         return {"action": argparse.BooleanOptionalAction}
-    options: dict[str, object] = {"type": declared.parse or declared.type}
+    options: dict[str, object] = {"type": declared.reader()}
     if declared.choices is not None and not callable(declared.choices):
         options["choices"] = list(declared.choices)
     if declared.metavar:

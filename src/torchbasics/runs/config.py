@@ -25,7 +25,6 @@ from torchbasics.settings import (
     Setting,
     comma_list,
     flag_name,
-    number_or,
     parse_duration,
     setting,
     settings_of,
@@ -72,7 +71,7 @@ class TrainConfig:
     lr: float | str | None = setting(
         float, "peak learning rate; auto runs `torchbasics lr-find` first and trains with its "
         "suggestion (recorded in config.json, the curve in lr_find.png)", default=1e-3, low=0,
-        low_inclusive=False, words=(AUTO_LR,), parse=number_or(AUTO_LR), metavar="LR|auto")
+        low_inclusive=False, words=(AUTO_LR,), metavar="LR|auto")
     momentum: float | None = setting(float, "SGD momentum", default=0.9, low=0, high=1,
                                      high_inclusive=False)
     weight_decay: float | None = setting(float, "weight decay (never on biases and norms)",
