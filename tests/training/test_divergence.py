@@ -7,12 +7,16 @@ import math
 import pytest
 import torch
 
+from torchbasics.training import distributed
 from torchbasics.training.divergence import (
     BLOW_UP,
+    CHECK_EVERY_DISTRIBUTED,
     PATIENCE,
+    SPAN,
     Diverged,
     DivergenceWatch,
     guess_loss,
+    watch_for,
 )
 
 TEN_CLASSES = math.log(10)
@@ -37,24 +41,55 @@ def test_late_spikes_below_a_guess_are_noise_not_a_divergence():
     feed(DivergenceWatch(), [0.01] * 100 + [0.5] * 20 + [0.01] * 10)
 
 
-def test_a_loss_growing_past_the_guess_is_caught_after_patience_steps():
-    """The issue's run: learning (1.2), then 6.8 and climbing."""
-    losses = [2.3, 1.8, 1.5, 1.2, 1.2, 1.2, 6.8, 9.0, 20.0, 400.0]
+def test_a_loss_growing_past_the_guess_is_caught_within_a_few_steps():
+    """The issue's run: learning (1.2), then 6.8 and climbing. The running mean is above
+    the threshold (4 x 1.47, its lowest) from step 9 (20), so the divergence is certain at
+    step 11."""
+    losses = [2.3, 1.8, 1.5, 1.2, 1.2, 1.2, 6.8, 9.0, 20.0, 400.0, 2e3, 1e4, 1e5]
     with pytest.raises(Diverged) as caught:
         feed(DivergenceWatch(), losses, epoch=4)
-    assert (caught.value.epoch, caught.value.step) == (4, 6 + PATIENCE)
-    assert "diverged at epoch 4, step 9" in str(caught.value)
+    assert (caught.value.epoch, caught.value.step) == (4, 11)
+    assert "diverged at epoch 4, step 11: its running mean" in str(caught.value)
+    assert caught.value.first_step == 9
+
+
+def test_a_trained_models_hard_batches_are_noise_not_a_divergence():
+    """A few confident mistakes make a small batch's loss worse than a guess several steps
+    in a row, while the model is fine: the mean of the last steps stays low."""
+    feed(DivergenceWatch(), ([0.01] * 30 + [3.0] * PATIENCE) * 5 + [0.01] * 30)
 
 
 def test_a_model_near_the_guess_needs_blow_up_times_its_lowest():
     """Before it has learned, 2-3x the guess is not yet a divergence; BLOW_UP x is."""
-    feed(DivergenceWatch(), [2.3] * 10 + [2.3 * 0.9 * BLOW_UP] * 10)
+    feed(DivergenceWatch(), [2.3] * 10 + [2.3 * 0.9 * BLOW_UP] * 50)
     with pytest.raises(Diverged):
-        feed(DivergenceWatch(), [2.3] * 10 + [2.3 * 1.1 * BLOW_UP] * PATIENCE)
+        feed(DivergenceWatch(), [2.3] * 10 + [2.3 * 1.1 * BLOW_UP] * 50)
 
 
-def test_one_blown_up_step_short_of_patience_is_forgiven():
-    feed(DivergenceWatch(), [1.0] * 20 + [50.0] * (PATIENCE - 1) + [1.0] * 20)
+def test_a_spike_the_running_mean_absorbs_is_forgiven():
+    """One step at 30x lifts the mean above 4x its lowest for fewer than PATIENCE steps."""
+    watch = DivergenceWatch()
+    feed(watch, [1.0] * 20 + [30.0])
+    assert watch.streak == 1
+    feed(watch, [1.0] * 20)
+
+
+def test_full_batch_training_judges_each_loss_itself():
+    """One step an epoch: no batch noise to smooth, and no step to wait for."""
+    watch = watch_for(torch.device("cpu"), steps_per_epoch=1)
+    assert watch.span == 1
+    with pytest.raises(Diverged) as caught:
+        feed(watch, [1.0] * 5 + [50.0] * PATIENCE)
+    assert caught.value.step == 5 + PATIENCE and caught.value.loss == 50.0
+
+
+def test_only_full_batch_training_is_not_smoothed_and_processes_read_seldom(monkeypatch):
+    """Three small batches an epoch are noisy too (a folder of 24 pictures, batch 8)."""
+    cpu = torch.device("cpu")
+    assert [watch_for(cpu, steps).span for steps in (1, 3, 1000)] == [1, SPAN, SPAN]
+    assert watch_for(cpu, 1000).every == 1
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    assert watch_for(cpu, 1000).every == CHECK_EVERY_DISTRIBUTED
 
 
 def test_a_nan_is_a_divergence_at_once_naming_its_step():
@@ -106,8 +141,8 @@ def test_an_epoch_ending_on_a_blown_up_step_is_a_divergence():
     watch = DivergenceWatch()
     feed(watch, [2.0, 1.0, 0.5, 0.4, 0.3])
     watch.step(torch.tensor(50.0), TEN_CLASSES, 2, 1)  # one step: no divergence yet
-    with pytest.raises(Diverged, match=r"epoch 2, step 1: 50, above .* for 1 step in a row "
-                                       r"to the end of the epoch") as caught:
+    with pytest.raises(Diverged, match=r"epoch 2, step 1: its running mean 11.3, above .* for "
+                                       r"1 step in a row to the end of the epoch") as caught:
         watch.check(2, 1, ending=True)
     assert caught.value.first_step == 1
 

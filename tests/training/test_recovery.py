@@ -77,8 +77,8 @@ def test_recoveries_go_back_then_give_up_after_tries():
                            back_to_epoch=1, log=lines.append)
         good = Snapshot.take(model, optimizer, scheduler)
     assert [r.lr_after for r in recoveries.done] == pytest.approx([0.02, 0.004])
-    assert lines[0] == ("the loss diverged at epoch 2, step 7 (loss 9.5): back to the end of "
-                        "epoch 1, peak learning rate lowered from 0.1 to 0.02")
+    assert lines[0] == ("the loss diverged at epoch 2, step 7 (running mean 9.5): back to the "
+                        "end of epoch 1, peak learning rate lowered from 0.1 to 0.02")
     assert recoveries.in_epoch(2) == TRIES and recoveries.in_epoch(1) == 0
     with pytest.raises(TrainingDiverged, match=r"after 2 recoveries \(peak learning rate "
                                                r"0.004\).*lr-find"):

@@ -221,7 +221,7 @@ def fit_recovering(model: nn.Module, train_batches: RowBatches, val_batches: Row
     Full-batch training makes every epoch one step, and a step's loss is of the weights the
     step before left: a loss that blows up in an epoch's first step says the last epoch
     ended blown up, so the run goes back one epoch further (the last two are kept)."""
-    watch = divergence.watch_for(device)
+    watch = divergence.watch_for(device, len(train_batches))
     scaler = precision.grad_scaler() if precision.scales_gradients else None
 
     def snapshot() -> Snapshot:

@@ -3,20 +3,24 @@
 A learning rate too high for the data does not make the loss NaN at once: it grows, step
 after step, for epochs (a thousandfold, then 10^24-fold) before it overflows. Waiting for the
 NaN burns the budget on a model that stopped learning long before. :class:`DivergenceWatch`
-looks at every step's loss and calls a step *blown up* when its loss is above both
+follows the running mean of the steps' losses over the last :data:`SPAN` steps and calls a
+step *blown up* when that mean is above both
 
 - the loss of a guess that knows nothing (``ln K`` for ``K`` classes; for a regression on
   a standardized target, 1: the mean's), so a model that has learned anything is allowed
-  its noisy batches as long as they beat guessing, and
-- :data:`BLOW_UP` times the lowest smoothed loss so far, so a model still near the guess
+  its noisy batches as long as they beat guessing on the whole, and
+- :data:`BLOW_UP` times the lowest running mean so far, so a model still near the guess
   is not caught by noise around it;
 
-or when the loss is NaN or infinite. :data:`PATIENCE` blown-up steps in a row are a
-divergence (one NaN is enough), and so is an epoch that ends on blown-up steps: the end of
-an epoch is where a run keeps its state to go back to, and a state already blowing up is no
-state to go back to (with full-batch training every epoch is a single step). The losses
-stay on the device and are read back every :data:`CHECK_EVERY` steps (one host sync) and
-at the end of each epoch.
+or when a loss is NaN or infinite. The mean, not each batch's own loss, because one batch
+of a trained model can be far worse than a guess (a few confident mistakes in a small
+batch) while the model is fine. With full-batch training (one step an epoch) there is no
+batch noise to smooth, and the loss itself is judged. :data:`PATIENCE` blown-up steps in a
+row are a divergence (one NaN is enough), and so is an epoch that ends on blown-up steps:
+the end of an epoch is where a run keeps its state to go back to, and a state already
+blowing up is no state to go back to.
+The losses stay on the device and are read back every :data:`CHECK_EVERY` steps (one host
+sync; with several processes, also a collective) and at the end of each epoch.
 
 What happens next is the run's choice: by default it goes back to its last good state and
 continues with a lower peak learning rate (:mod:`torchbasics.training.recovery`).
@@ -32,11 +36,15 @@ from typing import Any
 import torch
 
 from torchbasics.errors import TorchbasicsError
+from torchbasics.training import distributed
 
-BLOW_UP = 4.0  # a step's loss this many times the lowest smoothed loss so far, or more
+BLOW_UP = 4.0  # the running mean this many times its lowest so far, or more
 PATIENCE = 3  # blown-up steps in a row that make a divergence
-SMOOTHING = 0.9  # of the running (exponential) mean of the loss the lowest is taken from
+SPAN = 10  # steps the running (exponential) mean of the loss follows (full batch: 1)
 CHECK_EVERY = {"cpu": 1, "cuda": 20, "mps": 20}  # steps between reads (others: 20)
+# With several processes every read is also a collective (all ranks must stop at the same
+# step), so it is made as seldom as on a GPU.
+CHECK_EVERY_DISTRIBUTED = 20
 
 
 class TrainingDiverged(TorchbasicsError):
@@ -45,7 +53,8 @@ class TrainingDiverged(TorchbasicsError):
 
 class Diverged(Exception):
     """The loss diverged at ``epoch``, ``step`` (1-based within the epoch); the loop stops
-    there without saving anything of the diverged steps."""
+    there without saving anything of the diverged steps. ``loss`` is the running mean that
+    was judged (or the loss that was NaN or infinite)."""
 
     def __init__(self, epoch: int, step: int, loss: float, threshold: float,
                  steps: int = PATIENCE):
@@ -55,8 +64,8 @@ class Diverged(Exception):
 
     @property
     def first_step(self) -> int:
-        """The epoch's step whose loss first blew up (its forward pass saw the weights the
-        step before left: at step 1, those the last epoch ended with)."""
+        """The epoch's step where the blow-up was first seen (its forward pass saw the
+        weights the step before left: at step 1, those the last epoch ended with)."""
         return self.step if not math.isfinite(self.loss) else self.step - self.steps + 1
 
     def describe(self) -> str:
@@ -64,9 +73,9 @@ class Diverged(Exception):
         if not math.isfinite(self.loss):
             return f"the loss became NaN or infinite at epoch {self.epoch}, step {self.step}"
         ended = " to the end of the epoch" if self.steps < PATIENCE else ""
-        return (f"the loss diverged at epoch {self.epoch}, step {self.step}: {self.loss:.3g}, "
-                f"above {self.threshold:.3g} for {self.steps} step{'s' * (self.steps != 1)} "
-                f"in a row{ended}")
+        return (f"the loss diverged at epoch {self.epoch}, step {self.step}: its running mean "
+                f"{self.loss:.3g}, above {self.threshold:.3g} for {self.steps} "
+                f"step{'s' * (self.steps != 1)} in a row{ended}")
 
 
 @dataclass
@@ -75,15 +84,18 @@ class DivergenceWatch:
 
     Args:
         every: steps between reads of the losses kept on the device.
+        span: steps the running mean follows (1: each step's own loss).
         guess_loss: the loss of a guess that knows nothing (see :func:`guess_loss`); set
             by the first :meth:`add` when not given.
     """
 
     every: int = 1
+    span: int = SPAN
     guess_loss: float | None = None
     average: float = 0.0  # the running (exponential) mean of the loss, before bias correction
     seen: int = 0  # finite losses read in all
     lowest: float = math.inf  # the lowest bias-corrected running mean so far
+    mean: float = math.nan  # the last bias-corrected running mean
     streak: int = 0  # blown-up steps in a row, up to the last one read
     last: float = math.nan  # the last loss read
     pending: list[torch.Tensor] = field(default_factory=list, repr=False)
@@ -124,23 +136,30 @@ class DivergenceWatch:
         first, self.pending = step - len(losses), []
         found = None
         for offset, loss in enumerate(losses, start=1):
+            threshold = self.threshold()
             if self._judge(loss) and found is None:
-                found = Diverged(epoch, first + offset, loss, self.threshold())
+                found = Diverged(epoch, first + offset, self.judged(), threshold)
         if ending and found is None and self.streak:
-            found = Diverged(epoch, step, self.last, self.threshold(), steps=self.streak)
+            found = Diverged(epoch, step, self.judged(), self.threshold(), steps=self.streak)
         if anywhere(found is not None):  # here or in another process
-            raise found or Diverged(epoch, step, self.last, self.threshold())
+            raise found or Diverged(epoch, step, self.judged(), self.threshold())
 
     def _judge(self, loss: float) -> bool:
         """Take one step's loss; True once it makes a divergence."""
         self.last = loss
         if not math.isfinite(loss):
             return True
-        self.streak = self.streak + 1 if loss > self.threshold() else 0
+        smoothing = 1 - 1 / self.span
         self.seen += 1
-        self.average = SMOOTHING * self.average + (1 - SMOOTHING) * loss
-        self.lowest = min(self.lowest, self.average / (1 - SMOOTHING ** self.seen))
+        self.average = smoothing * self.average + (1 - smoothing) * loss
+        self.mean = self.average / (1 - smoothing ** self.seen)  # bias-corrected
+        self.streak = self.streak + 1 if self.mean > self.threshold() else 0
+        self.lowest = min(self.lowest, self.mean)
         return self.streak >= PATIENCE
+
+    def judged(self) -> float:
+        """The value last judged: the running mean, or the loss when it was not finite."""
+        return self.last if not math.isfinite(self.last) else self.mean
 
     def threshold(self) -> float:
         """The loss above which a step counts as blown up (none before the first step)."""
@@ -149,12 +168,13 @@ class DivergenceWatch:
     def state(self) -> dict[str, Any]:
         """Plain data for a checkpoint (saved after a check, so nothing is pending)."""
         return {"average": self.average, "seen": self.seen, "lowest": self.lowest,
-                "streak": self.streak}
+                "streak": self.streak, "span": self.span}
 
     def restore(self, values: dict[str, Any]) -> None:
-        """Continue from :meth:`state` output."""
+        """Continue from :meth:`state` output (one saved without a span keeps this watch's)."""
         self.average, self.seen = float(values["average"]), int(values["seen"])
         self.lowest, self.streak = float(values["lowest"]), int(values["streak"])
+        self.span = int(values.get("span", self.span))
         self.pending = []
 
 
@@ -164,6 +184,9 @@ def guess_loss(classes: int | None) -> float:
     return math.log(classes) if classes else 1.0
 
 
-def watch_for(device: torch.device) -> DivergenceWatch:
-    """A new watch that reads the losses as often as is cheap on ``device``."""
-    return DivergenceWatch(every=CHECK_EVERY.get(device.type, 20))
+def watch_for(device: torch.device, steps_per_epoch: int = SPAN) -> DivergenceWatch:
+    """A new watch that reads the losses as often as is cheap on ``device`` (and in this
+    process group); with one step an epoch (full batch), it judges each loss itself."""
+    every = (CHECK_EVERY.get(device.type, 20) if distributed.world_size() == 1
+             else CHECK_EVERY_DISTRIBUTED)
+    return DivergenceWatch(every=every, span=1 if steps_per_epoch == 1 else SPAN)

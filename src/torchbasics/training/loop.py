@@ -238,7 +238,7 @@ def train_one_epoch(
     """
     model.train()
     sums = resume or PartialEpoch.begin(epoch, optimizer.param_groups[0]["lr"], device)
-    watch = watch or divergence.watch_for(device)
+    watch = watch or divergence.watch_for(device, len(batches))
     anywhere = distributed.any_rank(device)
     per_epoch, stopped, start = len(batches), False, time.perf_counter()
     plan = plan or StepPlan(epoch * per_epoch)
@@ -361,7 +361,7 @@ def fit(
             :class:`~torchbasics.training.divergence.Diverged` is raised in that epoch.
     """
     history, epoch, per_epoch = [], start_epoch, len(train_batches)
-    watch = watch or divergence.watch_for(device)
+    watch = watch or divergence.watch_for(device, per_epoch)
     while epoch <= plan.epochs(per_epoch):
         partial = resume if resume is not None and resume.epoch == epoch else None
         if partial is not None and partial.steps:

@@ -68,7 +68,7 @@ class Recovery:
 
     epoch: int
     step: int
-    loss: float
+    loss: float  # the running mean of the loss that was judged (NaN: a loss was not finite)
     lr_before: float
     lr_after: float
     back_to_epoch: int  # the run went back to the end of this epoch (0: the start)
@@ -77,8 +77,9 @@ class Recovery:
         """The log's line, and report.md's."""
         back = (f"the end of epoch {self.back_to_epoch}" if self.back_to_epoch
                 else "the start")
-        loss = f"{self.loss:.3g}" if math.isfinite(self.loss) else "NaN or infinite"
-        return (f"the loss diverged at epoch {self.epoch}, step {self.step} (loss {loss}): "
+        loss = (f"running mean {self.loss:.3g}" if math.isfinite(self.loss)
+                else "loss NaN or infinite")
+        return (f"the loss diverged at epoch {self.epoch}, step {self.step} ({loss}): "
                 f"back to {back}, peak learning rate lowered from {self.lr_before:.3g} to "
                 f"{self.lr_after:.3g}")
 
