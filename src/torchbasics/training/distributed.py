@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import faulthandler
 import os
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -72,6 +73,9 @@ def process_group() -> Iterator[None]:
     if not launched() or dist.is_initialized():
         yield
         return
+    # A rank that dies in native code (an abort inside a collective) prints where it was, in
+    # Python, instead of only torchrun's "Signal 6 received".
+    faulthandler.enable()
     if torch.cuda.is_available():
         # One GPU per process on each machine; CPU tensors (object broadcasts, RNG
         # states, a --device cpu run) still go through gloo.
