@@ -9,8 +9,11 @@ import pytest
 
 from torchbasics.errors import TorchbasicsError
 from torchbasics.runs.rundir import (
+    LR_CURVE,
+    LR_DATA,
     METRIC_COLUMNS,
     metrics_columns,
+    prepare_run_dir,
     read_metrics,
     read_metrics_records,
     write_metrics,
@@ -117,3 +120,17 @@ def test_read_metrics_rejects_bad_files(tmp_path, content, match):
         path.write_text(content)
     with pytest.raises(TorchbasicsError, match=match):
         read_metrics(path)
+
+
+def test_a_range_test_curve_is_no_run_but_force_removes_it_with_the_run(tmp_path):
+    """``lr-find --out DIR`` then ``train --out DIR`` is allowed; a --force rerun without
+    --lr auto leaves no curve of another run behind."""
+    for name in (LR_CURVE, LR_DATA):
+        (tmp_path / name).write_text("curve")
+    prepare_run_dir(tmp_path)  # not refused: no run is there
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(TorchbasicsError, match="already holds a run"):
+        prepare_run_dir(tmp_path)
+    prepare_run_dir(tmp_path, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -41,7 +41,7 @@ def write_curve(out: Path, found: RangeTest) -> tuple[Path, Path]:
     from torchbasics.plots import lr_curve, save_figure
 
     out.mkdir(parents=True, exist_ok=True)
-    figure, data = out / "lr_find.png", out / "lr_find.json"
+    figure, data = out / rundir.LR_CURVE, out / rundir.LR_DATA
     save_figure(lr_curve(found.rates, found.losses, found.suggestion), figure)
     rundir.write_json(data, found.to_dict())
     return figure, data
@@ -65,4 +65,4 @@ def lr_facts(out: Path, found: RangeTest | None) -> dict[str, Any]:
         return {}
     write_curve(out, found)
     return {"lr_found": {"suggestion": found.suggestion, "reason": found.reason,
-                         "curve": "lr_find.json", "figure": "lr_find.png"}}
+                         "curve": rundir.LR_DATA, "figure": rundir.LR_CURVE}}

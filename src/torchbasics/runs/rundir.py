@@ -31,6 +31,10 @@ RUN_FILES = (
     "config.json", "metrics.csv", "best.pt", "last.pt", "loss_curves.png", "summary.json",
     "report.md", "confusion_matrix.png", "mistakes.png", "evaluation.json", "skipped.csv",
 )
+# The range test's curve and data (``--lr auto``, or ``lr-find``): written into a run by
+# its --lr auto, and removed with the run's files by --force, but alone no sign of a run
+# (``lr-find --out`` may write them into a folder a run goes to next).
+LR_CURVE, LR_DATA = "lr_find.png", "lr_find.json"
 # The columns of metrics.csv, one row per epoch (errors are fractions 0..1, empty for regression).
 METRIC_COLUMNS = [field.name for field in dataclasses.fields(EpochRecord)]
 # Columns added since 0.2.0, and the value a file without them means.
@@ -72,7 +76,7 @@ def prepare_run_dir(out: str | os.PathLike, *, force: bool = False, resume: bool
     """
     out = check_run_dir(out, force=force, resume=resume)
     if not resume:  # --force: remove only files a run writes, nothing else
-        for name in RUN_FILES:
+        for name in (*RUN_FILES, LR_CURVE, LR_DATA):
             if (out / name).exists():
                 (out / name).unlink()
     try:
