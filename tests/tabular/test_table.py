@@ -37,6 +37,7 @@ def test_a_good_file_loads_exactly(tmp_path):
         ("7,4,9,", "bonus", "the cell is empty"),
         ("7,NaN,9,5000", "years_experience", "NaN is not a value"),
         ("7,4,9,inf", "bonus", "inf is not a finite number"),
+        ("7,4,9,1e39", "bonus", "'1e39' is too large (the largest a float32 holds"),
     ],
 )
 def test_bad_cells_name_row_and_column(tmp_path, bad_row, column, message):

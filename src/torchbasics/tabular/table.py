@@ -21,6 +21,8 @@ import torch
 from torchbasics.errors import TorchbasicsError
 from torchbasics.tabular.csvfile import CsvTable, columns_text, read_csv
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -127,6 +129,8 @@ def _cell_problem(text: str, column: Column) -> str | None:
         value = float(text)
     except ValueError:
         return f"'{text}' is not a number"
+    if math.isfinite(value) and abs(value) > FLOAT32_MAX:  # the model's numbers: infinite
+        return f"'{text}' is too large (the largest a float32 holds is {FLOAT32_MAX:.3g})"
     return column.problem(value)
 
 
