@@ -43,7 +43,7 @@ from torchbasics.runs import own_defaults, rundir
 from torchbasics.runs.auto_lr import lr_facts, resolve_auto, test_on, with_placeholder_lr
 from torchbasics.runs.budget import TimeBudget, measure
 from torchbasics.runs.config import TrainConfig, check, optimizer_and_schedule, resolve, step_plan
-from torchbasics.samples.batches import BatchSampler
+from torchbasics.samples.batches import BatchSampler, drops_last_in_training
 from torchbasics.training import distributed, divergence, tensorboard
 from torchbasics.training.divergence import Diverged, DivergenceWatch
 from torchbasics.training.interrupts import TrainingInterrupted, stop_on_signals
@@ -185,8 +185,8 @@ def build_training(config: TrainConfig, data: Splits, device: torch.device, *,
     model_input = ModelInput(data.train.mean, data.train.std, deskew=config.deskew)
     train_batches = data.train.batches(
         batch_size=config.batch_size, shuffle=True, seed=config.seed,
-        drop_last=len(data.train) > config.batch_size, device=device, rank=rank,
-        world_size=world_size,
+        drop_last=drops_last_in_training(len(data.train), config.batch_size), device=device,
+        rank=rank, world_size=world_size,
         transform=model_input.batches(augment=config.augment, generator=augment_rng,
                                       flips=get_dataset(config.dataset).mirror_invariant,
                                       channels_last=channels_last),
@@ -360,7 +360,7 @@ class ImageRun:
                                plan=plan)
         run = cls(config, out, setup, data, device, log,
                   Progress(config.early_stopping, len(data.val)),
-                  watch=divergence.watch_for(device),
+                  watch=divergence.watch_for(device, len(setup.train_batches)),
                   recoveries=Recoveries(allowed=bool(config.recover)), lr_found=lr_found,
                   notes=notes)
         if previous is not None:

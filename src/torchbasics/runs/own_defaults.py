@@ -14,6 +14,7 @@ import math
 
 from torchbasics.data.registry import get_dataset
 from torchbasics.runs.config import LENGTHS, TrainConfig
+from torchbasics.samples.batches import training_steps
 
 MIN_STEPS = 500  # measured on folders of 300 to 1,500 photos: benchmarks/own_defaults.py
 
@@ -30,7 +31,7 @@ def sized_to_data(config: TrainConfig, train_images: int) -> tuple[TrainConfig, 
     spec = get_dataset(config.dataset)
     if not spec.own or spec.kind != "image" or config.epochs is None:
         return config, None
-    per_epoch = max(1, math.ceil(train_images / config.batch_size))
+    per_epoch = training_steps(train_images, config.batch_size)
     epochs = max(config.epochs, math.ceil(MIN_STEPS / per_epoch))
     if epochs == config.epochs:
         return config, None

@@ -13,6 +13,19 @@ from collections.abc import Callable, Iterator
 import torch
 
 
+def drops_last_in_training(samples: int, batch_size: int) -> bool:
+    """Whether a training epoch skips its final, smaller batch: yes when there are several
+    batches (a few samples would weigh as much as a full batch in the step, and batch norm
+    would normalize over them alone); with one batch or less, that batch is the epoch."""
+    return samples > batch_size
+
+
+def training_steps(samples: int, batch_size: int) -> int:
+    """The steps of a training epoch over ``samples`` (see :func:`drops_last_in_training`)."""
+    full, rest = divmod(samples, batch_size)
+    return max(1, full if drops_last_in_training(samples, batch_size) or not rest else full + 1)
+
+
 class BatchSampler:
     """Which samples make up each batch of an epoch: the bookkeeping every batch loader shares.
 
