@@ -46,6 +46,8 @@ class Setting:
         parse: how the command line reads it, when not by ``type`` (e.g. ``5m`` -> 300.0).
         words: values in words a number setting also takes (``--lr auto``); the command
             line then reads a number or one of them (see :meth:`reader`).
+        many: one value or several (``--hidden 256 128``): a list of values of ``type``,
+            each in the range; one value given alone is kept as it is (not a list).
     """
 
     type: type
@@ -62,6 +64,7 @@ class Setting:
     flag: bool = True
     parse: Callable[[str], Any] | None = None  # the command line's text -> value
     words: tuple[str, ...] = ()
+    many: bool = False
 
     def reader(self) -> Callable[[str], Any]:
         """How the command line reads the setting's text: ``parse``, else a number or one
@@ -95,6 +98,12 @@ class Setting:
             TorchbasicsError: ``"--lr: must be above 0, got nan"`` and the like.
         """
         if value is None or (isinstance(value, str) and value in self.words):
+            return
+        if self.many and isinstance(value, (list, tuple)):
+            if not value:
+                raise TorchbasicsError("needs at least one value", where=where)
+            for one in value:
+                self.check(where, one)
             return
         _check_type(self.type, where, value)
         choices = self.allowed_choices()

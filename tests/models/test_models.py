@@ -89,6 +89,33 @@ def test_mlp_hidden_size_and_activation(name, activation):
     assert any(isinstance(layer, activation) for layer in model)
 
 
+@pytest.mark.parametrize("name", ["mlp-sigmoid", "mlp-relu"])
+def test_an_mlp_takes_several_hidden_layers_input_side_first(name):
+    model = create_model(name, (1, 28, 28), 10, hidden=[64, 32], dropout=0.1)
+    widths = [layer.out_features for layer in model if isinstance(layer, torch.nn.Linear)]
+    assert widths == [64, 32, 10]
+    assert count_parameters(model) == 784 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10
+    assert sum(isinstance(layer, torch.nn.Dropout) for layer in model) == 2
+
+
+def test_one_hidden_layer_keeps_the_state_dict_keys_old_checkpoints_have():
+    """Checkpoints of one-layer MLPs (written before several layers were possible) load."""
+    assert list(create_model("mlp-relu", (1, 28, 28), 10, hidden=[64]).state_dict()) == [
+        "1.weight", "1.bias", "3.weight", "3.bias"]
+    assert list(create_model("mlp-relu", (1, 28, 28), 10, hidden=64).state_dict()) == [
+        "1.weight", "1.bias", "3.weight", "3.bias"]
+
+
+def test_several_values_are_for_the_mlps_only():
+    with pytest.raises(TorchbasicsError, match=r"--hidden: model 'convnet' takes one value, "
+                                               r"got 2"):
+        create_model("convnet", (1, 28, 28), 10, hidden=[64, 32])
+    with pytest.raises(TorchbasicsError, match="--hidden: must be at least 1, got 0"):
+        create_model("mlp-relu", (1, 28, 28), 10, hidden=[64, 0])
+    with pytest.raises(TorchbasicsError, match="--hidden: needs at least one value"):
+        create_model("mlp-relu", (1, 28, 28), 10, hidden=[])
+
+
 def test_seed_cnn_computes_conv_relu_pool_fc():
     """Pooling before ReLU is the seed's Conv -> ReLU -> MaxPool -> FC, values and gradients."""
     torch.manual_seed(0)

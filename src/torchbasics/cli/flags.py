@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from typing import Any
 
 from torchbasics.data.registry import DATASETS
 from torchbasics.models import MODEL_SETTINGS, get_model_entry, list_models, setting_defaults
@@ -52,6 +53,8 @@ def argparse_options(declared: Setting) -> dict[str, object]:
     if declared.type is bool:
         return {"action": argparse.BooleanOptionalAction}
     options: dict[str, object] = {"type": declared.reader()}
+    if declared.many:
+        options["nargs"] = "+"
     if declared.choices is not None and not callable(declared.choices):
         options["choices"] = list(declared.choices)
     if declared.metavar:
@@ -85,9 +88,14 @@ def model_setting_help(name: str, declared: Setting) -> str:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` the parsed flags describe (``None`` where not given)."""
     values = {name: getattr(args, name) for name in SETTINGS if hasattr(args, name)}
-    values["model_settings"] = {name: getattr(args, name) for name in MODEL_SETTINGS
+    values["model_settings"] = {name: one_or_many(getattr(args, name)) for name in MODEL_SETTINGS
                                 if getattr(args, name, None) is not None}
     return TrainConfig(**values)
+
+
+def one_or_many(value: Any) -> Any:
+    """A flag's values as the setting holds them: one value alone, several as a list."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
 def _recipe_settings() -> set[str]:

@@ -29,8 +29,9 @@ INPUTS = ("image", "table")  # pictures (C, H, W), or rows of features (F,)
 
 # Every keyword a model builder may take, with its range and help.
 MODEL_SETTINGS: dict[str, Setting] = {
-    "hidden": Setting(int, "hidden units: of an MLP's hidden layer, of convnet's fully "
-                      "connected layer", low=1, group="model"),
+    "hidden": Setting(int, "hidden units: of each of an MLP's hidden layers (several values, "
+                      "several layers: --hidden 256 128), of convnet's fully connected layer",
+                      low=1, group="model", many=True),
     "width": Setting(int, "convnet's channels in its first block (2x and 4x in the next two)",
                      low=1, group="model"),
     "filters": Setting(int, "cnn's convolution filters (its output channels)", low=1,
@@ -51,6 +52,7 @@ class ModelEntry:
     tasks: tuple[str, ...] = ("classification",)  # regression: (B, 1) values, MSE
     inputs: tuple[str, ...] = ("image",)
     recipe: dict[str, Any] = field(default_factory=dict)  # TrainConfig field -> value
+    several: tuple[str, ...] = ()  # its settings that take a list of values (MLP layers)
 
     def settings(self) -> dict[str, Any]:
         """The model settings its builder takes, with their defaults."""
@@ -64,11 +66,13 @@ _MODELS: dict[str, ModelEntry] = {}
 def register_model(
     name: str, description: str, *, tasks: tuple[str, ...] = ("classification",),
     inputs: tuple[str, ...] = ("image",), recipe: dict[str, Any] | None = None,
+    several: tuple[str, ...] = (),
 ) -> Callable[[ModelBuilder], ModelBuilder]:
     """Register ``builder(input_shape, num_classes, **settings) -> nn.Module`` as ``name``.
 
     For regression ``num_classes`` is the number of outputs (1). ``recipe`` holds the
-    training settings (``TrainConfig`` fields) the model trains with unless told otherwise.
+    training settings (``TrainConfig`` fields) the model trains with unless told otherwise;
+    ``several`` names the settings it takes a list of (e.g. an MLP's ``hidden`` sizes).
     """
     if not set(tasks) <= set(TASKS) or not set(inputs) <= set(INPUTS):
         raise ValueError(f"model '{name}': tasks must be among {TASKS}, inputs among {INPUTS}")
@@ -77,7 +81,7 @@ def register_model(
         if name in _MODELS:
             raise ValueError(f"model '{name}' is registered twice")
         entry = ModelEntry(name, builder, description, tuple(tasks), tuple(inputs),
-                           dict(recipe or {}))
+                           dict(recipe or {}), tuple(several))
         unknown = set(entry.settings()) - set(MODEL_SETTINGS)
         if unknown:
             raise ValueError(f"model '{name}': settings {sorted(unknown)} are not in "
@@ -102,12 +106,17 @@ def get_model_entry(name: str) -> ModelEntry:
 
 def check_model_settings(name: str, settings: dict[str, Any]) -> None:
     """Refuse settings the model ``name`` does not take, or values out of their range."""
-    accepted = get_model_entry(name).settings()
+    entry = get_model_entry(name)
+    accepted = entry.settings()
     for key, value in settings.items():
         if key not in accepted:
             takes = ", ".join(flag_name(k) for k in accepted) or "no settings"
             raise TorchbasicsError(f"model '{name}' does not take this setting",
                                    where=flag_name(key), fix=f"'{name}' takes: {takes}")
+        if isinstance(value, (list, tuple)) and key not in entry.several:
+            raise TorchbasicsError(f"model '{name}' takes one value, got {len(value)}",
+                                   where=flag_name(key), fix="give one value (several are for "
+                                   "the MLPs' hidden layers)")
         MODEL_SETTINGS[key].check(flag_name(key), value)
 
 
