@@ -83,7 +83,7 @@ class RegressionTask:
 Task = ClassificationTask | RegressionTask
 
 
-@dataclass
+@dataclass(frozen=True)
 class EpochRecord:
     """One row of ``metrics.csv``."""
 

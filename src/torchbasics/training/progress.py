@@ -19,6 +19,7 @@ keeps"). A regression has no error rate: its lowest validation loss is kept.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,12 @@ class Progress:
     lowest: tuple[float, float] = (math.inf, math.inf)  # the lowest rank so far
     kept_epoch: int = 0  # the epoch best.pt holds (0 before the first)
     stale_epochs: int = 0  # epochs since the one kept
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Progress:
+        """A copy later epochs do not change: a new list of the same records (they are
+        frozen). A deep copy of every record, as a recovery snapshot at every epoch's end
+        made it, cost time growing with the square of the epochs: 1,000-epoch table runs."""
+        return dataclasses.replace(self, records=list(self.records))
 
     def add(self, record: EpochRecord) -> bool:
         """Record an epoch; True when it is the one to keep (in ``best.pt``)."""
