@@ -78,3 +78,17 @@ def test_building_stepping_and_saving_an_optimizer_does_not_import_the_compiler(
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_momentum_zero_is_plain_sgd():
+    """`--momentum 0` is allowed by its range: plain SGD, not PyTorch's refusal of Nesterov
+    without momentum."""
+    model = torch.nn.Linear(3, 1)
+    optimizer = build_optimizer(model, "sgd", lr=0.1, momentum=0.0)
+    assert optimizer.param_groups[0]["momentum"] == 0.0
+    assert not optimizer.param_groups[0]["nesterov"]
+    before = model.weight.detach().clone()
+    model(torch.ones(2, 3)).sum().backward()
+    optimizer.step()
+    torch.testing.assert_close(model.weight, before - 0.1 * model.weight.grad)
+

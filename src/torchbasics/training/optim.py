@@ -80,7 +80,8 @@ class AdamW(EagerOptimizer, torch.optim.AdamW):
 
 def build_optimizer(model: nn.Module, name: str, *, lr: float, momentum: float = 0.9,
                     weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """SGD with Nesterov momentum, Adam or AdamW; weight decay skips biases and norm parameters.
+    """SGD with Nesterov momentum (plain SGD with ``momentum=0``), Adam or AdamW; weight
+    decay skips biases and norm parameters.
 
     Decaying a bias or a batch-norm scale only fights the normalization, so those
     (the 1-dimensional parameters) go in a group without weight decay. The update runs
@@ -95,7 +96,8 @@ def build_optimizer(model: nn.Module, name: str, *, lr: float, momentum: float =
     fused = all(p.device.type in FUSED_DEVICES and p.is_floating_point()
                 for p in decay + no_decay)
     if name == "sgd":
-        return SGD(groups, lr=lr, momentum=momentum, nesterov=True, fused=fused)
+        # Nesterov's look-ahead needs a momentum to look ahead with.
+        return SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0, fused=fused)
     if name == "adam":
         return Adam(groups, lr=lr, fused=fused)
     if name == "adamw":
