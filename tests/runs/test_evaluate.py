@@ -52,6 +52,27 @@ def test_list_file_evaluation_does_not_touch_the_summary(run, tmp_path):
     assert "test_error" not in json.loads((run / "summary.json").read_text())
 
 
+def test_a_list_of_training_ids_is_evaluated_on_the_training_split(idx_dir, tmp_path, capsys):
+    """The run's own --val-list names training images: read as test-split IDs it would be
+    other pictures under the same numbers, so that is refused; --split train reads it."""
+    val_list = tmp_path / "val.txt"
+    val_list.write_text("\n".join(map(str, range(150, 200))) + "\n")
+    (tmp_path / "train.txt").write_text("\n".join(map(str, range(150))) + "\n")
+    config = TrainConfig(dataset="mnist", model="softmax", epochs=1, data_dir=str(idx_dir),
+                         precision="fp32", deskew=False, train_list=str(tmp_path / "train.txt"),
+                         val_list=str(val_list))
+    train(config, tmp_path / "run", log=lambda line: None)
+    assert main(["evaluate", str(tmp_path / "run"), "--list", str(val_list)]) == 2
+    assert ("is the run's --val-list file, whose IDs are in the training split"
+            in capsys.readouterr().err)
+    assert main(["evaluate", str(tmp_path / "run"), "--list", str(val_list), "--split",
+                 "train", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["count"] == 50
+    validated = json.loads((tmp_path / "run" / "summary.json").read_text())["final_val_error"]
+    assert result["error"] == pytest.approx(validated)  # the validation pictures themselves
+
+
 def test_data_of_another_shape_is_refused(run, tmp_path):
     other = make_idx_dataset(tmp_path / "small", size=20)
     with pytest.raises(TorchbasicsError, match=r"expects images of shape \(1, 28, 28\)"):

@@ -32,11 +32,13 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                         help="made by `torchbasics train`, or a checkpoint file in one "
                         "(RUN_DIR/last.pt)")
+    parser.add_argument("--split", choices=["train", "test"],
+                        help="which split (default: test); with --list, the split its IDs "
+                        "are in (train for a run's own --train-list and --val-list files)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--split", default="test", choices=["train", "test"],
-                        help="which split (default: test)")
     source.add_argument("--list", type=Path, metavar="FILE",
-                        help="evaluate on the test-split IDs or image paths this list file names")
+                        help="evaluate on the IDs (in --split) or image paths this list file "
+                        "names")
     source.add_argument("--csv", type=Path, metavar="FILE",
                         help="table runs: evaluate on every row of this CSV instead of the "
                         "run's test rows")
@@ -52,12 +54,16 @@ def add_evaluate_flags(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate and print the result."""
+    from torchbasics.errors import TorchbasicsError
     from torchbasics.runs.kinds import open_run
     from torchbasics.runs.trained import EvaluateRequest
 
+    if args.csv is not None and args.split is not None:
+        raise TorchbasicsError("--split is for picture runs; --csv names every row evaluated",
+                               where="--split", fix="leave out --split")
     trained = open_run(args.run_dir, args.checkpoint)
     result = trained.evaluate(EvaluateRequest(
-        split=args.split if args.list is None else "test", list_path=args.list, csv=args.csv,
+        split=args.split or "test", list_path=args.list, csv=args.csv,
         data_dir=args.data_dir, device=args.device))
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "report"}, indent=2))

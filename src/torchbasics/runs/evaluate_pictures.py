@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,6 +28,9 @@ from torchbasics.metrics import (
 from torchbasics.runs import rundir
 from torchbasics.runs.images import eval_batch_size
 from torchbasics.training.loop import predict_probabilities
+
+if TYPE_CHECKING:
+    from torchbasics.runs.config import TrainConfig
 
 MISTAKES_SHOWN = 32
 
@@ -119,8 +122,23 @@ def evaluation_data(classifier: Classifier, split: str, list_path: str | os.Path
     if list_path is not None:
         from torchbasics.data.image_files import load_list
 
+        check_list_split(list_path, split, config)
         data = load_list(list_path, data)
     return data
+
+
+def check_list_split(list_path: str | os.PathLike, split: str, config: TrainConfig) -> None:
+    """Refuse the run's own training or validation list read as test-split IDs: its IDs
+    name training images, and the same numbers in the test split are other pictures (on a
+    data set whose splits have the same size, silently)."""
+    if split != "test":
+        return
+    for name in ("train_list", "val_list"):
+        own = getattr(config, name)
+        if own is not None and Path(own).resolve() == Path(list_path).resolve():
+            raise TorchbasicsError(
+                f"this is the run's --{name.replace('_', '-')} file, whose IDs are in the "
+                "training split", where=str(list_path), fix="add --split train")
 
 
 def _write_figures(
