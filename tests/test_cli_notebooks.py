@@ -14,10 +14,10 @@ from torchbasics.resources import notebook_files
 SHIPPED = {entry.name: entry.read_bytes() for entry in notebook_files()}
 
 
-def test_the_five_notebooks_and_their_readme_ship():
+def test_the_six_notebooks_and_their_readme_ship():
     assert sorted(SHIPPED) == ["README.md", "bonus_prediction_nn.ipynb",
                                "datasets_dataloader.ipynb", "digits_classification.ipynb",
-                               "inside_the_models.ipynb",
+                               "hidden_layers.ipynb", "inside_the_models.ipynb",
                                "pytorch_deep_learning_models.ipynb"]
 
 
@@ -26,7 +26,7 @@ def test_writes_them_into_a_new_folder_and_says_how_to_open_them(tmp_path, capsy
     assert main(["notebooks", str(folder)]) == 0
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == SHIPPED
     printed = capsys.readouterr().out
-    assert printed.startswith(f"wrote 6 files to {folder}: README.md, bonus_prediction_nn")
+    assert printed.startswith(f"wrote 7 files to {folder}: README.md, bonus_prediction_nn")
     assert f"lab '{folder}'" in printed  # quoted: the folder has a space
 
 

@@ -32,16 +32,44 @@ REQUIRED = (
     "digits_classification.ipynb",
     "pytorch_deep_learning_models.ipynb",
     "inside_the_models.ipynb",  # issue #25
+    "hidden_layers.ipynb",  # issue #34
 )
+# The building blocks each lesson writes out in plain PyTorch (issue #34), as patterns its
+# code cells must hold, so that a later change cannot hide them behind the package again.
+# Every lesson also proves the package computes the same: it builds the package's model
+# (``create_model``) and asserts agreement, and prints the timings it measures.
+BUILDING_BLOCKS = {
+    "bonus_prediction_nn.ipynb": [
+        r"pd\.read_csv\(", r"torch\.tensor\(|torch\.from_numpy\(", r"nn\.Linear\(3, 1\)",
+        r"nn\.MSELoss\(", r"torch\.optim\.SGD\(", r"\.zero_grad\(", r"\.backward\(\)",
+        r"\.step\(\)"],
+    "digits_classification.ipynb": [
+        r"class \w+\(nn\.Module\)", r"def forward\(", r"nn\.CrossEntropyLoss\(",
+        r"\.zero_grad\(", r"\.backward\(\)", r"\.step\(\)", r"\.train\(\)", r"\.eval\(\)",
+        r"torch\.no_grad\(\)", r"confusion", r"torch\.save\(\w+\.state_dict\(\)",
+        r"\.load_state_dict\(", r"torch\.load\(", r"Image\.open\("],
+    "datasets_dataloader.ipynb": [
+        r"class \w+\((torch\.utils\.data\.)?Dataset\)", r"def __len__\(", r"def __getitem__\(",
+        r"DataLoader\(", r"batch_size=64", r"shuffle=True", r"transform"],
+    "pytorch_deep_learning_models.ipynb": [
+        r"nn\.Linear\(", r"nn\.Sigmoid\(\)", r"nn\.ReLU\(\)", r"nn\.Conv2d\(",
+        r"nn\.MaxPool2d\(", r"nn\.CrossEntropyLoss\(", r"\.backward\(\)", r"\.step\(\)",
+        r"train\.txt", r"test\.txt", r"DataLoader\("],
+    "hidden_layers.ipynb": [
+        r"nn\.Sigmoid", r"nn\.ReLU", r"\.backward\(\)", r"\.grad\b", r"\.norm\(",
+        r"nn\.CrossEntropyLoss\("],
+}
+PROOF = [r"create_model\(", r"assert", r"perf_counter\(\)"]
 
 
 def real_data_needed(name: str) -> tuple[str, ...]:
     """The real data sets a notebook reads, to skip (or, in CI, fail) early without them.
 
-    The digits and inside notebooks fall back to Fashion-MNIST when MNIST is missing; CI
-    (``TORCHBASICS_REQUIRE_DATA=1``) must run them on MNIST itself.
+    The digits, hidden-layers and inside notebooks fall back to Fashion-MNIST when MNIST is
+    missing; CI (``TORCHBASICS_REQUIRE_DATA=1``) must run them on MNIST itself.
     """
-    if name in ("digits_classification.ipynb", "inside_the_models.ipynb"):
+    if name in ("digits_classification.ipynb", "hidden_layers.ipynb",
+                "inside_the_models.ipynb"):
         ci = os.environ.get("TORCHBASICS_REQUIRE_DATA") == "1"
         return ("mnist",) if ci else ()
     if name in ("datasets_dataloader.ipynb", "pytorch_deep_learning_models.ipynb"):
@@ -94,3 +122,19 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         pytest.fail(failure, pytrace=False)
     assert executable == sys.executable  # the kernel runs this virtual environment's Python
     assert Path(package).resolve() == Path(torchbasics.__file__).resolve()
+
+
+@pytest.mark.parametrize("name", sorted(BUILDING_BLOCKS))
+def test_each_lesson_writes_its_building_blocks_in_plain_pytorch(name: str):
+    notebook = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    missing = [pattern for pattern in [*BUILDING_BLOCKS[name], *PROOF]
+               if not re.search(pattern, code)]
+    assert not missing, f"{name}: no code cell matches {missing}"
+
+
+def test_the_building_blocks_check_finds_a_lesson_that_hides_them():
+    """The check above fails on a lesson that only calls the package."""
+    code = "import torchbasics\nsummary = torchbasics.train(config, 'runs/x')"
+    assert [p for p in BUILDING_BLOCKS["digits_classification.ipynb"] if re.search(p, code)] == []
+

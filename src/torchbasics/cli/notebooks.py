@@ -15,11 +15,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add ``notebooks`` to the top-level parser."""
     parser = commands.add_parser(
         "notebooks", help="write the teaching notebooks into a folder, to open in Jupyter",
-        description="Write the five teaching notebooks that ship with torchbasics (bonus "
-        "regression, digits, Dataset and DataLoader, softmax to CNN, inside the models) and "
-        "their README into "
-        "DIR, and say how to open them. Each runs top to bottom in about a minute on a laptop "
-        "CPU and writes its runs under the folder it runs in. Notebooks already in DIR are "
+        description="Write the six lessons that ship with torchbasics (bonus regression, "
+        "digits, Dataset and DataLoader, softmax to CNN, hidden layers, inside the models) and "
+        "their README into DIR, and say how to open them. Each lesson writes its model, loss "
+        "and training loop in plain PyTorch, then proves the package computes the same; each "
+        "runs top to bottom in under a minute on a laptop CPU and writes its runs under the "
+        "folder it runs in. Notebooks already in DIR are "
         "not overwritten unless --force is given. JupyterLab comes with `pip install "
         "'torchbasics[notebooks]'`; the inside notebook needs the explain extra too.",
     )
