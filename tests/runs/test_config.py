@@ -87,6 +87,6 @@ def test_help_states_each_default_and_range_from_the_declaration(capsys):
     assert "default: 0.1; above 0 and below 1" in text
     assert "--lr LR|auto peak learning rate; auto runs `torchbasics lr-find` first" in text
     assert "(default: the model's recipe" in text
-    assert "--hidden HIDDEN hidden units" in text and "convnet 256; at least 1" in text
+    assert "--hidden N [N ...] hidden units" in text and "convnet 256; at least 1" in text
     assert "--target COLUMN the column to predict" in text and "your own tables only" in text
     assert "--image-size N the side" in text and "your own pictures only" in text

@@ -31,7 +31,7 @@ INPUTS = ("image", "table")  # pictures (C, H, W), or rows of features (F,)
 MODEL_SETTINGS: dict[str, Setting] = {
     "hidden": Setting(int, "hidden units: of each of an MLP's hidden layers (several values, "
                       "several layers: --hidden 256 128), of convnet's fully connected layer",
-                      low=1, group="model", many=True),
+                      low=1, group="model", many=True, metavar="N"),
     "width": Setting(int, "convnet's channels in its first block (2x and 4x in the next two)",
                      low=1, group="model"),
     "filters": Setting(int, "cnn's convolution filters (its output channels)", low=1,
