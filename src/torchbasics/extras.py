@@ -52,6 +52,9 @@ EXTRAS: dict[str, Extra] = {extra.name: extra for extra in (
           ("tensorboard",), ("tensorboard",)),
     Extra("explain", "attribution maps and their checks (torchbasics explain)",
           ("captum",), ("captum",)),
+    Extra("docs", "building the documentation site (mkdocs build)",
+          ("mkdocs", "mkdocs-material", "mkdocstrings", "mkdocs-jupyter"),
+          ("mkdocs", "material", "mkdocstrings", "mkdocs_jupyter")),
 )}
 ALL = "all"  # the extra that installs every other one
 

@@ -52,17 +52,20 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._populate = populate
 
-    def _ready(self) -> None:
+    def ready(self) -> Parser:
+        """This parser with its arguments added (once); for code that reads them, such as
+        the documentation's command-line reference."""
         if self._populate is not None:
             populate, self._populate = self._populate, None
             populate(self)
+        return self
 
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
-        self._ready()
+        self.ready()
         return super().parse_known_args(args, namespace)
 
     def format_help(self) -> str:
-        self._ready()
+        self.ready()
         return super().format_help()
 
     def error(self, message: str) -> NoReturn:

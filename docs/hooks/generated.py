@@ -1,0 +1,138 @@
+"""MkDocs hook: the pages' generated parts, made from the code and the benchmarks' JSON.
+
+A page asks for a part with a marker on a line of its own, ``<!-- generated: NAME -->``;
+the build replaces it with the part (see :data:`PARTS`). Nothing the code or a benchmark
+produces is copied into a page by hand, so a page cannot disagree with either: the
+command-line reference is read from the argparse parser itself, the settings from their
+declarations, the results from the JSON files committed in ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
+
+
+def commands(parser: argparse.ArgumentParser,
+             prefix: str = "torchbasics") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Every command and subcommand's full name and parser, depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                sub = sub.ready()  # the commands add their flags when first used
+                yield f"{prefix} {name}", sub
+                yield from commands(sub, f"{prefix} {name}")
+
+
+def flag_rows(parser: argparse.ArgumentParser) -> list[str]:
+    """The table rows of a parser's arguments: flags (or name), value, help as ``--help``
+    prints it."""
+    formatter = parser._get_formatter()
+    rows = []
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        names = ", ".join(f"`{name}`" for name in action.option_strings) or f"`{action.dest}`"
+        value = formatter._format_args(action, action.dest.upper()) if action.nargs != 0 else ""
+        text = formatter._expand_help(action) if action.help else ""
+        shown = f"<code>{_html_cell(value)}</code>" if value else ""
+        rows.append(f"| {names} | {shown} | {_cell(text)} |")
+    return rows
+
+
+def cli_reference() -> str:
+    """A section per command: what it does, its usage and a table of its arguments."""
+    from torchbasics.cli import build_parser
+
+    parts = []
+    for name, parser in commands(build_parser()):
+        usage = " ".join(parser.format_usage().split())
+        parts += [f"## `{name}`", "", parser.description or "", "", "```text", usage, "```",
+                  ""]
+        rows = flag_rows(parser)
+        if rows:
+            parts += ["| argument | value | what it does |", "|---|---|---|", *rows, ""]
+    return "\n".join(parts)
+
+
+def settings_reference() -> str:
+    """The training settings and the model settings, from their declarations."""
+    from torchbasics.cli.flags import help_text, model_setting_help
+    from torchbasics.models import MODEL_SETTINGS
+    from torchbasics.runs.config import SETTINGS
+    from torchbasics.settings import flag_name
+
+    rows = ["| setting | flag | what it is (default; range; where) |", "|---|---|---|"]
+    rows += [f"| `{name}` | `{flag_name(name)}` | {_cell(help_text(name, declared))} |"
+             for name, declared in SETTINGS.items() if declared.flag]
+    models = ["| setting | flag | what it is (each model's default; range) |", "|---|---|---|"]
+    models += [f"| `{name}` | `{flag_name(name)}` | {_cell(model_setting_help(name, declared))} |"
+               for name, declared in MODEL_SETTINGS.items()]
+    return "\n".join([*rows, "", "### Model settings", "", *models])
+
+
+def own_data_results() -> str:
+    """The own-data benchmark's table, from its newest committed JSON, with what measured it."""
+    import contextlib
+    import io
+    import sys
+
+    path = sorted((ROOT / "benchmarks").glob("results-own-defaults-*.json"))[-1]
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import own_defaults
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        own_defaults.print_table(json.loads(path.read_text()))
+    table = printed.getvalue().split("\nruns (seconds each):")[0].strip()
+    return (f"Measured by `python benchmarks/own_defaults.py --json {path.relative_to(ROOT)}` "
+            f"(the file this table is made from), on: {table}")
+
+
+def quick_start() -> str:
+    """The README's two quick-start commands (the ones `.ci/run` reads), as a code block."""
+    lines = re.findall(r"^    (bash scripts/setup\.sh .*&& .*)$", (ROOT / "README.md").read_text(),
+                       re.MULTILINE)[:2]
+    if len(lines) != 2:
+        raise ValueError("README.md: the two quick-start commands were not found")
+    return "\n".join(["```bash", *lines, "```"])
+
+
+PARTS: dict[str, Callable[[], str]] = {
+    "quick-start": quick_start,
+    "cli-reference": cli_reference,
+    "settings-reference": settings_reference,
+    "own-data-results": own_data_results,
+}
+
+
+def _html_cell(text: str) -> str:
+    """Text for a table cell written as HTML (a ``|`` inside backticks would split it)."""
+    import html
+
+    return html.escape(" ".join(text.split())).replace("|", "&#124;")
+
+
+def _cell(text: str) -> str:
+    """Text that stays in one table cell."""
+    return " ".join(text.replace("%%", "%").replace("|", "\\|").split())
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    """MkDocs' hook: every marker replaced by its part; an unknown one fails the build."""
+    def part(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in PARTS:
+            raise ValueError(f"unknown generated part '{name}' (known: {', '.join(PARTS)})")
+        return PARTS[name]()
+
+    return MARKER.sub(part, markdown)
