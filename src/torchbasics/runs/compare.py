@@ -47,7 +47,7 @@ def compare(
 
     Returns:
         One row per model: the summary figures, test error, parameters, time, speed; or
-        ``{"model", "failed"}`` for a model that diverged.
+            ``{"model", "failed"}`` for a model that diverged.
     """
     dataset = base.dataset or TrainConfig.default_dataset()
     if get_dataset(dataset).kind != "image":

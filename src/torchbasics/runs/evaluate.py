@@ -34,7 +34,7 @@ def evaluate_run(
 
     Returns:
         What was evaluated, how many, and the metrics of the model's task: error, accuracy
-        and a per-class report for classes; MSE, RMSE, MAE and R² for a number.
+            and a per-class report for classes; MSE, RMSE, MAE and R² for a number.
     """
     trained = open_run(run, checkpoint_name)
     return trained.evaluate(EvaluateRequest(split=split, list_path=list_path, csv=csv,
