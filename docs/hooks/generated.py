@@ -112,6 +112,7 @@ PARTS: dict[str, Callable[[], str]] = {
     "cli-reference": cli_reference,
     "settings-reference": settings_reference,
     "own-data-results": own_data_results,
+    "formats": lambda: formats_reference(),  # defined below
 }
 
 
@@ -136,3 +137,91 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
         return PARTS[name]()
 
     return MARKER.sub(part, markdown)
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    """``int``, ``int or float``, ``torch.Tensor``: a declared field type as a reader says it."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(f"`{'torch.' if k.__module__.startswith('torch') else ''}{k.__name__}`"
+                       for k in kinds)
+
+
+def _described(docstring: str) -> dict[tuple[str, ...], str]:
+    """The names a module docstring lists on lines of their own (``    name[, name]   what``,
+    further lines indented deeper): each group of names -> its description."""
+    found: dict[tuple[str, ...], str] = {}
+    names: tuple[str, ...] = ()
+    for line in docstring.splitlines():
+        entry = re.match(r"^    (\S+(?:, \S+)*)(?:\s{2,}(\S.*))?$", line)
+        if entry:
+            names = tuple(entry.group(1).split(", "))
+            found[names] = entry.group(2) or ""
+        elif names and re.match(r"^\s{6,}\S", line):
+            found[names] = f"{found[names]} {line.strip()}".strip()
+        else:
+            names = ()
+    return found
+
+
+def _names(names: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def _checkpoint_fields() -> str:
+    """The checkpoint format: its version and every field each kind of checkpoint holds
+    (``checkpoint.FIELDS``, ``KIND_FIELDS``; ``last.pt``'s ``runs.images.RESUME_FIELDS``)."""
+    from torchbasics import checkpoint
+    from torchbasics.runs.images import PARTIAL_FIELDS, RESUME_FIELDS
+
+    declared: dict[str, type | tuple[type, ...]] = {"format": str, "format_version": int,
+                                                    **checkpoint.FIELDS}
+    said = {names: text for names, text in _described(checkpoint.__doc__ or "").items()
+            if set(names) <= set(declared)}
+    said |= {(name,): "" for name in declared if not any(name in names for names in said)}
+    rows = [f"Format `\"{checkpoint.FORMAT}\"`, version **{checkpoint.FORMAT_VERSION}** "
+            f"(`checkpoint.FORMAT_VERSION`).", "",
+            "| field | type | in | what it is |", "|---|---|---|---|"]
+    rows += [f"| {_names(names)} | {' / '.join(_type_name(declared[n]) for n in names)} | "
+             f"every checkpoint | {_cell(text)} |" for names, text in said.items()]
+    rows += [f"| `{name}` | {_type_name(kind)} | a `\"{kind_name}\"` checkpoint | |"
+             for kind_name, fields in checkpoint.KIND_FIELDS.items()
+             for name, kind in fields.items()]
+    rows += [f"| `{name}` | {_type_name(kind)} | `last.pt` of a picture run | |"
+             for name, kind in RESUME_FIELDS.items()]
+    rows += ["| `partial_epoch` | `dict` or `None` | `last.pt` of a picture run | the epoch a "
+             f"stop interrupted: {_names(list(PARTIAL_FIELDS))} |"]
+    return "\n".join(rows)
+
+
+def _run_files() -> str:
+    """The run directory's files (``runs.rundir.RUN_FILES``, described in its docstring) and
+    the columns of ``metrics.csv`` (``METRIC_COLUMNS``, from ``EpochRecord``)."""
+    import dataclasses
+
+    from torchbasics.runs import rundir
+    from torchbasics.training.loop import EpochRecord
+
+    said = _described(rundir.__doc__ or "")
+    missing = [name for name in rundir.RUN_FILES if not any(name in names for names in said)]
+    if missing:
+        raise ValueError(f"runs/rundir.py's docstring does not describe {', '.join(missing)}")
+    files = ["| file | what it holds |", "|---|---|"]
+    files += [f"| {_names(names)} | {_cell(text)} |" for names, text in said.items()]
+    files += [f"| `{rundir.LR_CURVE}`, `{rundir.LR_DATA}` | the learning-rate range test's "
+              "curve and data (`--lr auto`, or `torchbasics lr-find`) |"]
+    types = {field.name: str(field.type).replace(" | ", " or ")
+             for field in dataclasses.fields(EpochRecord)}
+    columns = ["| column | type | |", "|---|---|---|"]
+    columns += [f"| `{name}` | `{types[name]}` | "
+                + (f"added since 0.2.0: a file without it reads as {rundir.ADDED_COLUMNS[name]}"
+                   if name in rundir.ADDED_COLUMNS else "") + " |"
+                for name in rundir.METRIC_COLUMNS]
+    return "\n".join([*files, "", "### The columns of `metrics.csv`", "",
+                      "One row per epoch, the columns in this order:", "", *columns])
+
+
+def formats_reference() -> str:
+    """The file formats: a checkpoint's fields, a run directory's files, metrics.csv's columns."""
+    return "\n".join(["## The checkpoint's fields", "", _checkpoint_fields(), "",
+                      "## The run directory's files", "", _run_files()])
+

@@ -7,6 +7,9 @@
     summary.json      final train error, final/lowest validation error, the epoch kept
                       in best.pt and why, test error, time
     report.md         the summary with the plots
+    confusion_matrix.png, mistakes.png, evaluation.json
+                      evaluate's confusion matrix, most confidently wrong pictures and
+                      figures as JSON (a table classifier's training also writes the matrix)
     skipped.csv       your own pictures only: the files left out, and why
 """
 
