@@ -141,8 +141,8 @@ def test_full_graph_gives_predicts_probabilities_in_every_runtime(case, predicte
 @pytest.mark.parametrize("case", NETWORK_CASES, ids=_name)
 def test_network_graph_takes_the_model_input_the_metadata_describes(case, predicted,
                                                                     tmp_path):
-    """The network graph, fed model input made from the metadata alone (the README's numpy
-    reference), gives ``predict``'s probabilities."""
+    """The network graph, fed model input made from the metadata alone (the export guide's
+    numpy reference), gives ``predict``'s probabilities."""
     import onnx
 
     classifier, pictures, expected = predicted(case)
@@ -153,11 +153,12 @@ def test_network_graph_takes_the_model_input_the_metadata_describes(case, predic
 
 
 def model_input_from_metadata(pixels: np.ndarray, meta: dict[str, str]) -> np.ndarray:
-    """What a user without torchbasics writes: the README's numpy reference, run as given
-    (the Python block after the README's ``REFERENCE_MARK``)."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    assert REFERENCE_MARK in readme, "the README's reference for the network graph is gone"
-    code = readme.split(REFERENCE_MARK, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    """What a user without torchbasics writes: the export guide's numpy reference, run as
+    given (the Python block after ``REFERENCE_MARK`` in docs/guides/12-export.md)."""
+    page = Path(__file__).parents[2] / "docs" / "guides" / "12-export.md"
+    page = page.read_text(encoding="utf-8")
+    assert REFERENCE_MARK in page, "the export guide's reference for the network graph is gone"
+    code = page.split(REFERENCE_MARK, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
     exec(code, namespace)
     return namespace["model_input"](pixels, meta)
