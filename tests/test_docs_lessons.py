@@ -111,13 +111,15 @@ def test_no_lesson_loads_a_script_from_another_host(built):
         assert "mathjax" not in html.lower(), f"{page.name} still asks for MathJax"
 
 
-def test_lessons_follow_the_readme_and_a_lesson_it_does_not_list_fails():
+def test_lessons_follow_the_readme_which_lists_each_and_no_other():
     hook = load_hook()
     readme = (NOTEBOOK_DIR / "README.md").read_text()
     order = hook.lesson_order(readme, NOTEBOOKS)
     assert sorted(order) == NOTEBOOKS and order[0] == "bonus_prediction_nn.ipynb"
     with pytest.raises(ValueError, match=r"does not list new_lesson\.ipynb"):
         hook.lesson_order(readme, [*NOTEBOOKS, "new_lesson.ipynb"])
+    with pytest.raises(ValueError, match=r"lists bonus_prediction_nn\.ipynb, not in"):
+        hook.lesson_order(readme, NOTEBOOKS[1:])
     page = hook.index_page(readme, order)
     assert "| [`bonus_prediction_nn.ipynb`](01-bonus_prediction_nn.ipynb) |" in page
 
@@ -128,3 +130,31 @@ def test_the_switch_turns_execution_off(monkeypatch):
     assert hook.executing()  # the default: the lessons run
     monkeypatch.setenv("TORCHBASICS_DOCS_EXECUTE", "0")
     assert not hook.executing()
+
+
+@pytest.mark.slow
+def test_a_failing_cell_fails_the_build_naming_its_lesson(tmp_path, monkeypatch, caplog):
+    """``allow_errors: false``: a lesson that raises stops the build, which names it."""
+    import nbformat
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    (folder / "README.md").write_text("# Notebooks\n\n| notebook | what |\n|---|---|\n"
+                                      "| `broken.ipynb` | raises |\n")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Broken"),
+                                               nbformat.v4.new_code_cell("1 / 0")])
+    notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}
+    nbformat.write(notebook, folder / "broken.ipynb")
+    monkeypatch.setenv("NO_MKDOCS_2_WARNING", "1")
+    monkeypatch.setenv("TORCHBASICS_DOCS_EXECUTE", "1")
+    monkeypatch.chdir(ROOT)
+    config = load_config(str(ROOT / "mkdocs.yml"), site_dir=str(tmp_path / "site"), strict=True)
+    config.plugins["docs/hooks/lessons.py"].NOTEBOOKS = folder
+    with pytest.raises(Exception, match="1 / 0"):
+        build(config)
+    assert "Error reading page 'lessons/01-broken.ipynb'" in caplog.text
+    assert "ZeroDivisionError" in caplog.text
+    assert sorted(path.name for path in folder.iterdir()) == ["README.md", "broken.ipynb"]

@@ -65,13 +65,16 @@ def executing() -> bool:
 
 
 def lesson_order(readme: str, names: list[str]) -> list[str]:
-    """The notebooks in the order of the README's table; one it does not list fails."""
+    """The notebooks in the order of the README's table, which must list each, and no other."""
     listed = TABLE_ROW.findall(readme)
-    missing = sorted(set(names) - set(listed))
+    missing, absent = sorted(set(names) - set(listed)), sorted(set(listed) - set(names))
     if missing:
         raise ValueError(f"{NOTEBOOKS / 'README.md'}: its table does not list "
                          f"{', '.join(missing)}; describe every lesson there")
-    return [name for name in listed if name in names]
+    if absent:
+        raise ValueError(f"{NOTEBOOKS / 'README.md'}: its table lists {', '.join(absent)}, "
+                         f"not in {NOTEBOOKS}")
+    return listed
 
 
 def page_name(index: int, name: str) -> str:
