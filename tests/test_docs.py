@@ -80,3 +80,11 @@ def test_nothing_is_loaded_from_another_host(site):
 def test_an_unknown_generated_part_fails_the_build():
     with pytest.raises(ValueError, match="unknown generated part 'nope'"):
         load_hook().on_page_markdown("text\n<!-- generated: nope -->\n")
+
+
+def test_the_sections_come_in_reading_order(site):
+    """Lessons before guides before reference (docs/hooks/sections.py), not alphabetical."""
+    html = (site / "index.html").read_text()
+    shown = re.findall(r'md-nav__item--section.*?<span class="md-ellipsis">\s*(\w+)', html,
+                       re.DOTALL)
+    assert shown == ["Lessons", "Guides", "Reference", "Results", "Development"]
