@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.util
 import os
+import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -150,3 +153,49 @@ def benchmark_module(name: str):
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(BENCHMARKS))
         yield importlib.import_module(name)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Headless, and quiet: without the last four, Chromium keeps calling home on a closed network.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def require_browser() -> None:
+    """Skip (or, in CI, fail) when a browser test cannot run here."""
+    required = os.environ.get("TORCHBASICS_REQUIRE_BROWSER") == "1" or bool(os.environ.get("CI"))
+    missing = None
+    if not Path(CHROMIUM).is_file():
+        missing = "chromium is not installed (apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "playwright is not installed (pip install -e '.[dev]')"
+    if missing and required:
+        pytest.fail(f"{missing}, and the browser test must run in CI")
+    if missing:
+        pytest.skip(missing)
+
+
+def docs_hook(name: str):
+    """``docs/hooks/NAME.py``, the documentation build's hook, as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_site(out: Path, *, execute: bool, timeout: float = 300) -> Path:
+    """The documentation site built ``--strict`` into ``out``; the lessons executed or not
+    (``TORCHBASICS_DOCS_EXECUTE``). Fails the test with MkDocs' error output."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
+           "TORCHBASICS_DOCS_EXECUTE": "1" if execute else "0",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+                            "--site-dir", str(out)], cwd=ROOT, capture_output=True, text=True,
+                           env=env, timeout=timeout)
+    assert built.returncode == 0, built.stderr[-5000:]
+    return out

@@ -4,14 +4,12 @@ another host (it must work from a folder, offline)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import build_site, docs_hook
 from torchbasics.cli import build_parser
 from torchbasics.runs.config import SETTINGS
 from torchbasics.settings import flag_name
@@ -21,28 +19,14 @@ pytest.importorskip("mkdocs", reason="the docs extra is not installed (pip insta
                     "'torchbasics[docs]'; scripts/setup.sh --dev installs it)")
 
 
-def load_hook():
-    spec = importlib.util.spec_from_file_location("generated", ROOT / "docs/hooks/generated.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
-                            "--site-dir", str(out)], cwd=ROOT, capture_output=True,
-                           text=True, env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin",
-                                           # the lessons executed: tests/test_docs_lessons.py
-                                           "TORCHBASICS_DOCS_EXECUTE": "0"},
-                           timeout=300)
-    assert built.returncode == 0, built.stderr
-    return out
+    """The site, its lessons not executed (tests/test_docs_lessons.py builds them executed)."""
+    return build_site(tmp_path_factory.mktemp("site"), execute=False)
 
 
 def test_every_command_has_its_section_in_the_reference(site):
-    hook = load_hook()
+    hook = docs_hook("generated")
     names = [name for name, _ in hook.commands(build_parser())]
     assert {"torchbasics train", "torchbasics evaluate", "torchbasics data info"} <= set(names)
     page = (site / "reference" / "cli.html").read_text()
@@ -79,7 +63,7 @@ def test_nothing_is_loaded_from_another_host(site):
 
 def test_an_unknown_generated_part_fails_the_build():
     with pytest.raises(ValueError, match="unknown generated part 'nope'"):
-        load_hook().on_page_markdown("text\n<!-- generated: nope -->\n")
+        docs_hook("generated").on_page_markdown("text\n<!-- generated: nope -->\n")
 
 
 def test_the_sections_come_in_reading_order(site):

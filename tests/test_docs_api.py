@@ -8,15 +8,13 @@ import html
 import importlib
 import inspect
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import torchbasics
+from tests.helpers import build_site
 from torchbasics.runs.rundir import METRIC_COLUMNS, RUN_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,14 +26,7 @@ pytest.importorskip("mkdocstrings", reason="the docs extra is not installed (pip
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The site, built --strict without running the lessons (these pages do not need them)."""
-    out = tmp_path_factory.mktemp("site")
-    env = {"NO_MKDOCS_2_WARNING": "1", "TORCHBASICS_DOCS_EXECUTE": "0",
-           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
-                            "--site-dir", str(out)], cwd=ROOT, capture_output=True, text=True,
-                           env=env, timeout=300)
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_site(tmp_path_factory.mktemp("site"), execute=False)
 
 
 def text(markup: str) -> str:

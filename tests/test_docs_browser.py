@@ -16,52 +16,20 @@ Outside CI this skips, saying why, when Chromium, Playwright or MkDocs is missin
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, build_site, docs_hook, require_browser
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 SITE_ENV = "TORCHBASICS_DOCS_SITE"  # a site already built: open it instead of building one
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Headless, and quiet: without the last four, Chromium keeps calling home on a closed network.
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # What a page may load: its own folder's files, and what it makes itself (a figure written
 # into the page as data, a blob the search worker runs from). Nothing with a host.
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
-
-
-def load_hook():
-    """The build hook that writes the reference (docs/hooks/generated.py), as a module."""
-    spec = importlib.util.spec_from_file_location("generated", ROOT / "docs/hooks/generated.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def require_browser() -> None:
-    """Skip (or, in CI, fail) when the browser test cannot run here."""
-    required = os.environ.get("TORCHBASICS_REQUIRE_BROWSER") == "1" or bool(os.environ.get("CI"))
-    missing = None
-    if not Path(CHROMIUM).is_file():
-        missing = "chromium is not installed (apt-get install -y chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            missing = "playwright is not installed (pip install -e '.[dev]')"
-    if missing and required:
-        pytest.fail(f"{missing}, and the browser test must run in CI")
-    if missing:
-        pytest.skip(missing)
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +41,7 @@ def site(tmp_path_factory) -> Path:
         return Path(os.environ[SITE_ENV]).resolve()
     pytest.importorskip("mkdocs", reason="the docs extra is not installed (pip install "
                         "'torchbasics[docs]'; scripts/setup.sh --dev installs it)")
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "TORCHBASICS_DOCS_EXECUTE": "0", "NO_MKDOCS_2_WARNING": "1"}
-    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
-                            "--site-dir", str(out)], cwd=ROOT, capture_output=True, text=True,
-                           env=env, timeout=300)
-    assert built.returncode == 0, built.stderr
-    return out
+    return build_site(tmp_path_factory.mktemp("site"), execute=False)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +63,7 @@ def browser(site, tmp_path_factory):
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
-            args=ARGS, headless=True, viewport={"width": 1280, "height": 900})
+            args=CHROMIUM_ARGS, headless=True, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(30_000)
         context.requests = []
         context.on("request", lambda request: context.requests.append(request.url))
@@ -165,7 +127,7 @@ TABLE_AFTER = """(id) => {
 def test_the_command_line_reference_shows_train_and_its_flags(browser, site, screenshots):
     from torchbasics.cli import build_parser
 
-    train = dict(load_hook().commands(build_parser()))["torchbasics train"]
+    train = dict(docs_hook("generated").commands(build_parser()))["torchbasics train"]
     flags = {flag for action in train._actions for flag in action.option_strings
              if flag.startswith("--") and flag != "--help"}
     with opened(browser, site, "reference/cli.html", screenshots) as page:

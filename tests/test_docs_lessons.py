@@ -6,29 +6,18 @@ the lessons in a temporary folder, never beside the sources; nothing comes from 
 from __future__ import annotations
 
 import base64
-import importlib.util
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import real_data_dir
+from tests.helpers import build_site, docs_hook, real_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "src" / "torchbasics" / "resources" / "notebooks"
 NOTEBOOKS = sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb"))
 pytest.importorskip("mkdocs_jupyter", reason="the docs extra is not installed (pip install "
                     "'torchbasics[docs]'; scripts/setup.sh --dev installs it)")
-
-
-def load_hook():
-    spec = importlib.util.spec_from_file_location("lessons", ROOT / "docs/hooks/lessons.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -41,14 +30,8 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 def built(tmp_path_factory) -> tuple[Path, dict, dict]:
     """The site built with the lessons executed, and the source folder before and after."""
     real_data_dir("fashion-mnist")  # two lessons need it; skips (or fails in CI) without it
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "TORCHBASICS_DOCS_EXECUTE": "1",
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     before = snapshot(NOTEBOOK_DIR)
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
-                           "--site-dir", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=900)
-    assert done.returncode == 0, done.stderr[-5000:]
+    out = build_site(tmp_path_factory.mktemp("site"), execute=True, timeout=900)
     return out, before, snapshot(NOTEBOOK_DIR)
 
 
@@ -112,7 +95,7 @@ def test_no_lesson_loads_a_script_from_another_host(built):
 
 
 def test_lessons_follow_the_readme_which_lists_each_and_no_other():
-    hook = load_hook()
+    hook = docs_hook("lessons")
     readme = (NOTEBOOK_DIR / "README.md").read_text()
     order = hook.lesson_order(readme, NOTEBOOKS)
     assert sorted(order) == NOTEBOOKS and order[0] == "bonus_prediction_nn.ipynb"
@@ -125,7 +108,7 @@ def test_lessons_follow_the_readme_which_lists_each_and_no_other():
 
 
 def test_the_switch_turns_execution_off(monkeypatch):
-    hook = load_hook()
+    hook = docs_hook("lessons")
     monkeypatch.delenv("TORCHBASICS_DOCS_EXECUTE", raising=False)
     assert hook.executing()  # the default: the lessons run
     monkeypatch.setenv("TORCHBASICS_DOCS_EXECUTE", "0")

@@ -11,42 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.helpers import real_data_dir
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, real_data_dir, require_browser
 from tests.serve.conftest import live_server, png_bytes
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Headless, and quiet: without the last four, Chromium keeps calling home on a closed network.
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT_ENV = "TORCHBASICS_SERVE_SCREENSHOT"  # also save the screenshot here (README's)
 INSIDE_SCREENSHOT_ENV = "TORCHBASICS_INSIDE_SCREENSHOT"  # the Inside view's, for the README
-
-
-def require_browser() -> None:
-    """Skip (or, in CI, fail) when the browser test cannot run here."""
-    required = os.environ.get("TORCHBASICS_REQUIRE_BROWSER") == "1" or bool(os.environ.get("CI"))
-    missing = None
-    if not Path(CHROMIUM).is_file():
-        missing = "chromium is not installed (apt-get install -y chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            missing = "playwright is not installed (pip install -e '.[dev]')"
-    if missing and required:
-        pytest.fail(f"{missing}, and the browser test must run in CI")
-    if missing:
-        pytest.skip(missing)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +35,7 @@ def browser(tmp_path_factory):
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
-            args=ARGS, headless=True, viewport={"width": 1100, "height": 760})
+            args=CHROMIUM_ARGS, headless=True, viewport={"width": 1100, "height": 760})
         context.set_default_timeout(30_000)
         try:
             yield context
