@@ -20,10 +20,17 @@ def drops_last_in_training(samples: int, batch_size: int) -> bool:
     return samples > batch_size
 
 
+def batch_count(samples: int, batch_size: int, drop_last: bool) -> int:
+    """The batches of an epoch over ``samples``: the full ones, and a last smaller one
+    unless it is dropped."""
+    full, rest = divmod(samples, batch_size)
+    return full if drop_last or rest == 0 else full + 1
+
+
 def training_steps(samples: int, batch_size: int) -> int:
     """The steps of a training epoch over ``samples`` (see :func:`drops_last_in_training`)."""
-    full, rest = divmod(samples, batch_size)
-    return max(1, full if drops_last_in_training(samples, batch_size) or not rest else full + 1)
+    return max(1, batch_count(samples, batch_size,
+                              drops_last_in_training(samples, batch_size)))
 
 
 class BatchSampler:
@@ -83,8 +90,7 @@ class BatchSampler:
         return self._num_samples
 
     def __len__(self) -> int:
-        full, rest = divmod(self.num_samples, self.batch_size)
-        return full if self.drop_last or rest == 0 else full + 1
+        return batch_count(self.num_samples, self.batch_size, self.drop_last)
 
     def set_epoch(self, epoch: int, start_step: int = 0) -> None:
         """Choose the epoch whose order the next iteration follows, and where it starts.
