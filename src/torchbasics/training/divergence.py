@@ -168,13 +168,13 @@ class DivergenceWatch:
     def state(self) -> dict[str, Any]:
         """Plain data for a checkpoint (saved after a check, so nothing is pending)."""
         return {"average": self.average, "seen": self.seen, "lowest": self.lowest,
-                "streak": self.streak, "span": self.span}
+                "streak": self.streak}
 
     def restore(self, values: dict[str, Any]) -> None:
-        """Continue from :meth:`state` output (one saved without a span keeps this watch's)."""
+        """Continue from :meth:`state` output (the span is this watch's: the run's own steps
+        per epoch give it, as they gave the saved one)."""
         self.average, self.seen = float(values["average"]), int(values["seen"])
         self.lowest, self.streak = float(values["lowest"]), int(values["streak"])
-        self.span = int(values.get("span", self.span))
         self.pending = []
 
 
@@ -184,7 +184,7 @@ def guess_loss(classes: int | None) -> float:
     return math.log(classes) if classes else 1.0
 
 
-def watch_for(device: torch.device, steps_per_epoch: int = SPAN) -> DivergenceWatch:
+def watch_for(device: torch.device, steps_per_epoch: int) -> DivergenceWatch:
     """A new watch that reads the losses as often as is cheap on ``device`` (and in this
     process group); with one step an epoch (full batch), it judges each loss itself."""
     every = (CHECK_EVERY.get(device.type, 20) if distributed.world_size() == 1
