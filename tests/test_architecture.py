@@ -27,6 +27,7 @@ LAYERS = (
     ("checkpoint", "training"),
     ("inference", "explain"),
     ("runs",),
+    ("tune",),
     ("cli", "serve", "__main__", "doctor"),
 )
 LAYER_OF = {part: level for level, parts in enumerate(LAYERS) for part in parts}

@@ -52,6 +52,9 @@ EXTRAS: dict[str, Extra] = {extra.name: extra for extra in (
           ("tensorboard",), ("tensorboard",)),
     Extra("explain", "attribution maps and their checks (torchbasics explain)",
           ("captum",), ("captum",)),
+    Extra("tune", "searching the best settings for your data (torchbasics tune): Optuna, "
+          "its figures' plotting, and PostgreSQL for a study shared by several machines",
+          ("optuna", "psycopg2-binary"), ("optuna", "psycopg2")),
     Extra("docs", "building the documentation site (mkdocs build)",
           ("mkdocs", "mkdocs-material", "mkdocstrings", "mkdocs-jupyter"),
           ("mkdocs", "material", "mkdocstrings", "mkdocs_jupyter")),

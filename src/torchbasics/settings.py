@@ -26,6 +26,25 @@ SCOPE_WORDS = {"image": "image data sets", "tabular": "tables",
 
 
 @dataclass(frozen=True)
+class SearchRange:
+    """Where ``torchbasics tune`` looks for a setting's value unless told otherwise.
+
+    A number lies between ``low`` and ``high`` (on a log scale when ``log``: rates and
+    decays, whose useful values span decades), or ``around`` the recipe's own value (that
+    factor below and above it: a good learning rate depends on the optimizer and model); any
+    other setting takes one of ``choices``. A setting of several values (an MLP's hidden
+    layers) also searches how many: ``layers`` is the fewest and most.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    around: float | None = None
+    choices: tuple[Any, ...] = ()
+    layers: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
 class Setting:
     """What one setting may be.
 
@@ -48,6 +67,8 @@ class Setting:
             line then reads a number or one of them (see :meth:`reader`).
         many: one value or several (``--hidden 256 128``): a list of values of ``type``,
             each in the range; one value given alone is kept as it is (not a list).
+        search: where ``torchbasics tune`` searches it (``None``: it does not, unless asked
+            with ``--search``).
     """
 
     type: type
@@ -65,6 +86,7 @@ class Setting:
     parse: Callable[[str], Any] | None = None  # the command line's text -> value
     words: tuple[str, ...] = ()
     many: bool = False
+    search: SearchRange | None = None
 
     def reader(self) -> Callable[[str], Any]:
         """How the command line reads the setting's text: ``parse``, else a number or one

@@ -26,6 +26,7 @@ from torchbasics.cli import notebooks as notebooks_commands
 from torchbasics.cli import predict as predict_commands
 from torchbasics.cli import serve as serve_commands
 from torchbasics.cli import train as train_commands
+from torchbasics.cli import tune as tune_commands
 from torchbasics.cli.exit_codes import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 from torchbasics.errors import TorchbasicsError, closest
 
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_commands.register(commands)
     explain_commands.register(commands)
     compare_commands.register(commands)
+    tune_commands.register(commands)
     lr_find_commands.register(commands)
     predict_commands.register(commands)
     export_commands.register(commands)

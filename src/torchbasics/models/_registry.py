@@ -21,7 +21,7 @@ from typing import Any
 from torch import nn
 
 from torchbasics.errors import TorchbasicsError, lookup
-from torchbasics.settings import Setting, flag_name
+from torchbasics.settings import SearchRange, Setting, flag_name
 
 ModelBuilder = Callable[..., nn.Module]
 TASKS = ("classification", "regression")
@@ -31,13 +31,14 @@ INPUTS = ("image", "table")  # pictures (C, H, W), or rows of features (F,)
 MODEL_SETTINGS: dict[str, Setting] = {
     "hidden": Setting(int, "hidden units: of each of an MLP's hidden layers (several values, "
                       "several layers: --hidden 256 128), of convnet's fully connected layer",
-                      low=1, group="model", many=True, metavar="N"),
+                      low=1, group="model", many=True, metavar="N",
+                      search=SearchRange(32, 1024, log=True, layers=(1, 3))),
     "width": Setting(int, "convnet's channels in its first block (2x and 4x in the next two)",
-                     low=1, group="model"),
+                     low=1, group="model", search=SearchRange(16, 64, log=True)),
     "filters": Setting(int, "cnn's convolution filters (its output channels)", low=1,
-                       group="model"),
+                       group="model", search=SearchRange(8, 64, log=True)),
     "dropout": Setting(float, "dropout probability", low=0, high=1, high_inclusive=False,
-                       group="model"),
+                       group="model", search=SearchRange(0.0, 0.5)),
 }
 
 

@@ -119,6 +119,15 @@ def _time_finish() -> float:
     return 2 * (time.perf_counter() - began)
 
 
+class BudgetTooShort(TorchbasicsError):
+    """A time budget that affords less than a useful run; ``enough`` is one that would do
+    (seconds, counted from where the refused budget counted)."""
+
+    def __init__(self, what: str, *, enough: float, **where_and_fix: str):
+        super().__init__(what, **where_and_fix)
+        self.enough = enough
+
+
 def useful_steps(steps_per_epoch: int) -> int:
     """The fewest steps a budget must afford: one epoch, or :data:`USEFUL_STEPS`."""
     return min(steps_per_epoch, USEFUL_STEPS)
@@ -189,7 +198,7 @@ class TimeBudget(StepPlan):
         counts from.
 
         Raises:
-            TorchbasicsError: too short to train (nothing has been written yet).
+            BudgetTooShort: too short to train (nothing has been written yet).
         """
         need = useful_steps(self.steps_per_epoch)
         if self.total >= need:
@@ -197,15 +206,15 @@ class TimeBudget(StepPlan):
         now = time.perf_counter()
         spent, finish = now - started, self.timings.finish
         left = max(0.0, self.deadline - now - finish)
-        enough = (spent + self._seconds_to(0, need) + finish) / (1 - MARGIN)
+        enough = 5 * math.ceil((spent + self._seconds_to(0, need) + finish) / (1 - MARGIN) / 5)
         what = "one epoch" if need == self.steps_per_epoch else f"{need} steps"
-        raise TorchbasicsError(
+        raise BudgetTooShort(
             f"a {self.budget:g} s budget leaves {left:.1f} s to train on this machine after "
             f"{spent:.1f} s of start-up and {finish:.1f} s for the final figures: "
             f"{self.total} step(s), and a useful run needs {what} ({need} steps)",
             where="--time-budget",
-            fix=f"give at least {5 * math.ceil(enough / 5):g} s, or add "
-            "--allow-short-budget to train for it anyway")
+            fix=f"give at least {enough:g} s, or add --allow-short-budget to train for it "
+            "anyway", enough=enough)
 
     def check(self, step: int) -> None:
         """Every few steps: update the measured costs, and re-plan if the run would end more

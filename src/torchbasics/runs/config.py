@@ -22,6 +22,7 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.models import check_model_settings, get_model_entry, list_models
 from torchbasics.settings import (
     SCOPE_WORDS,
+    SearchRange,
     Setting,
     comma_list,
     flag_name,
@@ -65,17 +66,19 @@ class TrainConfig:
         high=7 * 24 * 3600, metavar="TIME", parse=parse_duration, applies_to="image")
     batch_size: int | None = setting(
         int, "images per step; under torchrun the global batch, split over the processes",
-        default=128, low=1)
+        default=128, low=1, search=SearchRange(choices=(32, 64, 128, 256)))
     optimizer: str | None = setting(str, "the optimizer (SGD with Nesterov momentum, Adam, "
                                     "AdamW)", default="adamw", choices=OPTIMIZERS)
     lr: float | str | None = setting(
         float, "peak learning rate; auto runs `torchbasics lr-find` first and trains with its "
         "suggestion (recorded in config.json, the curve in lr_find.png)", default=1e-3, low=0,
-        low_inclusive=False, words=(AUTO_LR,), metavar="LR|auto")
+        low_inclusive=False, words=(AUTO_LR,), metavar="LR|auto",
+        search=SearchRange(around=10, log=True))
     momentum: float | None = setting(float, "SGD momentum", default=0.9, low=0, high=1,
                                      high_inclusive=False)
     weight_decay: float | None = setting(float, "weight decay (never on biases and norms)",
-                                         default=1e-2, low=0)
+                                         default=1e-2, low=0,
+                                         search=SearchRange(1e-6, 1e-1, log=True))
     schedule: str | None = setting(str, "learning-rate schedule over the steps",
                                    default="onecycle", choices=SCHEDULES)
     warmup: float | None = setting(float, "one-cycle schedule: the share of the steps spent "
@@ -83,11 +86,13 @@ class TrainConfig:
                                    default=0.25, metavar="FRACTION", **FRACTION)
     label_smoothing: float | None = setting(
         float, "share of each label's probability spread over the other classes", default=0.0,
-        low=0, high=1, high_inclusive=False, applies_to="image")
+        low=0, high=1, high_inclusive=False, applies_to="image",
+        search=SearchRange(0.0, 0.2))
     augment: float | None = setting(
         float, "strength of random rotations, shifts and zoom of training images (and "
         "left-right flips where the data set allows): 0 off, 1 standard (10 degrees, 10 % "
-        "shift and zoom)", default=0.0, low=0, high=5, metavar="STRENGTH", applies_to="image")
+        "shift and zoom)", default=0.0, low=0, high=5, metavar="STRENGTH", applies_to="image",
+        search=SearchRange(0.0, 1.5))
     deskew: bool | None = setting(
         bool, "straighten slanted images (shear upright, centre of mass to the middle) in "
         "training and, recorded in the checkpoint, wherever the model is used afterwards",

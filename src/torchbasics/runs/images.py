@@ -243,13 +243,14 @@ def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = F
                  resume: bool = False, progress: bool = False,
                  log: Callable[[str], None] = print,
                  started: float | None = None,
-                 allow_short_budget: bool = False) -> dict[str, Any]:
+                 allow_short_budget: bool = False,
+                 on_epoch: Callable[[EpochRecord], bool] | None = None) -> dict[str, Any]:
     """Train an image classifier, writing the run directory ``out``.
 
     With a time budget, the run plans its steps to end ``config.time_budget`` seconds after
     ``started`` (a ``time.perf_counter()`` value; default: now), and records the count. A
     budget too short for a useful run is refused before anything is written, unless
-    ``allow_short_budget``.
+    ``allow_short_budget``. ``on_epoch`` sees each recorded epoch; True stops the run there.
 
     Ctrl-C or SIGTERM stops training after the current step: ``last.pt`` then holds the
     unfinished epoch, and :class:`~torchbasics.training.interrupts.TrainingInterrupted`
@@ -270,6 +271,7 @@ def train_images(config: TrainConfig, out: str | os.PathLike, *, force: bool = F
         run = ImageRun.start(config, Path(out), force=force, resume=resume, log=log,
                              started=time.perf_counter() if started is None else started,
                              allow_short_budget=allow_short_budget)
+        run.on_epoch = on_epoch
         run.begin(force=force, resume=resume)
         run.train(progress)
         return run.finish()
@@ -318,6 +320,7 @@ class ImageRun:
     recoveries: Recoveries = dataclasses.field(default_factory=Recoveries)
     good: Snapshot | None = None  # the last good state, to go back to on a divergence
     notes: list[str] = dataclasses.field(default_factory=list)  # defaults chosen, and why
+    on_epoch: Callable[[EpochRecord], bool] | None = None  # True: stop here (tune's pruning)
 
     @classmethod
     def start(cls, config: TrainConfig, out: Path, *, force: bool, resume: bool,
@@ -486,7 +489,7 @@ class ImageRun:
         """Record the epoch, save the checkpoints and metrics; True to stop early."""
         record = dataclasses.replace(record, recovered=self.recoveries.in_epoch(record.epoch))
         kept = self.progress.add(record)  # the rule: training/progress.py
-        stop = self.progress.should_stop
+        stop = self.progress.should_stop or bool(self.on_epoch and self.on_epoch(record))
         last = record.epoch == self.setup.plan.epochs(len(self.setup.train_batches))
         state = self.checkpoint(record.epoch, finished=stop or last)
         if distributed.is_main():  # the records, and so `stop`, are the same on every rank

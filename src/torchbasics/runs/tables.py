@@ -65,8 +65,12 @@ SMALL_DATA = 1 << 20  # feature values below which one CPU thread trains fastest
 
 def train_table(config: TrainConfig, out: str | os.PathLike, *, force: bool = False,
                 resume: bool = False, progress: bool = False,
-                log: Callable[[str], None] = print) -> dict[str, Any]:
+                log: Callable[[str], None] = print,
+                on_epoch: Callable[[EpochRecord], bool] | None = None) -> dict[str, Any]:
     """Train ``config.model`` on the table ``config.dataset``, writing the run directory ``out``.
+
+    ``on_epoch`` sees each epoch's record (its losses in the target's units); True stops
+    the run there.
 
     Returns:
         The run summary (also in ``out/summary.json``): losses per epoch, the metrics of
@@ -102,7 +106,7 @@ def train_table(config: TrainConfig, out: str | os.PathLike, *, force: bool = Fa
         if note:
             log(f"{split} rows: {note}, filled in")
     records, seconds, recoveries = fit_rows(model, parts, config, device, precision,
-                                            progress=progress, log=log)
+                                            progress=progress, log=log, on_epoch=on_epoch)
     model = model.cpu().eval()
     results = assess(model, parts, data, spec)
     save_checkpoint(out / "last.pt", {**description, "model_state": model.state_dict(),
@@ -172,8 +176,9 @@ def table_range_test(config: TrainConfig, *, steps: int,
 
 
 def fit_rows(model: nn.Module, parts: TableParts, config: TrainConfig, device: torch.device,
-             precision: Precision, *, progress: bool,
-             log: Callable[[str], None]) -> tuple[list[EpochRecord], float, Recoveries]:
+             precision: Precision, *, progress: bool, log: Callable[[str], None],
+             on_epoch: Callable[[EpochRecord], bool] | None = None,
+             ) -> tuple[list[EpochRecord], float, Recoveries]:
     """The explicit loop on the encoded rows; the epochs' records, the seconds it took and
     the recoveries from divergences it made."""
     train_batches = RowBatches(parts.inputs["train"], parts.targets["train"],
@@ -194,10 +199,11 @@ def fit_rows(model: nn.Module, parts: TableParts, config: TrainConfig, device: t
         record = dataclasses.replace(record, train_loss=record.train_loss * units,
                                      val_loss=record.val_loss * units)
         tracked.add(record)
-        if record.epoch % every == 0 or record.epoch == config.epochs or tracked.should_stop:
+        stop = tracked.should_stop or bool(on_epoch and on_epoch(record))
+        if record.epoch % every == 0 or record.epoch == config.epochs or stop:
             log(format_epoch(record, config.epochs,
                              regression=parts.schema.task != CLASSIFICATION, timed=False))
-        return tracked.should_stop
+        return stop
 
     small = parts.inputs["train"].numel() < SMALL_DATA
     with one_cpu_thread(enabled=small and device.type == "cpu"):

@@ -1,0 +1,220 @@
+"""``torchbasics tune``: search the settings that train best on the user's data, in time.
+
+:func:`tune` checks everything first (the data, the models, the search space), opens or
+continues the study (:mod:`~torchbasics.tune.study`), runs trials until ``--trials`` of
+them have ended or the time is up (:mod:`~torchbasics.tune.trials`), then evaluates the
+chosen trial on the test split once and writes the results (:mod:`~torchbasics.tune.report`).
+
+Time: a budget counts from the process's start and covers everything. Each picture trial
+gets an equal slice of it as its own time budget (the machine-fitted schedule of
+``train --time-budget``); a table trial trains its recipe's epochs and is stopped at an
+epoch's end if the time runs out. A trial is started only when the time left can hold one,
+and the end keeps a reserve for the test evaluation and the figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torchbasics.data.registry import DatasetSpec, get_dataset
+from torchbasics.errors import TorchbasicsError
+from torchbasics.extras import require
+from torchbasics.models import MODEL_SETTINGS
+from torchbasics.runs.budget import BudgetTooShort
+from torchbasics.runs.config import LENGTHS, TrainConfig, check_values, resolve
+from torchbasics.settings import SearchRange
+from torchbasics.tune import study as studies
+from torchbasics.tune.session import Session, reserve
+from torchbasics.tune.space import Space, build_space, parse_search
+from torchbasics.tune.trials import REDUCTION
+
+TRIAL_SECONDS = 60.0  # a picture trial's time when only --time-budget is given ...
+MOST_BUDGET_TRIALS = 50  # ... and at most this many trials share the budget
+STARTUP_TRIALS = 5  # TPE samples at random this many trials before it models the results
+
+
+@dataclass
+class TuneRequest:
+    """What ``torchbasics tune`` was asked (see ``torchbasics tune --help``)."""
+
+    config: TrainConfig  # the settings given, fixed for every trial (None: not given)
+    out: Path
+    models: list[str] = field(default_factory=list)  # empty: the data set's own
+    trials: int | None = None
+    time_budget: float | None = None  # seconds, the whole command
+    search: list[str] = field(default_factory=list)  # --search NAME=...
+    prune: bool = True
+    storage: str | None = None  # None: study.db in out
+    study: str = "tune"
+    started: float = field(default_factory=time.perf_counter)  # the budget counts from here
+
+
+@dataclass
+class Plan:
+    """A request checked and made concrete: the data, the space, the trials' time."""
+
+    request: TuneRequest
+    given: TrainConfig  # the settings given, with --search's fixed ones
+    spec: DatasetSpec
+    space: Space
+    recipes: dict[str, TrainConfig]  # each model's resolved recipe
+    deadline: float  # time.perf_counter() by which the trials end (inf: no budget)
+
+    @property
+    def measure(self) -> str:
+        """What the trials are judged by."""
+        task = self.spec.task or self.given.task
+        return "validation MSE" if task == "regression" else "validation error"
+
+    def signature(self) -> dict[str, Any]:
+        """What the study searches: continuing it with anything else is refused."""
+        fixed = {k: v for k, v in dataclasses.asdict(self.given).items()
+                 if v not in (None, {}) and k not in LENGTHS}
+        return {"dataset": self.spec.name, "models": list(self.space.models),
+                "space": self.space.describe(), "fixed": fixed, "prune": self.request.prune}
+
+
+def plan_request(request: TuneRequest) -> Plan:
+    """Check everything a study needs before anything runs.
+
+    Raises:
+        TorchbasicsError: a setting, model or ``--search`` that is wrong, or neither
+            ``--trials`` nor ``--time-budget``; one line.
+    """
+    if request.trials is None and request.time_budget is None:
+        raise TorchbasicsError("say how much to search", where="tune",
+                               fix="give --trials N, --time-budget T, or both")
+    search = parse_search(request.search)
+    given = with_fixed(request.config, search)
+    check_values(given)
+    given, spec = read_data(given)
+    models = request.models or [resolve(given).model]
+    recipes = {model: resolve(dataclasses.replace(given, model=model)) for model in models}
+    space = build_space(models, recipes, spec, given, search)
+    deadline = (request.started + request.time_budget - reserve(request.time_budget)
+                if request.time_budget else math.inf)
+    return Plan(request, given, spec, space, recipes, deadline)
+
+
+def with_fixed(config: TrainConfig, search: dict[str, Any]) -> TrainConfig:
+    """``config`` with the settings ``--search NAME=A`` fixes."""
+    fixed = {n: v for n, v in search.items() if not isinstance(v, SearchRange)}
+    own = {n: v for n, v in fixed.items() if n in MODEL_SETTINGS}
+    return dataclasses.replace(config, **{n: v for n, v in fixed.items() if n not in own},
+                               model_settings=config.model_settings | own)
+
+
+def read_data(config: TrainConfig) -> tuple[TrainConfig, DatasetSpec]:
+    """The data set's spec; for a table, the config with the task its target asks for."""
+    spec = get_dataset(config.dataset or TrainConfig.default_dataset())
+    if spec.kind == "tabular":
+        from torchbasics.runs.table_data import read_table
+
+        config, spec, _ = read_table(config)
+    return config, spec
+
+
+def trial_seconds(plan: Plan, recorded: float | None) -> float | None:
+    """Each picture trial's time budget: the study's own once it has one, else an equal
+    share of the time left (``--trials`` shares, else about a minute each); ``None`` when
+    trials train for a length given or their recipe's."""
+    if recorded is not None:
+        return recorded
+    given_length = any(getattr(plan.given, name) is not None for name in LENGTHS)
+    if plan.spec.kind != "image" or plan.request.time_budget is None or given_length:
+        return None
+    left = plan.deadline - time.perf_counter()
+    count = plan.request.trials or max(2, min(MOST_BUDGET_TRIALS,
+                                              int(left // TRIAL_SECONDS)))
+    return max(1.0, left / count)
+
+
+def tune(request: TuneRequest, *, log: Callable[[str], None] = print,
+         progress: bool = False, verbose: bool = False) -> dict[str, Any]:
+    """Search, write the results, link ``best``; the results (also ``results.json``).
+
+    Raises:
+        TorchbasicsError: bad input, a database that cannot be reached, a study made with
+            other settings, a budget too short for two trials; one line, before any trial
+            runs (the last after the first trial measured it, which is then removed).
+    """
+    require("optuna", "tune", where="tune")
+    plan = plan_request(request)
+    folder = request.out
+    folder.mkdir(parents=True, exist_ok=True)
+    own_file = request.storage is None
+    lock = studies.folder_lock(folder) if own_file else _no_lock()
+    with lock:
+        storage = studies.open_storage(request.storage or studies.default_storage(folder))
+        study = studies.open_study(storage, request.study, plan.signature(),
+                                   sampler=sampler(request, storage), pruner=pruner(request))
+        retried = studies.retry_interrupted(study, storage, running_too=own_file)
+        if retried:
+            log(f"trials {', '.join(map(str, retried))} were interrupted: their settings "
+                "are tried again")
+        fresh = not study.trials
+        if fresh:
+            for model in plan.space.models:  # each model's recipe is the first to beat
+                study.enqueue_trial(plan.space.recipe_params(model, plan.recipes[model]))
+        seconds = trial_seconds(plan, study.user_attrs.get("trial_seconds"))
+        if seconds is not None:
+            study.set_user_attr("trial_seconds", seconds)
+        search = Session(plan, study, storage, seconds, log, progress, verbose)
+        try:
+            search.run()
+        except BudgetTooShort as exc:
+            if fresh:
+                _forget(storage, study, folder)
+            raise search.too_short(exc) from None
+        except KeyboardInterrupt:
+            studies.retry_interrupted(study, storage, running_too=False)
+            raise
+        return search.finish()
+
+
+class _no_lock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def sampler(request: TuneRequest, storage: Any) -> Any:
+    """The seeded TPE sampler: the same trials for the same seed; a continued or shared
+    study's process draws its own (the seed moves on with the trials already there, and
+    with the process when several share the study)."""
+    import optuna
+
+    seed = request.config.seed or 0
+    try:
+        done = storage.get_n_trials(storage.get_study_id_from_name(request.study))
+    except KeyError:
+        done = 0
+    if request.storage is not None:
+        seed += os.getpid()
+    return optuna.samplers.TPESampler(seed=seed + done, n_startup_trials=STARTUP_TRIALS)
+
+
+def pruner(request: TuneRequest) -> Any:
+    """Hyperband on the epochs (the run's own per-epoch validation), or none."""
+    import optuna
+
+    if not request.prune:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=REDUCTION)
+
+
+def _forget(storage: Any, study: Any, folder: Path) -> None:
+    """Remove a study this command made when its first trial shows the budget too short."""
+    import shutil
+
+    storage.delete_study(storage.get_study_id_from_name(study.study_name))
+    shutil.rmtree(folder / "trials", ignore_errors=True)
