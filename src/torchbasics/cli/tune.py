@@ -56,7 +56,8 @@ def add_tune_flags(parser: argparse.ArgumentParser) -> None:
     own = parser.add_argument_group("the search")
     own.add_argument("--out", type=Path, required=True,
                      help="folder of the study: trials/, best, results.md, study.db")
-    own.add_argument("--model", nargs="+", metavar="MODEL", choices=list_models(),
+    own.add_argument("--model", dest="models", nargs="+", metavar="MODEL",
+                     choices=list_models(),
                      help="the model, or several to choose among (default: the data set's "
                      "own)")
     own.add_argument("--trials", type=int, metavar="N",
@@ -96,7 +97,7 @@ def run_tune(args: argparse.Namespace) -> int:
         raise TorchbasicsError(f"must be at least 1, got {args.trials}", where="--trials")
     if args.tune_budget is not None and args.tune_budget <= 0:
         raise TorchbasicsError("must be above 0", where="--time-budget")
-    request = TuneRequest(config_from_args(args), args.out, models=args.model or [],
+    request = TuneRequest(config_from_args(args), args.out, models=args.models or [],
                           trials=args.trials, time_budget=args.tune_budget,
                           search=args.search, prune=args.prune, storage=args.storage,
                           study=args.study, started=time.perf_counter() - process_age())

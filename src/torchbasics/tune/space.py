@@ -104,9 +104,9 @@ class Space:
     def recipe_params(self, model: str, recipe: TrainConfig) -> dict[str, Any]:
         """The parameters of a trial that trains ``model`` with its recipe ``recipe``."""
         params = {MODEL: model} if len(self.models) > 1 else {}
+        own = get_model_entry(model).settings() | recipe.model_settings  # builder defaults
         for dimension in self.dimensions[model]:
-            value = (recipe.model_settings.get(dimension.name)
-                     if dimension.name in self.model_settings
+            value = (own.get(dimension.name) if dimension.name in self.model_settings
                      else getattr(recipe, dimension.name))
             if value is not None:
                 params |= dimension.params_of(value)
