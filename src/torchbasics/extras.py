@@ -54,7 +54,7 @@ EXTRAS: dict[str, Extra] = {extra.name: extra for extra in (
           ("captum",), ("captum",)),
     Extra("tune", "searching the best settings for your data (torchbasics tune): Optuna, "
           "its figures' plotting, and PostgreSQL for a study shared by several machines",
-          ("optuna", "psycopg2-binary"), ("optuna", "psycopg2")),
+          ("optuna", "psycopg"), ("optuna", "psycopg")),
     Extra("docs", "building the documentation site (mkdocs build)",
           ("mkdocs", "mkdocs-material", "mkdocstrings", "mkdocs-jupyter"),
           ("mkdocs", "material", "mkdocstrings", "mkdocs_jupyter")),

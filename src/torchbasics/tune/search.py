@@ -30,10 +30,11 @@ from torchbasics.models import MODEL_SETTINGS
 from torchbasics.runs.budget import BudgetTooShort
 from torchbasics.runs.config import LENGTHS, TrainConfig, check_values, resolve
 from torchbasics.settings import SearchRange
+from torchbasics.tune import report
 from torchbasics.tune import study as studies
 from torchbasics.tune.session import Session, reserve
 from torchbasics.tune.space import Space, build_space, parse_search
-from torchbasics.tune.trials import REDUCTION
+from torchbasics.tune.trials import REDUCTION, TRIALS
 
 TRIAL_SECONDS = 60.0  # a picture trial's time when only --time-budget is given ...
 MOST_BUDGET_TRIALS = 50  # ... and at most this many trials share the budget
@@ -100,6 +101,12 @@ def plan_request(request: TuneRequest) -> Plan:
     space = build_space(models, recipes, spec, given, search)
     deadline = (request.started + request.time_budget - reserve(request.time_budget)
                 if request.time_budget else math.inf)
+    if deadline <= time.perf_counter():
+        spent = time.perf_counter() - request.started
+        raise TorchbasicsError(
+            f"a {request.time_budget:g} s budget leaves no time for trials after {spent:.1f} s "
+            f"of start-up and {reserve(request.time_budget):.1f} s kept for the results",
+            where="--time-budget", fix="give a minute or more")
     return Plan(request, given, spec, space, recipes, deadline)
 
 
@@ -169,10 +176,10 @@ def tune(request: TuneRequest, *, log: Callable[[str], None] = print,
         search = Session(plan, study, storage, seconds, log, progress, verbose)
         try:
             search.run()
-        except BudgetTooShort as exc:
+        except TorchbasicsError as exc:
             if fresh:
                 _forget(storage, study, folder)
-            raise search.too_short(exc) from None
+            raise search.too_short(exc) if isinstance(exc, BudgetTooShort) else exc from None
         except KeyboardInterrupt:
             studies.retry_interrupted(study, storage, running_too=False)
             raise
@@ -217,4 +224,6 @@ def _forget(storage: Any, study: Any, folder: Path) -> None:
     import shutil
 
     storage.delete_study(storage.get_study_id_from_name(study.study_name))
-    shutil.rmtree(folder / "trials", ignore_errors=True)
+    shutil.rmtree(folder / TRIALS, ignore_errors=True)
+    for name in ("results.json", "results.md", *report.FIGURES):
+        (folder / name).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from torchbasics.tune.search import Plan
 
 COUNTED = ("COMPLETE", "PRUNED", "FAIL")  # trials that have ended (interrupted ones aside)
+SHORTEST_SLICE = 0.8  # the last picture trial may have this share of a slice, not less
 RESERVE_SECONDS = 10.0  # kept at the end for the test evaluation, results and figures ...
 RESERVE_SHARE = 0.02  # ... plus this share of the budget
 
@@ -69,7 +70,7 @@ class Session:
         if wanted is not None and self.ended() >= wanted:
             return False
         left = self.plan.deadline - time.perf_counter()
-        needs = self.trial_seconds if self.trial_seconds is not None else (
+        needs = SHORTEST_SLICE * self.trial_seconds if self.trial_seconds is not None else (
             max(self.durations) if self.durations else 0.0)
         return left > needs
 
@@ -97,7 +98,19 @@ class Session:
         self.log(f"  -> {self.outcome(row)}{self.best_so_far()}{self.time_left()}")
         report.write_results(self.plan.request.out, self.results())
         if not self.room_for_another():
+            self.refuse_if_first_of_too_few(row)
             study.stop()
+
+    def refuse_if_first_of_too_few(self, row: dict[str, Any]) -> None:
+        """A budget whose first trial leaves no time for a second is refused (the study is
+        then removed): a search of one trial chooses nothing.
+
+        Raises:
+            BudgetTooShort: naming the trial's time, from which the caller names a budget.
+        """
+        budgeted = self.plan.request.time_budget is not None
+        if budgeted and len(self.study.get_trials(deepcopy=False)) == 1 and row["seconds"]:
+            raise BudgetTooShort(f"one trial took {row['seconds']:g} s", enough=row["seconds"])
 
     def outcome(self, row: dict[str, Any]) -> str:
         measure = self.plan.measure
@@ -127,9 +140,11 @@ class Session:
         spent = process_age()
         enough = 5 * math.ceil((spent + count * refused.enough + reserve(
             request.time_budget or 0.0)) / 5)
+        share = (f"gives each trial {self.trial_seconds:.0f} s" if self.trial_seconds
+                 else "holds one trial")
         return TorchbasicsError(
-            f"a {request.time_budget:g} s budget gives each trial {self.trial_seconds:.0f} s, "
-            f"and one trial needs {refused.enough:g} s on this machine", where="--time-budget",
+            f"a {request.time_budget:g} s budget {share}, and one trial needs "
+            f"{refused.enough:g} s on this machine", where="--time-budget",
             fix=f"give at least {enough:g} s for {count} trials")
 
     def results(self) -> dict[str, Any]:

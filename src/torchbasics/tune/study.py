@@ -56,8 +56,8 @@ def open_storage(url: str) -> Any:
             cannot be reached; one line.
     """
     require("optuna", "tune", where="tune")
-    if url.startswith("postgresql"):
-        require("psycopg2", "tune", where="--storage")
+    if url.startswith("postgresql"):  # SQLAlchemy's default PostgreSQL driver
+        require("psycopg", "tune", where="--storage")
     import warnings
 
     import optuna
@@ -75,6 +75,10 @@ def open_storage(url: str) -> Any:
         raise TorchbasicsError(f"not a database URL: '{shown_url(url)}' ({exc})",
                                where="--storage", fix="write e.g. postgresql://USER:PASSWORD@"
                                "HOST:5432/DATABASE or sqlite:///FILE") from None
+    except ImportError as exc:
+        raise TorchbasicsError(f"no driver for the database {shown_url(url)} is installed "
+                               f"({exc.__cause__ or exc})", where="--storage",
+                               fix="install the one SQLAlchemy names for it") from None
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise TorchbasicsError(f"cannot reach the study's database {shown_url(url)}: {reason}",

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from torchbasics.errors import TorchbasicsError
-from torchbasics.runs.budget import BudgetTooShort
 from torchbasics.runs.config import TrainConfig
+from torchbasics.training.divergence import TrainingDiverged
 from torchbasics.training.loop import EpochRecord
 from torchbasics.tune.space import Space
 from torchbasics.tune.study import INTERRUPTED
@@ -32,7 +32,9 @@ RESULT_ATTRS = ("failure", "stopped", "epochs", "seconds", "kept_value")
 
 class TrialFailed(Exception):
     """A trial's run stopped with an error (a divergence it could not recover from, a
-    setting the data refuses): the study records it as failed and goes on."""
+    setting the data refuses once another trial has trained): the study records it as
+    failed and goes on. An error before any trial trained well (the data cannot be read, a
+    budget too short) stops the search instead: every trial would meet it."""
 
 
 def trial_folder(folder: Path, number: int) -> Path:
@@ -107,8 +109,9 @@ class TrialRunner:
         model, settings, own = self.space.suggest(trial)
         config = dataclasses.replace(self.given, model=model, **settings,
                                      model_settings=self.given.model_settings | own)
-        if self.trial_seconds is not None:
-            config = dataclasses.replace(config, time_budget=self.trial_seconds)
+        if self.trial_seconds is not None:  # the last may get a little less (see session)
+            left = max(1.0, self.deadline - time.perf_counter())
+            config = dataclasses.replace(config, time_budget=min(self.trial_seconds, left))
         return config
 
     def __call__(self, trial: Any) -> float:
@@ -127,11 +130,13 @@ class TrialRunner:
         try:
             summary = train(config, out, force=True, progress=self.progress, log=self.log,
                             started=reporter.started, on_epoch=reporter)
-        except BudgetTooShort:
-            raise
         except TorchbasicsError as exc:
             trial.set_user_attr("failure", exc.message)
-            raise TrialFailed(exc.message) from None
+            if isinstance(exc, TrainingDiverged) or any(
+                    t.state.name in ("COMPLETE", "PRUNED")
+                    for t in trial.study.get_trials(deepcopy=False)):
+                raise TrialFailed(exc.message) from None
+            raise  # before any trial ended well: every trial would fail alike
         except KeyboardInterrupt:
             trial.set_user_attr("failure", INTERRUPTED)
             raise
