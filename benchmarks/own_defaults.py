@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _photos.py and tables.py
+import _results
 
 PICTURES = {"digits": {}, "fashion-1500": {"count": 1500}, "fashion-375": {"count": 375}}
 TABLES = {"breast_cancer": "classification", "wine": "classification",
@@ -213,6 +214,7 @@ def main() -> int:
             results["machine"] = earlier["machine"]
     else:
         results = run(args.cases, args.seeds)
+        results["command"] = _results.command_line("own_defaults.py")
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
     return print_table(results)
@@ -220,10 +222,6 @@ def main() -> int:
 
 def run(cases: list[str], seeds: list[int]) -> dict:
     """Every run of the cases and seeds, scikit-learn's scores, and the machine."""
-    import torch
-
-    from torchbasics.cpu import cpu_info
-
     rows, oracles = [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for case in cases:
@@ -235,13 +233,12 @@ def run(cases: list[str], seeds: list[int]) -> dict:
             if case in TABLES:
                 oracles[case] = statistics.mean(sklearn_score(case, Path(scratch), seed)
                                                 for seed in seeds)
-    machine = (f"{cpu_info().describe()}, {torch.get_num_threads()} threads, torch "
-               f"{torch.__version__}, {time.strftime('%Y-%m-%d')}")
+    machine = f"{_results.describe(_results.machine())}, {time.strftime('%Y-%m-%d')}"
     return {"rows": rows, "oracles": oracles, "machine": machine}
 
 
-def print_table(results: dict) -> int:
-    """The summary table (one row per case); 1 when a goal is missed."""
+def print_summary(results: dict) -> list[dict]:
+    """The machine and the summary table (one row per case); the cases' summaries."""
     rows = results["rows"]
     cases = list(dict.fromkeys(row["case"] for row in rows))
     summaries = [summarize(case, [row for row in rows if row["case"] == case],
@@ -253,6 +250,20 @@ def print_table(results: dict) -> int:
     print("|---|---|---:|---|---:|---:|---:|---|---|")
     for summary in summaries:
         print(case_line(summary))
+    return summaries
+
+
+def print_results(results: dict) -> None:
+    """The command, the machine and the summary table (what the own-data page shows)."""
+    print(f"Measured by `{results.get('command', 'python benchmarks/own_defaults.py')}` on: ",
+          end="")
+    print_summary(results)
+
+
+def print_table(results: dict) -> int:
+    """The summary table and every run; 1 when a goal is missed."""
+    rows = results["rows"]
+    summaries = print_summary(results)
     print("\nruns (seconds each):")
     for row in rows:
         print(f"  {row['case']} seed {row['seed']} {row['variant']}: {score(row)} "

@@ -19,6 +19,10 @@ reference is the tuomaso/train_mnist_fast recipe (two 5x5 convolutions, FC 256, 
 0.01 betas (0.7, 0.9), one-cycle without momentum cycling, batch 256, data in memory),
 reimplemented below and run on the same data in a process of its own, with the test
 accuracy taken after each epoch (not timed).
+
+``--json PATH`` also writes the table's rows (and each run) with the machine, the date and
+the command (benchmarks/_results.py); the Records page is made from the committed file
+(benchmarks/results-records-DATE.json).
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ import sys
 import time
 from pathlib import Path
 
+import _results
 import torch
 
-from torchbasics.cpu import cpu_info
 from torchbasics.settings import parse_duration
 
 FASHION_GOALS = {300: 0.945, 600: 0.95}  # budget (s) -> test accuracy goal (issue 19)
@@ -42,6 +46,7 @@ OVERSHOOT_GOAL = 0.05  # the whole command within the budget + 5 %
 MNIST_TARGET, MNIST_GOAL_SECONDS = 0.99, 10.0
 TORCHBASICS = [sys.executable, "-m", "torchbasics"]
 TUOMASO = Path(__file__).with_name("_tuomaso_mnist.py")
+REFERENCE = "tuomaso/train_mnist_fast, reimplemented"
 
 
 def timed_run(arguments: list[str]) -> float:
@@ -99,53 +104,80 @@ def mirror_ablation(run: Path) -> dict[str, tuple[float, float]]:
     return results
 
 
-def print_fashion(rows: list[dict], extra: list[str]) -> bool:
-    """The Fashion-MNIST table; True when every goal that applies is met."""
-    print(f"Fashion-MNIST convnet, --time-budget{(' ' + shlex.join(extra)) if extra else ''}; "
-          f"{cpu_info().model}, {torch.get_num_threads()} threads")
-    print("| budget | seeds | wall time, mean | worst overshoot | steps | test accuracy "
-          "(mean ± sd) | goal |")
-    print("|---:|---:|---:|---:|---:|---:|---|")
-    met = True
-    for row in rows:
-        budget, runs = row["budget"], row["runs"]
+def fashion_rows(budgets: list[dict]) -> list[dict]:
+    """One row of the table per budget (its runs kept beside the figures)."""
+    rows = []
+    for measured in budgets:
+        budget, runs = measured["budget"], measured["runs"]
         walls = [r["wall"] for r in runs]
-        accuracies = [r["accuracy"] for r in runs]
-        overshoot = max(walls) / budget - 1
-        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        accuracies = [100 * r["accuracy"] for r in runs]
         goal = FASHION_GOALS.get(budget)
-        reached = statistics.mean(accuracies) >= goal if goal else True
-        met &= reached and overshoot <= OVERSHOOT_GOAL
-        goal_text = (f"≥ {goal:.1%}: {'met' if reached else 'not met'}" if goal else "")
-        print(f"| {budget / 60:g} min | {len(runs)} | {statistics.mean(walls):.1f} s "
-              f"| {overshoot:+.1%} | {statistics.mean(r['steps'] for r in runs):,.0f} "
-              f"| {statistics.mean(accuracies):.2%} ± {spread:.2%} | {goal_text} |")
-    return met
+        mean = statistics.mean(accuracies)
+        rows.append({
+            "budget_seconds": budget, "seeds": len(runs),
+            "wall_seconds_mean": statistics.mean(walls),
+            "worst_overshoot_pct": 100 * (max(walls) / budget - 1),
+            "steps_mean": statistics.mean(r["steps"] for r in runs),
+            "accuracy_pct_mean": mean,
+            "accuracy_pct_sd": statistics.stdev(accuracies) if len(runs) > 1 else None,
+            "accuracy_pct_per_seed": accuracies,
+            "goal_pct": None if goal is None else 100 * goal,
+            "goal_met": None if goal is None else mean / 100 >= goal, "runs": runs})
+    return rows
+
+
+def fashion_met(rows: list[dict]) -> bool:
+    """Whether every accuracy goal that applies is met, every run within its budget + 5 %."""
+    return all(row["goal_met"] is not False
+               and row["worst_overshoot_pct"] <= 100 * OVERSHOOT_GOAL for row in rows)
+
+
+def print_fashion(measured: dict) -> None:
+    """The Fashion-MNIST table of a measurement, and the mirror ablation when it has one."""
+    print("| budget | seeds | wall time, mean (worst overshoot) | steps, mean "
+          "| test accuracy, mean ± sd (per seed) | goal |")
+    print("|---:|---:|---:|---:|---:|---|")
+    for row in measured["rows"]:
+        accuracy = f"{row['accuracy_pct_mean']:.2f} %"
+        if row["seeds"] > 1:
+            accuracy += (f" ± {row['accuracy_pct_sd']:.2f} ("
+                         + ", ".join(f"{a:.2f} %" for a in row["accuracy_pct_per_seed"]) + ")")
+        goal = ("" if row["goal_pct"] is None else
+                f"≥ {row['goal_pct']:.1f} %: {'met' if row['goal_met'] else 'not met'}")
+        print(f"| {row['budget_seconds'] / 60:g} min | {row['seeds']} "
+              f"| {row['wall_seconds_mean']:.1f} s ({row['worst_overshoot_pct']:+.1f} %) "
+              f"| {row['steps_mean']:,.0f} | {accuracy} | {goal} |")
+    if measured.get("mirror"):
+        mirror = measured["mirror"]
+        print(f"\nTest-time mirror averaging, {mirror['run']}:")
+        for name in ("mirror-averaged", "one view"):
+            print(f"- {name}: {mirror[name]['accuracy_pct']:.2f} % test accuracy, "
+                  f"{mirror[name]['images_per_second']:,.0f} images/s")
 
 
 def mnist(model: str, epochs: list[int], seeds: list[int], out: Path) -> dict[str, list]:
     """Recipe -> one ``{"epochs", "seconds", "accuracy"}`` per length and seed: ours
     (``torchbasics train``) and the reference, each a process of its own per run."""
-    results: dict[str, list] = {f"torchbasics {model}": [], "tuomaso (reimplemented)": []}
+    ours, reference = f"torchbasics `{model}` (its MNIST recipe, cut)", REFERENCE
+    results: dict[str, list] = {ours: [], reference: []}
     for length in epochs:
         for seed in seeds:
             run = out / f"mnist-{model}-{length}-seed{seed}"
             seconds = timed_run([*TORCHBASICS, "train", "--dataset", "mnist", "--model",
                                  model, "--epochs", str(length), "--seed", str(seed),
                                  "--quiet", "--force", "--out", str(run)])
-            results[f"torchbasics {model}"].append(
+            results[ours].append(
                 {"epochs": length, "seconds": seconds, "accuracy": test_accuracy(run)})
             started = time.perf_counter()
             done = subprocess.run([sys.executable, str(TUOMASO), "--epochs", str(length),
                                    "--seed", str(seed)], check=True, capture_output=True,
                                   text=True)
             reference = json.loads(done.stdout)
-            results["tuomaso (reimplemented)"].append(
+            results[reference].append(
                 {"epochs": length, "accuracy": reference["accuracy"],
                  "seconds": time.perf_counter() - started - reference["eval_seconds"]})
-            print(f"  {length} epochs, seed {seed}: ours {results[f'torchbasics {model}'][-1]}"
-                  f", reference {results['tuomaso (reimplemented)'][-1]}", file=sys.stderr,
-                  flush=True)
+            print(f"  {length} epochs, seed {seed}: ours {results[ours][-1]}, reference "
+                  f"{results[reference][-1]}", file=sys.stderr, flush=True)
     return results
 
 
@@ -160,31 +192,80 @@ def time_to_target(runs: list[dict]) -> tuple[int, float, float] | None:
     return None
 
 
-def print_mnist(results: dict[str, list]) -> bool:
-    """The MNIST-10k table; True when ours reaches 99 % within both goals."""
-    print(f"MNIST-10k, wall time from process start to >= {MNIST_TARGET:.1%} test accuracy "
-          f"(mean over seeds); {cpu_info().model}, {torch.get_num_threads()} threads")
-    print("| recipe | epochs | seconds | test accuracy | longest tried: epochs, seconds, "
-          "accuracy |")
-    print("|---|---:|---:|---:|---|")
-    reached = {}
+def mnist_rows(results: dict[str, list]) -> list[dict]:
+    """One row per recipe: where it reaches the target (per seed too), or, if it never
+    does, its shortest length; and its longest (its runs kept beside the figures)."""
+    def at(runs: list[dict], length: int) -> dict:
+        same = [r for r in runs if r["epochs"] == length]
+        return {"epochs": length, "seconds_mean": statistics.mean(r["seconds"] for r in same),
+                "accuracy_pct_mean": 100 * statistics.mean(r["accuracy"] for r in same)}
+
+    rows = []
     for recipe, runs in results.items():
-        reached[recipe] = time_to_target(runs)
-        longest = max(r["epochs"] for r in runs)
-        last = [r for r in runs if r["epochs"] == longest]
-        tail = (f"{longest}, {statistics.mean(r['seconds'] for r in last):.1f} s, "
-                f"{statistics.mean(r['accuracy'] for r in last):.2%}")
-        if reached[recipe]:
-            length, seconds, accuracy = reached[recipe]
-            print(f"| {recipe} | {length} | {seconds:.1f} s | {accuracy:.2%} | {tail} |")
+        lengths = sorted({r["epochs"] for r in runs})
+        row = {"recipe": recipe, "reached_at_epochs": None, "longest": at(runs, lengths[-1])}
+        reached = time_to_target(runs)
+        if reached:
+            length, seconds, accuracy = reached
+            same = [r for r in runs if r["epochs"] == length]
+            row |= {"reached_at_epochs": length, "seconds_mean": seconds,
+                    "seconds_per_seed": [r["seconds"] for r in same],
+                    "accuracy_pct_mean": 100 * accuracy,
+                    "accuracy_pct_per_seed": [100 * r["accuracy"] for r in same]}
         else:
-            print(f"| {recipe} | not reached | | | {tail} |")
-    ours, reference = reached.values()
-    return bool(ours and ours[1] <= MNIST_GOAL_SECONDS
-                and (reference is None or ours[1] <= reference[1] / 2))
+            row["shortest"] = at(runs, lengths[0])
+        rows.append({**row, "runs": runs})
+    return rows
 
 
-def main() -> int:
+def mnist_met(rows: list[dict]) -> bool:
+    """Whether ours (the first row) reaches the target within both goals: 10 s, and at most
+    half the reference's time."""
+    ours, reference = rows
+    if ours["reached_at_epochs"] is None:
+        return False
+    return ours["seconds_mean"] <= MNIST_GOAL_SECONDS and (
+        reference["reached_at_epochs"] is None
+        or ours["seconds_mean"] <= reference["seconds_mean"] / 2)
+
+
+def print_mnist(measured: dict) -> None:
+    """The MNIST-10k table of a measurement."""
+    rows, seeds = measured["rows"], len(measured["seeds"])
+    print(f"| recipe | reaches {100 * MNIST_TARGET:g} % at | wall time"
+          f"{f', mean of {seeds} seeds' if seeds > 1 else ''} | test accuracy there "
+          f"| {rows[0]['longest']['epochs']} epochs: time, accuracy |")
+    print("|---|---:|---:|---:|---:|")
+    for row in rows:
+        longest = row["longest"]
+        tail = f"{longest['seconds_mean']:.1f} s, {longest['accuracy_pct_mean']:.2f} %"
+        if row["reached_at_epochs"] is None:
+            shortest = row["shortest"]
+            print(f"| {row['recipe']} | not reached | | {shortest['accuracy_pct_mean']:.2f} % "
+                  f"at {shortest['epochs']} epochs ({shortest['seconds_mean']:.1f} s) "
+                  f"| {tail} |")
+            continue
+        seconds = f"{row['seconds_mean']:.1f} s"
+        accuracy = f"{row['accuracy_pct_mean']:.2f} %"
+        if seeds > 1:
+            seconds += " (" + ", ".join(f"{s:.1f}" for s in row["seconds_per_seed"]) + ")"
+            accuracy += " (" + ", ".join(f"{a:.2f}" for a in row["accuracy_pct_per_seed"]) + ")"
+        print(f"| {row['recipe']} | {row['reached_at_epochs']} epochs | {seconds} "
+              f"| {accuracy} | {tail} |")
+
+
+def print_table(measured: dict) -> None:
+    """A measurement's table: ``fashion`` or ``mnist`` (its ``table``)."""
+    {"fashion": print_fashion, "mnist": print_mnist}[measured["table"]](measured)
+
+
+def print_results(results: dict) -> None:
+    """Every measurement of a results file, each under the line naming its machine, date
+    and command (what the Records page shows)."""
+    _results.print_measurements(results, print_table)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("record", choices=["fashion", "mnist"])
@@ -199,17 +280,31 @@ def main() -> int:
                         help="mnist: the lengths tried for our recipe (default: 2 3 4 6 8)")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark-records"),
                         help="where the runs go (default: runs/benchmark-records)")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="also write the rows, machine, date and command here "
+                        "(default: none)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    command = _results.command_line("records.py", argv)
     if args.record == "fashion":
         extra = shlex.split(args.extra)
-        met = print_fashion(fashion(args.budgets, args.seeds, extra, args.out), extra)
+        rows = fashion_rows(fashion(args.budgets, args.seeds, extra, args.out))
+        mirror = None
         if "--no-mirror-average" not in extra:
             run = args.out / f"fashion-{args.budgets[-1]:g}s-seed{args.seeds[0]}"
-            print(f"\nTest-time mirror averaging, {run.name}:")
-            for name, (accuracy, speed) in mirror_ablation(run).items():
-                print(f"- {name}: {accuracy:.2%} test accuracy, {speed:,.0f} images/s")
-        return 0 if met else 1
-    return 0 if print_mnist(mnist(args.model, args.epochs, args.seeds, args.out)) else 1
+            mirror = {"run": run.name} | {
+                name: {"accuracy_pct": 100 * accuracy, "images_per_second": speed}
+                for name, (accuracy, speed) in mirror_ablation(run).items()}
+        measured = _results.measurement(command, started, table="fashion", seeds=args.seeds,
+                                        rows=rows, mirror=mirror, met=fashion_met(rows))
+    else:
+        rows = mnist_rows(mnist(args.model, args.epochs, args.seeds, args.out))
+        measured = _results.measurement(command, started, table="mnist", seeds=args.seeds,
+                                        rows=rows, met=mnist_met(rows))
+    if args.json:
+        _results.write(args.json, "records", measured)
+    print_results({"measurements": [measured]})
+    return 0 if measured["met"] else 1
 
 
 if __name__ == "__main__":

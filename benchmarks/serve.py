@@ -3,6 +3,7 @@
     python benchmarks/serve.py                              # train a convnet (1 epoch), measure
     python benchmarks/serve.py --run runs/mnist-convnet     # a trained MNIST run
     python benchmarks/serve.py --quick                      # a smoke run (a few seconds of load)
+    python benchmarks/serve.py --json results.json          # also write what it measured
 
 Canvas-sized pictures: MNIST test digits drawn as the page's pad makes them (280x280 RGBA
 PNG, dark ink on white). First the in-process limit: ``predict_many`` on the same PNG
@@ -21,6 +22,10 @@ feature maps included, p95 within :data:`GOALS`' ``inside_ms``.
 The clients are plain asyncio streams in one process: they share the 2 cores with the
 server, so they must cost as little CPU per request as possible (an HTTP library costs
 several times more, which would be measured as server slowness).
+
+With ``--json PATH`` the figures are written with the machine, the date and the command
+(``benchmarks/_results.py``); the Serving results page is made from the committed file
+(``benchmarks/results-serve-DATE.json``).
 """
 
 from __future__ import annotations
@@ -38,12 +43,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import _results
 import numpy as np
 
 from torchbasics.serve.served import url_name
 
 GOALS = {"errors": 0, "share": 0.5, "p99_ms": 100.0, "rss_mb": 50.0, "inside_ms": 100.0}
 INSIDE_REQUESTS = 200
+WARM_UP_REQUESTS = 200
 
 
 def canvas_pictures(count: int) -> list[bytes]:
@@ -186,13 +193,6 @@ def run_load(url: str, path: str, pictures: list[bytes], clients: int, requests:
 
 # ------------------------------------------------------------------------ report
 
-def cpu_name() -> str:
-    """The CPU model (as torchbasics reads it) and count."""
-    from torchbasics.cpu import cpu_info
-
-    return f"{cpu_info().describe()}, {os.cpu_count()} logical CPUs"
-
-
 def inside_latency(run: Path, pictures: list[bytes], seconds: float) -> Load:
     """One client asking for the Inside view of picture after picture, as the page does."""
     process, url = start_server(run)
@@ -205,41 +205,93 @@ def inside_latency(run: Path, pictures: list[bytes], seconds: float) -> Load:
         process.wait(20)
 
 
-def report(limit: float, light: Load, heavy: Load, rss: tuple[float, float, float],
-           inside: Load) -> bool:
-    """Print the tables; whether every goal is met."""
-    print("\n| clients | requests | errors | requests/s | p50 | p95 | p99 |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for load in (light, heavy):
-        print(f"| {load.clients} | {load.requests:,} | {sum(load.errors.values())} "
-              f"{dict(load.errors) or ''} | {len(load.latencies) / load.seconds:,.0f} | "
-              f"{load.percentile(50):.1f} ms | {load.percentile(95):.1f} ms | "
-              f"{load.percentile(99):.1f} ms |")
-    best = max(len(load.latencies) / load.seconds for load in (light, heavy))
-    errors = sum(heavy.errors.values()) + sum(light.errors.values())
-    growth = rss[2] - rss[0]
-    rows = [
-        (f"errors, {heavy.requests:,} requests at {heavy.clients} clients (+ {light.requests:,} "
-         f"at {light.clients})", f"{errors}", "0", errors == 0),
-        ("throughput vs the in-process limit (predict_many, batches of 64)",
-         f"{best:,.0f} vs {limit:,.0f} pictures/s ({best / limit:.0%})", "≥ 50 %",
-         best >= GOALS["share"] * limit),
-        (f"p99 latency at {light.clients} clients", f"{light.percentile(99):.1f} ms",
-         "≤ 100 ms", light.percentile(99) <= GOALS["p99_ms"]),
-        ("server RSS: started → after warm-up → after all load",
-         f"{rss[0]:.0f} → {rss[1]:.0f} → {rss[2]:.0f} MiB (+{growth:.0f})", "≤ +50 MiB",
-         growth <= GOALS["rss_mb"]),
-        (f"an Inside update for the cnn (one client, {inside.requests} pictures, p95; "
-         f"median {inside.percentile(50):.1f} ms)", f"{inside.percentile(95):.1f} ms",
-         "≤ 100 ms", not inside.errors and inside.percentile(95) <= GOALS["inside_ms"]),
+def load_row(load: Load) -> dict:
+    """A load run's row: clients, requests, errors, requests/s and latency percentiles."""
+    return {"clients": load.clients, "requests": load.requests,
+            "errors": sum(load.errors.values()), "error_kinds": dict(load.errors),
+            "requests_per_second": len(load.latencies) / load.seconds,
+            "p50_ms": load.percentile(50), "p95_ms": load.percentile(95),
+            "p99_ms": load.percentile(99)}
+
+
+def figures(rates: dict[int, float], light: Load, heavy: Load,
+            rss: tuple[float, float, float], inside: Load) -> dict:
+    """What a run measured, judged against :data:`GOALS`: the load runs, the in-process
+    limit, the server's memory and the Inside view's latency."""
+    from torchbasics.explain.live import LIVE_STEPS
+
+    loads = [load_row(light), load_row(heavy)]
+    limit = max(rates.values())
+    best = max(row["requests_per_second"] for row in loads)
+    inside_row = {"requests": inside.requests, "errors": sum(inside.errors.values()),
+                  "steps": LIVE_STEPS, "p50_ms": inside.percentile(50),
+                  "p95_ms": inside.percentile(95)}
+    return {
+        "loads": loads, "in_process": {str(threads): rate for threads, rate in rates.items()},
+        "throughput": best, "limit": limit, "share": best / limit, "rss_mib": list(rss),
+        "rss_growth_mib": rss[2] - rss[0], "warm_up_requests": WARM_UP_REQUESTS,
+        "inside": inside_row, "goals": dict(GOALS),
+        "met": {"errors": sum(row["errors"] for row in loads) == GOALS["errors"],
+                "throughput": best >= GOALS["share"] * limit,
+                "p99": loads[0]["p99_ms"] <= GOALS["p99_ms"],
+                "rss": rss[2] - rss[0] <= GOALS["rss_mb"],
+                "inside": inside_row["errors"] == 0
+                and inside_row["p95_ms"] <= GOALS["inside_ms"]}}
+
+
+def goal_rows(measured: dict) -> list[tuple[str, str, str, bool]]:
+    """The goals table's rows: what, measured, target, met."""
+    light, heavy = measured["loads"]
+    goals, met, inside, rss = (measured["goals"], measured["met"], measured["inside"],
+                               measured["rss_mib"])
+    limits = sorted(measured["in_process"].items(), key=lambda item: int(item[0]))
+    rates = [f"{rate:,.0f} with {threads}" for threads, rate in limits]
+    threads, rate = limits[0]
+    rates[0] = f"{rate:,.0f} pictures/s with {threads} PyTorch thread{'s' * (threads != '1')}"
+    return [
+        (f"errors, {heavy['requests']:,} requests at {heavy['clients']} clients "
+         f"(+ {light['requests']:,} at {light['clients']})",
+         f"{light['errors'] + heavy['errors']}", f"{goals['errors']}", met["errors"]),
+        ("throughput vs the in-process limit (`predict_many`, batches of 64, decoding "
+         f"included; {', '.join(rates)})",
+         f"{measured['throughput']:,.0f} vs {measured['limit']:,.0f} pictures/s "
+         f"({100 * measured['share']:.0f} %)", f"≥ {100 * goals['share']:.0f} %",
+         met["throughput"]),
+        (f"p99 latency at {light['clients']} clients", f"{light['p99_ms']:.1f} ms",
+         f"≤ {goals['p99_ms']:g} ms", met["p99"]),
+        (f"server RSS: ready → after a {measured['warm_up_requests']}-request warm-up → "
+         "after all load", f"{rss[0]:.0f} → {rss[1]:.0f} → {rss[2]:.0f} MiB "
+         f"(+{measured['rss_growth_mib']:.0f})", f"≤ +{goals['rss_mb']:g} MiB", met["rss"]),
+        ("an Inside update for the cnn (the whole request: prediction, the "
+         f"{inside['steps']}-step Integrated Gradients map, the feature maps; one client, "
+         f"{inside['requests']} pictures)",
+         f"p95 {inside['p95_ms']:.1f} ms (median {inside['p50_ms']:.1f} ms)",
+         f"≤ {goals['inside_ms']:g} ms", met["inside"]),
     ]
+
+
+def print_table(measured: dict) -> None:
+    """A measurement's two tables: the load runs, and the goals."""
+    print("| clients | requests | errors | requests/s | p50 | p95 | p99 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for row in measured["loads"]:
+        kinds = f" {row['error_kinds']}" if row.get("error_kinds") else ""
+        print(f"| {row['clients']} | {row['requests']:,} | {row['errors']}{kinds} | "
+              f"{row['requests_per_second']:,.0f} | {row['p50_ms']:.1f} ms | "
+              f"{row['p95_ms']:.1f} ms | {row['p99_ms']:.1f} ms |")
     print("\n| goal | measured | target | met |\n|---|---|---|---|")
-    for goal, measured, target, met in rows:
-        print(f"| {goal} | {measured} | {target} | {'yes' if met else 'NO'} |")
-    return all(row[3] for row in rows)
+    for goal, figure, target, met in goal_rows(measured):
+        print(f"| {goal} | {figure} | {target} | {'yes' if met else 'NO'} |")
 
 
-def main() -> int:
+def print_results(results: dict) -> None:
+    """Every measurement of a results file, each under the line naming its machine, date
+    and command (what the Serving results page shows)."""
+    _results.print_measurements(results, print_table)
+
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="a trained MNIST run (default: train a "
@@ -251,25 +303,29 @@ def main() -> int:
     parser.add_argument("--cnn-run", type=Path, help="a trained MNIST cnn run for the "
                         "Inside view (default: train one for 1 epoch)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 300 requests")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="also write the figures, machine, date and command here "
+                        "(default: none)")
+    args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.seconds = 300, 20
+    started = time.perf_counter()
 
     run = args.run or trained("convnet")
     cnn_run = args.cnn_run or trained("cnn")
     pictures = canvas_pictures(200)
-    print(f"{cpu_name()}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    load_before = os.getloadavg()[0]
+    print(f"load average before: {load_before:.2f}", flush=True)
     rates = in_process_limit(run, pictures, 3 if args.quick else 10)
     print("in-process limit: " + ", ".join(f"{rate:,.0f} pictures/s with {threads} PyTorch "
                                            f"thread(s)" for threads, rate in rates.items()),
           flush=True)
-    limit = max(rates.values())
 
     process, url = start_server(run)
     try:
         path = f"/api/models/{url_name(run)}/predict"
-        started = rss_mb(process.pid)
-        run_load(url, path, pictures, 8, 200, args.seconds)  # warm-up
+        ready = rss_mb(process.pid)
+        run_load(url, path, pictures, 8, WARM_UP_REQUESTS, args.seconds)
         warm = rss_mb(process.pid)
         light = run_load(url, path, pictures, 8, max(args.requests // 5, 100), args.seconds)
         heavy = run_load(url, path, pictures, 32, args.requests, args.seconds)
@@ -278,8 +334,16 @@ def main() -> int:
         process.terminate()
         process.wait(20)
     inside = inside_latency(cnn_run, pictures, args.seconds)
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
-    return 0 if report(limit, light, heavy, (started, warm, after), inside) else 1
+    load_after = os.getloadavg()[0]
+    print(f"load average after: {load_after:.2f}\n")
+    measured = _results.measurement(
+        _results.command_line("serve.py", argv), started, quick=args.quick,
+        load_average=[load_before, load_after],
+        **figures(rates, light, heavy, (ready, warm, after), inside))
+    if args.json:
+        _results.write(args.json, "serve", measured)
+    print_results({"measurements": [measured]})
+    return 0 if all(measured["met"].values()) else 1
 
 
 def trained(model: str) -> Path:

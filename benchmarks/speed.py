@@ -33,15 +33,18 @@ runs in a fresh process (benchmarks/_fresh_baseline.py), as a learner's loop wou
 the allocator setting torchbasics makes (torchbasics.allocator), which would otherwise stay
 with this process; part 1 also shows the baseline with that setting. Part 4 runs in its
 own processes too. Run it on an otherwise idle machine. Prints a markdown table; exits 1
-if a goal is missed (not with --quick, whose figures are too small to judge).
+if a goal is missed (not with --quick, whose figures are too small to judge). With --json
+PATH it also writes the rows with the machine, the date and the command
+(benchmarks/_results.py); the Speed page is made from the committed file
+(benchmarks/results-speed-DATE.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -52,6 +55,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import _results
 import torch
 
 from torchbasics.data.datasets import classic_loader
@@ -60,7 +64,7 @@ from torchbasics.data.loaders import TensorBatchLoader
 from torchbasics.data.sources import load_split
 from torchbasics.data.splits import train_val_split
 from torchbasics.data.transforms import standard_transform
-from torchbasics.device import choose_precision, cpu_has_fast_bf16, resolve_device
+from torchbasics.device import choose_precision, resolve_device
 from torchbasics.errors import TorchbasicsError
 from torchbasics.models import create_model
 from torchbasics.runs.config import TrainConfig, optimizer_and_schedule, resolve, step_plan
@@ -456,21 +460,6 @@ def load_data(args: argparse.Namespace) -> Data:
     return Data(train, val, full, test)
 
 
-def machine() -> str:
-    """CPU model, cores, threads, bf16 support and the torch version, in one line."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    bf16 = "bf16 (AVX-512 BF16/AMX)" if cpu_has_fast_bf16() else "no fast bf16"
-    return (f"{model}, {os.cpu_count()} logical CPUs, {bf16}; torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads")
-
-
 def table(rows: list[Row]) -> str:
     """The markdown table of every measured row."""
     return "\n".join([
@@ -478,6 +467,25 @@ def table(rows: list[Row]) -> str:
         "|---|---:|---:|---:|---|---|",
         *(row.markdown() for row in rows),
     ])
+
+
+def print_table(measured: dict) -> None:
+    """A measurement: its device and data (when recorded), and the table of its rows."""
+    if measured.get("quick"):
+        print("QUICK: a smoke run, goals not judged.\n")
+    if measured.get("device"):
+        print(f"Device: {measured['device']}." + ("  " if measured.get("data") else ""))
+    if measured.get("data"):
+        print(f"Data: {measured['data']}.")
+    if measured.get("device") or measured.get("data"):
+        print()
+    print(table([Row(**row) for row in measured["rows"]]))
+
+
+def print_results(results: dict) -> None:
+    """Every measurement of a results file, each under the line naming its machine, date
+    and command (what the Speed page shows)."""
+    _results.print_measurements(results, print_table)
 
 
 def parse_parts(text: str) -> list[int]:
@@ -520,6 +528,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto, cpu or cuda, for both sides (default: auto)")
     parser.add_argument("--data-dir", help="where the MNIST files are (default: the search "
                         "path, e.g. $TORCHBASICS_DATA)")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="also write the rows, machine, date and command here "
+                        "(default: none)")
     args = parser.parse_args(argv)
     if args.quick:
         args.warmup, args.repeats = min(args.warmup, 1), 1
@@ -532,25 +543,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    started = time.perf_counter()
     rows: list[Row] = []
     device = resolve_device(args.device)
     data = load_data(args) if set(args.only) - {4} else None
     parts = {1: part_throughput, 2: part_loader, 3: part_time_to_mark, 5: part_precision}
     for part in args.only:
-        started = time.perf_counter()
+        began = time.perf_counter()
         new = part_memory(args) if part == 4 else parts[part](args, data, device)
         rows += new
         for row in new:
-            _log(f"part {part} ({time.perf_counter() - started:.0f} s): {row.markdown()}")
-    command = " ".join(["python benchmarks/speed.py", *(argv if argv is not None
-                                                        else sys.argv[1:])])
-    print(f"`{command}`{' (QUICK: smoke run, goals not judged)' if args.quick else ''}\n")
-    print(f"Machine: {machine()}; device {device}.  ")
-    if data is not None:
-        print(f"Data: {DATASET}, {len(data.train):,} training / {len(data.val):,} validation "
-              f"images (90/10 split, seed {args.seed}) / {len(data.test):,} test images.")
-    print()
-    print(table(rows))
+            _log(f"part {part} ({time.perf_counter() - began:.0f} s): {row.markdown()}")
+    described = None if data is None else (
+        f"{DATASET}, {len(data.train):,} training / {len(data.val):,} validation images "
+        f"(90/10 split, seed {args.seed}) / {len(data.test):,} test images")
+    measured = _results.measurement(
+        _results.command_line("speed.py", argv), started, quick=args.quick, device=str(device),
+        data=described, rows=[dataclasses.asdict(row) for row in rows])
+    if args.json:
+        _results.write(args.json, "speed", measured)
+    print_results({"measurements": [measured]})
     missed = [row for row in rows if row.met is False]
     return 1 if missed and not args.quick else 0
 

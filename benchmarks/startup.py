@@ -21,8 +21,12 @@ Examples::
 
     .venv/bin/python benchmarks/startup.py                # 7 rounds
     .venv/bin/python benchmarks/startup.py --rounds 15
+    .venv/bin/python benchmarks/startup.py --json results.json   # also write the figures
 
-It needs MNIST (MNIST-10k is enough) on the search path (``TORCHBASICS_DATA``).
+With ``--json PATH`` the rows (and every timing) are written with the machine, the date and
+the command (``benchmarks/_results.py``); the Start-up page is made from the committed file
+(``benchmarks/results-startup-DATE.json``). It needs MNIST (MNIST-10k is enough) on the
+search path (``TORCHBASICS_DATA``).
 """
 
 from __future__ import annotations
@@ -38,10 +42,23 @@ import tempfile
 import time
 from pathlib import Path
 
+import _results
+
 PYTHON = sys.executable
 TORCHBASICS = [PYTHON, "-m", "torchbasics"]
 GOALS = {"bonus": 1.5, "predict": 1.3}  # multiples of the import torch reference
 FIXED_GOAL = 3.0  # seconds
+# What each case's row says, in the table's order.
+LABELS = {
+    "python": "`python -c pass` (the interpreter)",
+    "torch": "`python -c \"import torch\"` (the reference)",
+    "help": "`torchbasics --help`",
+    "bonus": "`torchbasics train --dataset bonus --model linear`",
+    "predict": "`torchbasics predict RUN digit.png` (MNIST cnn, one picture)",
+    "mnist-1": "`train --dataset mnist --model cnn --epochs 1`",
+    "mnist-2": "`train --dataset mnist --model cnn --epochs 2`",
+    "fixed": "MNIST-10k `train`: fixed cost (wall time − its own training time)",
+}
 
 
 def cases(scratch: Path, run: Path, picture: Path) -> dict[str, list[str]]:
@@ -120,54 +137,69 @@ def training_seconds(run: Path) -> float:
     return json.loads((run / "summary.json").read_text())["train_seconds"]
 
 
-def table(times: dict[str, list[float]]) -> list[str]:
-    """The markdown table: medians, multiples of ``import torch``, goals."""
+def rows(times: dict[str, list[float]]) -> list[dict]:
+    """The table's rows: each case's median, as a multiple of ``import torch``'s, and its
+    goal (a multiple, or seconds for the fixed cost) with the verdict."""
     median = {name: statistics.median(values) for name, values in times.items()}
-    torch_time = median["torch"]
-    fixed = median["fixed"]
-    rows = [
-        ("`python -c pass` (the interpreter)", median["python"], None, None),
-        ("`python -c \"import torch\"` (the reference)", torch_time, None, None),
-        ("`torchbasics --help`", median["help"], None, None),
-        ("`torchbasics train --dataset bonus --model linear`", median["bonus"],
-         f"≤ {GOALS['bonus']}×", median["bonus"] <= GOALS["bonus"] * torch_time),
-        ("`torchbasics predict RUN digit.png` (MNIST cnn, one picture)", median["predict"],
-         f"≤ {GOALS['predict']}×", median["predict"] <= GOALS["predict"] * torch_time),
-        ("`train --dataset mnist --model cnn --epochs 1`", median["mnist-1"], None, None),
-        ("`train --dataset mnist --model cnn --epochs 2`", median["mnist-2"], None, None),
-    ]
+    found = []
+    for case in LABELS:
+        seconds = median[case]
+        row = {"case": case, "median_seconds": seconds,
+               "times_import_torch": seconds / median["torch"]}
+        if case in GOALS:
+            row |= {"goal_times": GOALS[case],
+                    "met": row["times_import_torch"] <= GOALS[case]}
+        if case == "fixed":
+            row |= {"goal_seconds": FIXED_GOAL, "met": seconds <= FIXED_GOAL}
+        found.append(row)
+    return found
+
+
+def table(rows: list[dict]) -> list[str]:
+    """The markdown table of the rows (a case not measured has no row)."""
     lines = ["| command | median wall time | × `import torch` | goal | met |",
              "|---|---:|---:|---|---|"]
-    for label, seconds, goal, met in rows:
-        verdict = "" if met is None else "yes" if met else "**no**"
-        lines.append(f"| {label} | {seconds:.2f} s | {seconds / torch_time:.2f}× | "
-                     f"{goal or ''} | {verdict} |")
-    lines.append(f"| MNIST-10k `train`: fixed cost (wall time − its own training time) | "
-                 f"{fixed:.2f} s "
-                 f"| {fixed / torch_time:.2f}× | ≤ {FIXED_GOAL:g} s | "
-                 f"{'yes' if fixed <= FIXED_GOAL else '**no**'} |")
+    for row in rows:
+        goal = (f"≤ {row['goal_times']:g}×" if row.get("goal_times") else
+                f"≤ {row['goal_seconds']:g} s" if row.get("goal_seconds") else "")
+        verdict = {None: "", True: "yes", False: "**no**"}[row.get("met")]
+        lines.append(f"| {LABELS[row['case']]} | {row['median_seconds']:.2f} s | "
+                     f"{row['times_import_torch']:.2f}× | {goal} | {verdict} |")
     return lines
 
 
-def main() -> int:
+def print_table(measured: dict) -> None:
+    """A measurement's table, under how many rounds its medians are of."""
+    print(f"Medians of {measured['rounds']} rounds, each command a new process.\n")
+    print("\n".join(table(measured["rows"])))
+
+
+def print_results(results: dict) -> None:
+    """Every measurement of a results file, each under the line naming its machine, date
+    and command (what the Start-up page shows)."""
+    _results.print_measurements(results, print_table)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7,
                         help="timed runs of each command (default: 7)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seeds the order of the commands in each round (default: 0)")
-    args = parser.parse_args()
-
-    import torch
-
-    from torchbasics.cpu import cpu_info
-
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="also write the rows, timings, machine, date and command here "
+                        "(default: none)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder)
         run, picture = prepare(scratch)
         times = measure(cases(scratch, run, picture), args.rounds, args.seed, scratch)
-    print(f"Medians of {args.rounds} rounds; {cpu_info().describe()}, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}\n")
-    print("\n".join(table(times)))
+    measured = _results.measurement(_results.command_line("startup.py", argv), started,
+                                    rounds=args.rounds, rows=rows(times), times=times)
+    if args.json:
+        _results.write(args.json, "startup", measured)
+    print_results({"measurements": [measured]})
     return 0
 
 

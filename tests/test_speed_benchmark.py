@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import json
 import re
 
 import pytest
@@ -100,6 +102,24 @@ def test_missed_goal_exits_1_except_in_quick_runs(speed, idx_dir, monkeypatch, c
     assert speed.main(["--only", "2", "--data-dir", str(idx_dir)]) == 1
     assert speed.main(["--quick", "--only", "2", "--data-dir", str(idx_dir)]) == 0
     assert "| a measure | 1 | 2 | 0.5× | ≥ 3× | NO |" in capsys.readouterr().out
+
+
+def test_json_holds_the_rows_machine_date_and_command(speed, idx_dir, monkeypatch, tmp_path,
+                                                      capsys):
+    row = speed.Row("a measure", "1", "2", "0.5×", "≥ 3×", False)
+    monkeypatch.setattr(speed, "part_loader", lambda args, data, device: [row])
+    path = tmp_path / "speed.json"
+    argv = ["--quick", "--only", "2", "--data-dir", str(idx_dir), "--json", str(path)]
+    assert speed.main(argv) == 0
+    written = json.loads(path.read_text())
+    measured = written["measurements"][0]
+    assert written["benchmark"] == "speed" and measured["quick"]
+    assert measured["command"] == "python benchmarks/speed.py " + " ".join(argv)
+    assert measured["rows"] == [dataclasses.asdict(row)] and measured["device"] == "cpu"
+    assert "180 training / 20 validation images" in measured["data"]
+    printed = capsys.readouterr().out
+    speed.print_results(written)  # the file prints the table the run printed
+    assert capsys.readouterr().out.strip() == printed.strip()
 
 
 def test_parts_and_disk_space_are_checked(speed, capsys):
