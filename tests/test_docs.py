@@ -4,6 +4,9 @@ another host (it must work from a folder, offline)."""
 
 from __future__ import annotations
 
+import html
+import html.parser
+import json
 import re
 from pathlib import Path
 
@@ -50,6 +53,98 @@ def test_results_and_quick_start_come_from_their_files(site):
     commands = re.findall(r"^    (bash scripts/setup\.sh .*)$", (ROOT / "README.md").read_text(),
                           re.MULTILINE)[:2]
     assert all(command.split(" && ")[1].split()[0] in home for command in commands)
+
+
+# Every results part the hook makes (listed here, so a part dropped from the hook fails).
+_RESULT_PARTS = ("accuracy-results", "records-fashion-results", "records-mnist-results",
+                 "speed-results", "startup-results", "serve-results", "own-data-results")
+
+
+def _results_file(hook, part: str) -> tuple[Path, list[dict]]:
+    """A results part's newest committed JSON and the measurements it shows."""
+    _, name, table = hook.RESULTS[part]
+    path = sorted((ROOT / "benchmarks").glob(f"results-{name}-*.json"))[-1]
+    results = json.loads(path.read_text())
+    shown = results.get("measurements", [results])  # own_defaults.py: one run, its own shape
+    return path, [measured for measured in shown if table in (None, measured.get("table"))]
+
+
+class _Tables(html.parser.HTMLParser):
+    """The text of every table row of an HTML page, one list of cells a row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+@pytest.mark.parametrize("part", _RESULT_PARTS)
+def test_each_results_table_is_its_json_on_its_page(site, part):
+    """The page holding the marker shows every row its benchmark prints from the newest
+    JSON, and names the file, each measurement's date, command and CPU."""
+    hook = docs_hook("generated")
+    assert set(hook.RESULTS) == {*_RESULT_PARTS}
+    marker = f"<!-- generated: {part} -->"
+    pages = [page for page in (ROOT / "docs").rglob("*.md") if marker in page.read_text()]
+    assert len(pages) == 1, f"{marker} is on {pages}"
+    built = site / pages[0].relative_to(ROOT / "docs").with_suffix(".html")
+    page = built.read_text()
+    text = " ".join(re.sub(r"<[^>]+>", "", html.unescape(page)).split())
+    path, measurements = _results_file(hook, part)
+    assert measurements and f"Made from {path.relative_to(ROOT)}" in text
+    for measured in measurements:
+        machine = measured["machine"]
+        assert (machine["cpu"] if isinstance(machine, dict) else machine) in text
+        assert measured["command"] in text
+        assert measured.get("date", "") in text
+    tables = _Tables()
+    tables.feed(page)
+    printed = hook.PARTS[part]()
+    rows = [[" ".join(cell.replace("**", "").replace("`", "").split())
+             for cell in line.strip().strip("|").split("|")]
+            for line in printed.splitlines() if line.startswith("| ")]
+    assert len(rows) >= 2
+    missing = [row for row in rows if row not in tables.rows]
+    assert not missing, f"{built.name} lacks the rows {missing}"
+
+
+def test_the_readme_headline_results_are_rows_of_the_newest_accuracy_json():
+    """README.md's Results table is three rows of the file the accuracy page is made from:
+    the same test error and training time, and the file's date, command and CPU named."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Results\n"):]
+    section = section[:section.index("\n## ", 1)]
+    path = sorted((ROOT / "benchmarks").glob("results-accuracy-*.json"))[-1]
+    measured = json.loads(path.read_text())["measurements"][0]
+    by_model = {(row["data"], row["model"]): row for row in measured["rows"]}
+    headline = re.findall(r"^\| (\S+) \| (\S+) \| ([\d.]+ %) \| (\d+ s) \|$", section,
+                          re.MULTILINE)
+    assert len(headline) == 3, section
+    for data, model, error, seconds in headline:
+        row = by_model.get((data, model))
+        assert row, f"README.md: {data} {model} is not in {path.name}"
+        assert (error, seconds) == (f"{row['test_error_pct']:.2f} %",
+                                    f"{row['train_seconds']:.0f} s"), f"{data} {model}"
+    words = " ".join(section.split())
+    machine = measured["machine"]
+    assert path.name in words and measured["date"] in words and measured["command"] in words
+    assert machine["cpu"] in words
+    assert f"family {machine['family']}, model {machine['model']}" in words
 
 
 def test_nothing_is_loaded_from_another_host(site):

@@ -4,12 +4,14 @@ A page asks for a part with a marker on a line of its own, ``<!-- generated: NAM
 the build replaces it with the part (see :data:`PARTS`). Nothing the code or a benchmark
 produces is copied into a page by hand, so a page cannot disagree with either: the
 command-line reference is read from the argparse parser itself, the settings from their
-declarations, the results from the JSON files committed in ``benchmarks/``.
+declarations, the results from the JSON files committed in ``benchmarks/`` (see
+:data:`RESULTS`).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -78,24 +80,46 @@ def settings_reference() -> str:
     return "\n".join([*rows, "", "### Model settings", "", *models])
 
 
-def own_data_results() -> str:
-    """The own-data benchmark's table, from its newest committed JSON, with what measured it."""
+# A results part: the benchmark module that prints it, the name of its results files
+# (``benchmarks/results-NAME-DATE.json``, the newest taken), and which of the file's tables
+# (a measurement's ``table``; None: every measurement).
+RESULTS: dict[str, tuple[str, str, str | None]] = {
+    "accuracy-results": ("accuracy", "accuracy", None),
+    "records-fashion-results": ("records", "records", "fashion"),
+    "records-mnist-results": ("records", "records", "mnist"),
+    "speed-results": ("speed", "speed", None),
+    "startup-results": ("startup", "startup", None),
+    "serve-results": ("serve", "serve", None),
+    "own-data-results": ("own_defaults", "own-defaults", None),
+}
+
+
+def benchmark_results(module: str, name: str, table: str | None = None) -> str:
+    """A benchmark's table(s) from its newest committed JSON, printed by the benchmark's own
+    ``print_results`` (each names the machine, the date and the command), and the file."""
     import contextlib
+    import importlib
     import io
     import sys
 
-    path = sorted((ROOT / "benchmarks").glob("results-own-defaults-*.json"))[-1]
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        import own_defaults
+        import _results
+
+        printer = importlib.import_module(module).print_results
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+    path = _results.newest(name)
+    results = json.loads(path.read_text())
+    if table is not None:
+        results["measurements"] = [measured for measured in results["measurements"]
+                                   if measured.get("table") == table]
+        if not results["measurements"]:
+            raise ValueError(f"{path.relative_to(ROOT)}: no measurement of table '{table}'")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        own_defaults.print_table(json.loads(path.read_text()))
-    table = printed.getvalue().split("\nruns (seconds each):")[0].strip()
-    return (f"Measured by `python benchmarks/own_defaults.py --json {path.relative_to(ROOT)}` "
-            f"(the file this table is made from), on: {table}")
+        printer(results)
+    return f"{printed.getvalue().strip()}\n\nMade from `{path.relative_to(ROOT)}`."
 
 
 def quick_start() -> str:
@@ -111,8 +135,8 @@ PARTS: dict[str, Callable[[], str]] = {
     "quick-start": quick_start,
     "cli-reference": cli_reference,
     "settings-reference": settings_reference,
-    "own-data-results": own_data_results,
     "formats": lambda: formats_reference(),  # defined below
+    **{part: functools.partial(benchmark_results, *where) for part, where in RESULTS.items()},
 }
 
 
