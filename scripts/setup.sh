@@ -27,8 +27,8 @@ Creates $VENV with PyTorch $TORCH_VERSION, torchbasics (editable) and Fashion-MN
 (Debian's dataset-fashion-mnist, where apt-get is available).
 
   --dev         also every extra and the tools the tests use (pytest, ruff, Playwright,
-                ONNX Runtime, OpenCV, FastAPI, Captum, ...) and Debian's Chromium for the
-                browser test: what .ci/run and the README's test command need; training
+                ONNX Runtime, OpenCV, FastAPI, Captum, Optuna, ...), Debian's Chromium for
+                the browser test and PostgreSQL for tune's shared study: what .ci/run and the README's test command need; training
                 and predicting need none of them
   --cuda BUILD  PyTorch's CUDA build instead of the CPU one, from $TORCH_INDEX/BUILD:
                 cu126 (NVIDIA GPUs from Maxwell to Hopper; drivers for CUDA 12.6),
@@ -116,6 +116,16 @@ if [ "$DEV" = 1 ]; then
         say "installing Chromium (Debian package chromium) for the browser test"
         apt_install chromium ||
             say "could not install chromium; the browser test will skip, saying why"
+    fi
+    # `torchbasics tune --storage postgresql://...`: its test starts a PostgreSQL server of
+    # its own (initdb, pg_ctl) in a temporary folder, on loopback.
+    if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+    then
+        say "PostgreSQL already installed (for the shared-study test of tune)"
+    else
+        say "installing PostgreSQL (Debian package postgresql) for the shared-study test"
+        apt_install postgresql ||
+            say "could not install postgresql; the shared-study test will skip, saying why"
     fi
 fi
 say "done: try '$VENV/bin/torchbasics --help' and '$VENV/bin/torchbasics doctor'"

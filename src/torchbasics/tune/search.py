@@ -160,14 +160,14 @@ def tune(request: TuneRequest, *, log: Callable[[str], None] = print,
     lock = studies.folder_lock(folder) if own_file else _no_lock()
     with lock:
         storage = studies.open_storage(request.storage or studies.default_storage(folder))
-        study = studies.open_study(storage, request.study, plan.signature(),
-                                   sampler=sampler(request, storage), pruner=pruner(request))
+        study, fresh = studies.open_study(storage, request.study, plan.signature(),
+                                          sampler=sampler(request, storage),
+                                          pruner=pruner(request))
         retried = studies.retry_interrupted(study, storage, running_too=own_file)
         if retried:
             log(f"trials {', '.join(map(str, retried))} were interrupted: their settings "
                 "are tried again")
-        fresh = not study.trials
-        if fresh:
+        if fresh:  # made by this process (not by another that shares it)
             for model in plan.space.models:  # each model's recipe is the first to beat
                 study.enqueue_trial(plan.space.recipe_params(model, plan.recipes[model]))
         seconds = trial_seconds(plan, study.user_attrs.get("trial_seconds"))

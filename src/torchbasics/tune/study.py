@@ -99,9 +99,9 @@ def retry_callback() -> Any:
 
 
 def open_study(storage: Any, name: str, signature: dict[str, Any], *, sampler: Any,
-               pruner: Any) -> Any:
+               pruner: Any) -> tuple[Any, bool]:
     """The study ``name`` in ``storage``, created with ``signature`` or continued if it
-    has the same one.
+    has the same one; and whether this call made it.
 
     Raises:
         TorchbasicsError: the study exists and searches something else.
@@ -113,14 +113,15 @@ def open_study(storage: Any, name: str, signature: dict[str, Any], *, sampler: A
     recorded = study.user_attrs.get(SIGNATURE)
     if recorded is None:
         study.set_user_attr(SIGNATURE, signature)
-    elif recorded != signature:
+        return study, True
+    if recorded != signature:
         different = sorted(key for key in {*recorded, *signature}
                            if recorded.get(key) != signature.get(key))
         raise TorchbasicsError(
             f"the study '{name}' was made with other settings ({', '.join(different)} differ)",
             where="--study", fix="give the same data, models and --search as it was made "
             "with, or another --study name (or --out folder)")
-    return study
+    return study, False
 
 
 def retry_interrupted(study: Any, storage: Any, *, running_too: bool) -> list[int]:
