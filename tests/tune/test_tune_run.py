@@ -130,6 +130,10 @@ def test_epochs_are_reported_at_the_rungs_and_stop_when_pruned_or_out_of_time():
     (["--dataset", "bonus", "--trials", "2", "--storage", "postgresql://u@127.0.0.1:9/db"],
      "--storage: cannot reach the study's database postgresql://u@127.0.0.1:9/db"),
     (["--dataset", "bonus", "--trials", "2", "--storage", "nothing"], "not a database URL"),
+    (["--dataset", "bonus", "--trials", "2", "--trial-time", "10"],
+     "--trial-time: is for pictures"),
+    (["--dataset", "mnist", "--trials", "2", "--trial-time", "10", "--epochs", "2"],
+     "--trial-time and --epochs both say how long"),
 ])
 def test_wrong_input_is_one_line_and_exit_2(tmp_path, arguments, message):
     done = subprocess.run(tune_cli(*arguments, "--out", tmp_path / "t"), capture_output=True,

@@ -68,6 +68,10 @@ def add_tune_flags(parser: argparse.ArgumentParser) -> None:
                      "picture trial gets an equal share as its own time budget (about a "
                      "minute, or budget / --trials); a table trial trains its recipe's "
                      "epochs, cut short if the time runs out")
+    own.add_argument("--trial-time", type=parse_duration, metavar="TIME",
+                     help="each picture trial's own time budget (default: an equal share of "
+                     "--time-budget, about a minute each); with --trials alone, the trials "
+                     "train their recipe's length unless this is given")
     own.add_argument("--search", action="append", default=[], metavar="NAME=RANGE",
                      help="narrow, add or fix one setting: NAME=LOW:HIGH, NAME=LOW:HIGH:log, "
                      "NAME=A,B,C or NAME=A (e.g. lr=0.01:0.3:log, batch-size=64,128, "
@@ -99,6 +103,7 @@ def run_tune(args: argparse.Namespace) -> int:
         raise TorchbasicsError("must be above 0", where="--time-budget")
     request = TuneRequest(config_from_args(args), args.out, models=args.models or [],
                           trials=args.trials, time_budget=args.tune_budget,
+                          trial_time=args.trial_time,
                           search=args.search, prune=args.prune, storage=args.storage,
                           study=args.study, started=time.perf_counter() - process_age())
 

@@ -28,7 +28,7 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.extras import require
 from torchbasics.models import MODEL_SETTINGS
 from torchbasics.runs.budget import BudgetTooShort
-from torchbasics.runs.config import LENGTHS, TrainConfig, check_values, resolve
+from torchbasics.runs.config import LENGTHS, SETTINGS, TrainConfig, check_values, resolve
 from torchbasics.settings import SearchRange
 from torchbasics.tune import report
 from torchbasics.tune import study as studies
@@ -50,6 +50,7 @@ class TuneRequest:
     models: list[str] = field(default_factory=list)  # empty: the data set's own
     trials: int | None = None
     time_budget: float | None = None  # seconds, the whole command
+    trial_time: float | None = None  # seconds, each picture trial (default: a share)
     search: list[str] = field(default_factory=list)  # --search NAME=...
     prune: bool = True
     storage: str | None = None  # None: study.db in out
@@ -96,6 +97,7 @@ def plan_request(request: TuneRequest) -> Plan:
     given = with_fixed(request.config, search)
     check_values(given)
     given, spec = read_data(given)
+    _check_trial_time(request, given, spec)
     models = request.models or [resolve(given).model]
     recipes = {model: resolve(dataclasses.replace(given, model=model)) for model in models}
     space = build_space(models, recipes, spec, given, search)
@@ -108,6 +110,20 @@ def plan_request(request: TuneRequest) -> Plan:
             f"of start-up and {reserve(request.time_budget):.1f} s kept for the results",
             where="--time-budget", fix="give a minute or more")
     return Plan(request, given, spec, space, recipes, deadline)
+
+
+def _check_trial_time(request: TuneRequest, given: TrainConfig, spec: DatasetSpec) -> None:
+    """``--trial-time`` is a picture trial's time budget: the only length it then has."""
+    if request.trial_time is None:
+        return
+    if spec.kind != "image":
+        raise TorchbasicsError("is for pictures: a table trial trains its epochs",
+                               where="--trial-time", fix="leave it out (or give --epochs)")
+    given_length = [name for name in LENGTHS if getattr(given, name) is not None]
+    if given_length:
+        raise TorchbasicsError(f"--trial-time and --{given_length[0].replace('_', '-')} both "
+                               "say how long a trial trains", fix="give one of them")
+    SETTINGS["time_budget"].check("--trial-time", request.trial_time)
 
 
 def with_fixed(config: TrainConfig, search: dict[str, Any]) -> TrainConfig:
@@ -132,6 +148,8 @@ def trial_seconds(plan: Plan, recorded: float | None) -> float | None:
     """Each picture trial's time budget: the study's own once it has one, else an equal
     share of the time left (``--trials`` shares, else about a minute each); ``None`` when
     trials train for a length given or their recipe's."""
+    if plan.request.trial_time is not None:
+        return plan.request.trial_time
     if recorded is not None:
         return recorded
     given_length = any(getattr(plan.given, name) is not None for name in LENGTHS)
