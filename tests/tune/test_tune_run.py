@@ -206,3 +206,27 @@ def test_kill_9_then_the_same_command_continues_the_study(tmp_path, wine_csv):
     retry = next(row for row in rows.values() if row["note"] == "retry of trial 2")
     assert retry["settings"] == rows[2]["settings"] and retry["state"] == "complete"
     assert [r["state"] for r in rows.values()].count("complete") == 5
+
+
+def test_ctrl_c_stops_says_how_to_go_on_and_the_same_command_retries_the_trial(
+        tmp_path, wine_csv):
+    out = tmp_path / "t"
+    command = tune_cli("--dataset", wine_csv, "--target", "target", "--trials", "3",
+                       "--no-prune", "--out", out)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, env=ENV)
+    started = out / "trials" / "0001" / "config.json"
+    deadline = time.monotonic() + 120
+    while not started.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=120)
+    assert process.returncode == 130, errors
+    assert errors.strip() == ("torchbasics: interrupted; the same command continues the study "
+                              "(the interrupted trial is tried again)")
+    done = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {row["trial"]: row for row in results_of(out)["trials"]}
+    assert rows[1]["state"] == "fail" and rows[1]["note"] == "interrupted"
+    assert any(row["note"] == "retry of trial 1" for row in rows.values())
+    assert [r["state"] for r in rows.values()].count("complete") == 3

@@ -93,6 +93,10 @@ def plan_request(request: TuneRequest) -> Plan:
     if request.trials is None and request.time_budget is None:
         raise TorchbasicsError("say how much to search", where="tune",
                                fix="give --trials N, --time-budget T, or both")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise TorchbasicsError("a study's trials each train in one process, not under "
+                               "torchrun", where="tune", fix="start tune without torchrun; "
+                               "several processes share one study through --storage")
     search = parse_search(request.search)
     given = with_fixed(request.config, search)
     check_values(given)
@@ -200,7 +204,8 @@ def tune(request: TuneRequest, *, log: Callable[[str], None] = print,
             raise search.too_short(exc) if isinstance(exc, BudgetTooShort) else exc from None
         except KeyboardInterrupt:
             studies.retry_interrupted(study, storage, running_too=False)
-            raise
+            raise KeyboardInterrupt("interrupted; the same command continues the study (the "
+                                    "interrupted trial is tried again)") from None
         return search.finish()
 
 

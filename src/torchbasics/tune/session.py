@@ -203,6 +203,7 @@ class Session:
         folder = trial_folder(self.plan.request.out, best.number)
         if not (folder / "summary.json").exists():
             entry["test_note"] = "its run directory is on the machine that trained it"
+            (self.plan.request.out / report.BEST).unlink(missing_ok=True)  # not an older one
             return entry
         evaluation = evaluate_run(folder, data_dir=self.plan.given.data_dir)
         entry["test"] = evaluation["mse" if regression else "error"]
