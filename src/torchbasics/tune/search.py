@@ -14,6 +14,7 @@ and the end keeps a reserve for the test evaluation and the figures.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -179,7 +180,7 @@ def tune(request: TuneRequest, *, log: Callable[[str], None] = print,
     folder = request.out
     folder.mkdir(parents=True, exist_ok=True)
     own_file = request.storage is None
-    lock = studies.folder_lock(folder) if own_file else _no_lock()
+    lock = studies.folder_lock(folder) if own_file else contextlib.nullcontext()
     with lock:
         storage = studies.open_storage(request.storage or studies.default_storage(folder))
         study, fresh = studies.open_study(storage, request.study, plan.signature(),
@@ -195,26 +196,18 @@ def tune(request: TuneRequest, *, log: Callable[[str], None] = print,
         seconds = trial_seconds(plan, study.user_attrs.get("trial_seconds"))
         if seconds is not None:
             study.set_user_attr("trial_seconds", seconds)
-        search = Session(plan, study, storage, seconds, log, progress, verbose)
+        session = Session(plan, study, storage, seconds, log, progress, verbose)
         try:
-            search.run()
+            session.run()
         except TorchbasicsError as exc:
             if fresh:
                 _forget(storage, study, folder)
-            raise search.too_short(exc) if isinstance(exc, BudgetTooShort) else exc from None
+            raise session.too_short(exc) if isinstance(exc, BudgetTooShort) else exc from None
         except KeyboardInterrupt:
             studies.retry_interrupted(study, storage, running_too=False)
             raise KeyboardInterrupt("interrupted; the same command continues the study (the "
                                     "interrupted trial is tried again)") from None
-        return search.finish()
-
-
-class _no_lock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+        return session.finish()
 
 
 def sampler(request: TuneRequest, storage: Any) -> Any:
