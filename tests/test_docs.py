@@ -147,6 +147,22 @@ def test_the_readme_headline_results_are_rows_of_the_newest_accuracy_json():
     assert f"family {machine['family']}, model {machine['model']}" in words
 
 
+@pytest.mark.parametrize(("name", "page"), [("ARCHITECTURE.md", "03-architecture"),
+                                          ("CHANGELOG.md", "05-changelog")])
+def test_the_root_files_are_development_pages_without_a_copy(site, name, page):
+    """ARCHITECTURE.md and CHANGELOG.md are included from the root, not copied into docs/:
+    the page's source is the include line, and the built page has every heading."""
+    assert (ROOT / "docs" / "development" / f"{page}.md").read_text() == f'--8<-- "{name}"\n'
+    built = html.unescape(re.sub(r"<[^>]+>", "", (site / "development" / f"{page}.html")
+                                 .read_text()))
+    headings = re.findall(r"^#+ (.+)$", (ROOT / name).read_text(), re.MULTILINE)
+    assert len(headings) > 3
+    missing = [heading for heading in headings
+               if " ".join(heading.replace("`", "").replace("*", "").split())
+               not in " ".join(built.split())]
+    assert not missing, f"{page}.html lacks {missing}"
+
+
 def test_nothing_is_loaded_from_another_host(site):
     """Scripts, styles and pictures come from the site's own folder (links may point out)."""
     loaded = re.compile(r"<(?:script|img|link[^>]*stylesheet)[^>]*(?:src|href)=\"(https?:)?//",
