@@ -119,3 +119,15 @@ def test_the_declared_ranges_lie_in_each_settings_own_range():
         for value in (*found.choices, *(v for v in (found.low, found.high) if v is not None)):
             declared.check(name, value)
     assert isinstance(SETTINGS["lr"].search, SearchRange)
+
+
+def test_the_first_trial_is_the_recipe_even_where_it_lies_outside_the_declared_range():
+    space = space_for(["linear"], dataset="bonus")
+    recipe = resolve(TrainConfig(dataset="bonus", model="linear"))  # full batch, no decay
+    batch = next(d for d in space.dimensions["linear"] if d.name == "batch_size")
+    assert recipe.batch_size in batch.choices  # the declared choices, and the recipe's
+    params = space.recipe_params("linear", recipe)
+    assert params == {"batch_size": recipe.batch_size, "lr": recipe.lr,
+                      "weight_decay": 1e-6}  # no decay: the least the range holds
+    narrowed = space_for(["linear"], dataset="bonus", search=["batch-size=32,64"])
+    assert "batch_size" not in narrowed.recipe_params("linear", recipe)  # the user's range

@@ -148,9 +148,10 @@ def shown_settings(settings: dict[str, Any]) -> str:
                      for name, value in settings.items())
 
 
-def draw_figures(study: Any, folder: Path) -> tuple[list[str], list[str]]:
-    """Optuna's figures of the study, saved in ``folder``; the names drawn, and a note for
-    each that could not be (too few trials, one setting, ...)."""
+def draw_figures(study: Any, folder: Path, measure: str) -> tuple[list[str], list[str]]:
+    """Optuna's figures of the study, saved in ``folder``, ``measure`` naming what the
+    trials are judged by; the names drawn, and a note for each that could not be (too few
+    trials, one setting, ...)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no window, no display needed
@@ -163,7 +164,8 @@ def draw_figures(study: Any, folder: Path) -> tuple[list[str], list[str]]:
             with warnings.catch_warnings():  # experimental API; importance ties
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 warnings.simplefilter("ignore", UserWarning)
-                axes = getattr(optuna.visualization.matplotlib, function)(study)
+                axes = getattr(optuna.visualization.matplotlib, function)(
+                    study, target_name=measure)
             figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
             figure.savefig(folder / name, dpi=110, bbox_inches="tight")
             plt.close(figure)

@@ -177,7 +177,8 @@ class Session:
             raise TorchbasicsError("no trial completed", where=out / "results.md",
                                    fix="see each trial's note there") from None
         results["best"] = self.chosen(best)
-        results["figures"], results["figure_notes"] = report.draw_figures(self.study, out)
+        results["figures"], results["figure_notes"] = report.draw_figures(self.study, out,
+                                                                        self.plan.measure)
         report.write_results(out, results)
         chosen = results["best"]
         test = (f", {chosen['test_measure']} {report.shown(chosen['test'], chosen['test_measure'])}"

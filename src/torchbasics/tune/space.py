@@ -57,9 +57,11 @@ class Dimension:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
     def params_of(self, value: Any) -> dict[str, Any]:
-        """The trial parameters that give ``value`` (to start from a recipe), or ``{}``
-        where it lies outside the range."""
-        values = value if isinstance(value, (list, tuple)) else [value]
+        """The trial parameters that give ``value`` (to start from a recipe): a number
+        outside the range is its nearest bound (no weight decay: the least searched);
+        ``{}`` where that cannot be (a choice not offered, a depth out of range)."""
+        values = [self.nearest(one) for one in (
+            value if isinstance(value, (list, tuple)) else [value])]
         if self.layers is None:
             return {self.name: values[0]} if len(values) == 1 and self.holds(values[0]) else {}
         if not (self.layers[0] <= len(values) <= self.layers[1]) or not all(
@@ -67,6 +69,12 @@ class Dimension:
             return {}
         return {self.name + LAYERS: len(values)} | {
             f"{self.name}_{layer}": one for layer, one in enumerate(values, start=1)}
+
+    def nearest(self, value: Any) -> Any:
+        """``value``, or for a number outside the range its nearest bound."""
+        if self.choices or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        return min(max(value, self.low), self.high)
 
     def holds(self, value: Any) -> bool:
         """Whether ``value`` lies in the range."""
@@ -245,7 +253,8 @@ def _model_dimensions(model: str, recipe: TrainConfig, spec: DatasetSpec, given:
             continue  # --lr auto: the range test chooses it
         found = ranges.get(name) or declared.search
         if found is not None:
-            yield _dimension(name, declared, found, getattr(recipe, name))
+            yield _dimension(name, declared, found, getattr(recipe, name),
+                             widen=name not in ranges)
     for name in get_model_entry(model).settings():
         declared = MODEL_SETTINGS[name]
         found = ranges.get(name) or declared.search
@@ -258,18 +267,28 @@ def _model_dimensions(model: str, recipe: TrainConfig, spec: DatasetSpec, given:
                 layers.low is not None) else (min(layers.choices), max(layers.choices)))
         if not several:
             found = dataclasses.replace(found, layers=None)
-        yield _dimension(name, declared, found, recipe.model_settings.get(name))
+        yield _dimension(name, declared, found, recipe.model_settings.get(name),
+                         widen=name not in ranges)
 
 
-def _dimension(name: str, declared: Setting, found: SearchRange, recipe_value: Any) -> Dimension:
+def _dimension(name: str, declared: Setting, found: SearchRange, recipe_value: Any, *,
+               widen: bool) -> Dimension:
     """A concrete dimension: an ``around`` range centred on the recipe's value, each bound
-    kept inside the setting's own range."""
+    kept inside the setting's own range. With ``widen`` (a declared range, not one the user
+    gave), the recipe's own value is one of the choices or inside the range, so that the
+    search can start from the recipe (a table's full batch, say)."""
+    number = isinstance(recipe_value, (int, float)) and not isinstance(recipe_value, bool)
     if found.choices:
-        return Dimension(name, declared, choices=tuple(found.choices), layers=found.layers)
+        choices = tuple(found.choices)
+        if widen and number and recipe_value not in choices:
+            choices = tuple(sorted((*choices, recipe_value)))
+        return Dimension(name, declared, choices=choices, layers=found.layers)
     low, high = found.low, found.high
     if found.around is not None:
-        centre = recipe_value if isinstance(recipe_value, (int, float)) else declared.default
+        centre = recipe_value if number else declared.default
         low, high = centre / found.around, centre * found.around
+    elif widen and number and (recipe_value > 0 or not found.log):
+        low, high = min(low, recipe_value), max(high, recipe_value)
     if declared.high is not None:
         high = min(high, declared.high if declared.high_inclusive else math.nextafter(
             declared.high, -math.inf))
