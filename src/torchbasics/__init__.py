@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
+__version__ = "0.3.0.dev0"  # the one place: pyproject.toml reads it (tool.setuptools.dynamic)
 
 # name -> the module that defines it
 _API = {
