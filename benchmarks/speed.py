@@ -82,7 +82,7 @@ DATASET = "mnist"
 THROUGHPUT_MODELS = ("cnn", "convnet")
 THROUGHPUT_GOAL = 2.5  # part 1: times the plain loop's images/s
 # The cnn row is information only: that small model runs at its kernels' ceiling, which
-# bounds the ratio below the goal (README, "Speed"; retired as a goal by issue 19).
+# bounds the ratio below the goal (docs/results/03-speed.md; retired as a goal by issue 19).
 THROUGHPUT_JUDGED = ("convnet",)
 LOADER_GOAL = 3.0  # part 2: times the classic loader's images/s
 LOADER_MODEL = "mlp-relu"
@@ -220,7 +220,7 @@ def part_throughput(args: argparse.Namespace, data: Data, device: torch.device) 
         config = recipe.config
         # Each side's median over --repeats epochs: ours one after another in this process,
         # the plain loop's each in a fresh process, since its speed varies from process to
-        # process (glibc's malloc; see the README) far more than from epoch to epoch.
+        # process (glibc's malloc; docs/results/03-speed.md) far more than from epoch to epoch.
         ours = [timed_epoch(recipe.setup.model, recipe.setup.train_batches,
                             recipe.setup.optimizer, recipe.setup.scheduler, recipe.setup.task,
                             device=device, precision=recipe.precision, warmup=args.warmup)

@@ -139,7 +139,7 @@ def test_a_cuda_index_beyond_the_count_is_refused(machine, count, name, message,
 
 
 @pytest.mark.parametrize(("cuda_build", "fix"), [
-    (False, "Install PyTorch's CUDA or ROCm build (README, 'GPUs and other accelerators')"),
+    (False, "Install PyTorch's CUDA or ROCm build (docs/guides/14-gpus.md)"),
     (True, "Check `nvidia-smi`"),
 ])
 def test_cuda_without_a_gpu_says_how_to_get_one(machine, cuda_build, fix):

@@ -2,7 +2,7 @@
 
 Every case runs in a fresh interpreter (what a user's command is), with a spy on the
 training step that notes which modules are loaded when the first step begins. The costs
-behind these rules are measured by ``benchmarks/startup.py`` (README, "Start-up").
+behind these rules are measured by ``benchmarks/startup.py`` (docs/results/04-startup.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Only one decision rests on them (:func:`torchbasics.device.choose_precision`): bfloat16
 autocast is worth it only where the CPU computes bf16 natively, with AVX-512 BF16 or AMX.
 Without them PyTorch emulates bf16, and a convnet training step was measured 13 times
-slower than in fp32 (README, "GPUs and other accelerators"). ``torchbasics doctor`` shows
+slower than in fp32 (docs/guides/14-gpus.md). ``torchbasics doctor`` shows
 them all.
 """
 
@@ -41,7 +41,7 @@ class CpuInfo:
         return any(self.flags.get(flag, False) for flag in NATIVE_BF16)
 
     def describe(self) -> str:
-        """The CPU as README figures name it, e.g. ``AMD EPYC (family 25, model 17;
+        """The CPU as measured figures name it, e.g. ``AMD EPYC (family 25, model 17;
         AVX2, AVX-512, AVX-512 BF16)``."""
         names = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16",
                  "amx_bf16": "AMX"}

@@ -3,7 +3,8 @@
 ``--device auto`` takes, in this order: an NVIDIA or AMD GPU (PyTorch calls both ``cuda``),
 Apple's GPU (``mps``), any other accelerator this PyTorch was built for
 (``torch.accelerator``: Intel ``xpu``, ...), else the CPU. ``--precision auto`` then takes
-what is fast *and* correct there (:func:`choose_precision`; the README's table says why).
+what is fast *and* correct there (:func:`choose_precision`; the table of
+docs/guides/14-gpus.md says why).
 Every choice carries a one-line reason, which ``torchbasics doctor`` prints.
 """
 
@@ -22,7 +23,7 @@ DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")  # plus cuda:N, and the accelerato
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 GPU_HINT = "use 'cuda' for an NVIDIA or AMD GPU, 'mps' for an Apple GPU, or 'auto'"
-GPU_SETUP = "install PyTorch's CUDA or ROCm build (README, 'GPUs and other accelerators')"
+GPU_SETUP = "install PyTorch's CUDA or ROCm build (docs/guides/14-gpus.md)"
 LABELS = {"cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
 
 

@@ -102,7 +102,7 @@ def test_the_convnets_integrated_gradients_pass_deletion(explained):
 def test_gradients_change_when_the_weights_are_randomized(model, explained):
     """Saliency passes Adebayo et al.'s test on every model. (Integrated Gradients, which
     multiplies by the picture, keeps ranking the bright strokes first whatever the weights:
-    it stays near the goal, and is flagged when above it, see the README.)"""
+    it stays near the goal, and is flagged when above it: docs/guides/10-explain.md.)"""
     methods = explained[model]["checks"]["methods"]
     assert methods["saliency"]["randomization"]["every layer"] <= 0.5
     assert methods["saliency"]["randomization_passed"]

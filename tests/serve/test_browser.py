@@ -1,7 +1,7 @@
 """The page in a real headless Chromium (Debian's, driven by Playwright): draw a 1 and a 7
 with the mouse, upload a Fashion-MNIST test picture, fill the bonus form, use the keyboard,
-fit a phone's screen, choose another model while an answer is on its way; and a screenshot
-for the README.
+fit a phone's screen, choose another model while an answer is on its way; and the
+screenshots of the README and docs/guides/11-serve.md.
 
 Outside CI this skips, saying why, when Chromium or Playwright is missing; in CI (``CI`` or
 ``TORCHBASICS_REQUIRE_BROWSER=1``, which ``.ci/run`` sets) it fails instead.
@@ -23,7 +23,7 @@ from tests.serve.conftest import live_server, png_bytes
 pytestmark = pytest.mark.slow
 
 SCREENSHOT_ENV = "TORCHBASICS_SERVE_SCREENSHOT"  # also save the screenshot here (README's)
-INSIDE_SCREENSHOT_ENV = "TORCHBASICS_INSIDE_SCREENSHOT"  # the Inside view's, for the README
+INSIDE_SCREENSHOT_ENV = "TORCHBASICS_INSIDE_SCREENSHOT"  # the Inside view's (the serve guide)
 
 
 @pytest.fixture(scope="module")

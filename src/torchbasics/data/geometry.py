@@ -86,7 +86,7 @@ def deskew(images: torch.Tensor) -> torch.Tensor:
     the opposite amount makes the strokes upright, and shifting the centre of mass to
     the middle of the frame removes the offset. A digit then looks much the same
     however it was written, so a model has one thing less to learn (a linear one gains
-    most; the README's results show by how much).
+    most; docs/results/01-accuracy.md shows by how much).
 
     How: output pixel (row i, column j) is read, bilinearly with zeros outside, from the
     input at row ``i + row_mean - (H-1)/2`` and column ``j + col_mean - (W-1)/2 + slant *

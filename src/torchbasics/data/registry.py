@@ -86,11 +86,11 @@ DATASETS: dict[str, DatasetSpec] = {
             # The convnet trains for a time, not a number of epochs: what fits in five
             # minutes on the machine at hand, the schedule laid over it. At half width
             # (a quarter of the work) it fits three times the epochs, which did better in
-            # the same time (README, "Records").
+            # the same time (docs/results/02-records.md).
             recipes={
                 # A convex model over many epochs (a time budget): at one-cycle's peak of 0.1
                 # with momentum 0.9 its validation error wanders far above its best; 0.02
-                # falls steadily to the same final error (README, "Results").
+                # falls steadily to the same final error (docs/results/01-accuracy.md).
                 "softmax": dict(epochs=30, lr=0.02, weight_decay=1e-3, augment=0.0),
                 "mlp-relu": dict(epochs=30, augment=0.3),
                 "mlp-sigmoid": dict(epochs=30, augment=0.3),

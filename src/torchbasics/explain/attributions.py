@@ -32,7 +32,7 @@ from torchbasics.extras import require
 METHODS = ("integrated_gradients", "saliency", "occlusion", "grad_cam")
 TITLES = {"integrated_gradients": "Integrated Gradients", "saliency": "saliency",
           "occlusion": "occlusion", "grad_cam": "Grad-CAM"}
-IG_STEPS = 64  # Gauss-Legendre points to start with (README, "Seeing inside a model")
+IG_STEPS = 64  # Gauss-Legendre points to start with (docs/guides/10-explain.md)
 MOST_STEPS = 512  # ... doubled for a picture whose map is not complete, up to this
 PATH_POINTS = 512  # points on Integrated Gradients' paths per forward pass
 BATCH = 64  # pictures (or occluded copies) per forward pass

@@ -24,7 +24,9 @@ from torch import nn
 from torchbasics.explain import inside
 from torchbasics.explain.attributions import integrated_gradients
 
-LIVE_STEPS = 32  # Integrated Gradients' points for a live view, never more (README: speed)
+# Integrated Gradients' points for a live view, never more: an update must stay within its
+# 100 ms as the learner draws (docs/results/05-serve.md).
+LIVE_STEPS = 32
 MAPS_SHOWN = 8  # feature maps per convolution
 DIGITS = 4
 

@@ -6,7 +6,8 @@ be used on its own: ``pixels (N, C, H, W) float32 on [0, 1]`` -> the model's own
 with the training mean and std) -> the network (averaging the logits of each image and its
 mirror image, if the model was trained to) -> softmax -> ``probabilities (N, K)``. The
 batch size is free. ``graph="network"`` leaves the input step out: its input is the model
-input, which the caller makes as the metadata says (the README shows it in numpy). What
+input, which the caller makes as the metadata says (docs/guides/12-export.md shows it in
+numpy). What
 stays outside either way is the picture preparation
 (:mod:`torchbasics.inference.preprocess`): give the file 28x28 images made as
 ``torchbasics predict --show`` shows them (before deskewing).

@@ -203,7 +203,8 @@ class TargetPlan:
 
 
 def plan_target(table: CsvTable, target: str, task: str | None = None) -> TargetPlan:
-    """The task ``target`` asks for: given, or inferred from its cells (see README).
+    """The task ``target`` asks for: given, or inferred from its cells (see
+    docs/guides/08-own-table.md, "What the task is").
 
     Rows whose target is missing are left out (``rows`` lists the others).
 

@@ -13,8 +13,8 @@ pictures), so the epoch with the lowest error is partly picked by chance, and us
 before the learning rate has annealed. Every later epoch that is as good, within that
 noise, is kept instead: on an annealed schedule this is usually the last one, and an epoch
 clearly worse than the lowest is never kept. ``benchmarks/best_epoch.py`` measured it
-against the lowest error, the lowest loss and the last epoch (README, "Which epoch best.pt
-keeps"). A regression has no error rate: its lowest validation loss is kept.
+against the lowest error, the lowest loss and the last epoch (docs/results/01-accuracy.md,
+"Which epoch best.pt keeps"). A regression has no error rate: its lowest validation loss is kept.
 """
 
 from __future__ import annotations
