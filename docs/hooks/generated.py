@@ -80,6 +80,26 @@ def settings_reference() -> str:
     return "\n".join([*rows, "", "### Model settings", "", *models])
 
 
+def tune_space() -> str:
+    """What ``torchbasics tune`` searches by default, from the settings' declarations."""
+    from torchbasics.models import MODEL_SETTINGS, get_model_entry, list_models
+    from torchbasics.runs.config import SETTINGS
+    from torchbasics.settings import SCOPE_WORDS, flag_name
+
+    rows = ["| setting | searched | for |", "|---|---|---|"]
+    for name, declared in SETTINGS.items():
+        if declared.search is not None:
+            scope = SCOPE_WORDS.get(declared.applies_to, "every data set")
+            rows.append(f"| `{flag_name(name)}` | {_cell(declared.search.describe())} | "
+                        f"{scope} |")
+    for name, declared in MODEL_SETTINGS.items():
+        if declared.search is not None:
+            models = [m for m in list_models() if name in get_model_entry(m).settings()]
+            rows.append(f"| `{flag_name(name)}` | {_cell(declared.search.describe())} | "
+                        f"{', '.join(f'`{m}`' for m in models)} |")
+    return "\n".join(rows)
+
+
 # A results part: the benchmark module that prints it, the name of its results files
 # (``benchmarks/results-NAME-DATE.json``, the newest taken), and which of the file's tables
 # (a measurement's ``table``; None: every measurement).
@@ -91,6 +111,7 @@ RESULTS: dict[str, tuple[str, str, str | None]] = {
     "startup-results": ("startup", "startup", None),
     "serve-results": ("serve", "serve", None),
     "own-data-results": ("own_defaults", "own-defaults", None),
+    "tune-results": ("tune", "tune", None),
 }
 
 
@@ -135,6 +156,7 @@ PARTS: dict[str, Callable[[], str]] = {
     "quick-start": quick_start,
     "cli-reference": cli_reference,
     "settings-reference": settings_reference,
+    "tune-space": tune_space,
     "formats": lambda: formats_reference(),  # defined below
     **{part: functools.partial(benchmark_results, *where) for part, where in RESULTS.items()},
 }

@@ -43,6 +43,20 @@ class SearchRange:
     choices: tuple[Any, ...] = ()
     layers: tuple[int, int] | None = None
 
+    def describe(self) -> str:
+        """Where it searches, in words (the documentation's table)."""
+        if self.choices:
+            text = "one of " + ", ".join(map(str, self.choices))
+        elif self.around is not None:
+            text = f"from 1/{self.around:g} to {self.around:g} times the recipe's value"
+        else:
+            text = f"{self.low:g} to {self.high:g}"
+        if self.log:
+            text += ", log scale"
+        if self.layers:
+            text += f"; {self.layers[0]} to {self.layers[1]} layers where several are taken"
+        return text
+
 
 @dataclass(frozen=True)
 class Setting:

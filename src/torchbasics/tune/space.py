@@ -83,12 +83,9 @@ class Dimension:
         return isinstance(value, (int, float)) and self.low <= value <= self.high
 
     def describe(self) -> str:
-        """The range in a few words, e.g. ``"1e-05..0.1, log"``."""
-        if self.choices:
-            text = "one of " + ", ".join(map(str, self.choices))
-        else:
-            text = f"{self.low:g}..{self.high:g}" + (", log" if self.log else "")
-        return text + (f"; {self.layers[0]} to {self.layers[1]} layers" if self.layers else "")
+        """The range in a few words, e.g. ``"1e-05 to 0.1, log scale"``."""
+        return SearchRange(self.low, self.high, self.log, choices=self.choices,
+                           layers=self.layers).describe()
 
 
 @dataclass(frozen=True)
