@@ -74,6 +74,7 @@ class EpochReporter:
     deadline: float  # time.perf_counter() by which the trial must have ended
     started: float = dataclasses.field(default_factory=time.perf_counter)
     stopped: str = ""  # why the hook stopped the run, if it did
+    reported: set[int] = dataclasses.field(default_factory=set)  # epochs told to the study
 
     def __call__(self, record: EpochRecord) -> bool:
         now = time.perf_counter()
@@ -81,7 +82,10 @@ class EpochReporter:
         value = measure_of(record)
         # Pruning is decided only at its rungs: a report at every epoch would write the
         # database a thousand times in a table's thousand-epoch trial, for nothing.
-        if self.prune and is_rung(record.epoch) and math.isfinite(value):
+        # An epoch trained again after a recovery from a divergence is reported once.
+        if (self.prune and is_rung(record.epoch) and math.isfinite(value)
+                and record.epoch not in self.reported):
+            self.reported.add(record.epoch)
             self.trial.report(value, record.epoch)
             if self.trial.should_prune():
                 self.stopped = f"pruned at epoch {record.epoch}"
