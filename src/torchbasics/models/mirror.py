@@ -2,8 +2,8 @@
 
 For data whose classes survive a left-right flip (clothes, not digits), a model trained with
 random flips can look at both views of each image when it predicts. The mean of the two
-logit vectors is a better guess than either, for twice the work per prediction (the README
-has the figures).
+logit vectors is a better guess than either, for twice the work per prediction (the figures
+are in docs/results/01-accuracy.md).
 
 The wrapper has no weights of its own and only acts in eval mode: in training, the random
 flips of the augmentation do the job, and the loss sees one view per image as usual.
