@@ -131,3 +131,16 @@ def test_the_first_trial_is_the_recipe_even_where_it_lies_outside_the_declared_r
                       "weight_decay": 1e-6}  # no decay: the least the range holds
     narrowed = space_for(["linear"], dataset="bonus", search=["batch-size=32,64"])
     assert "batch_size" not in narrowed.recipe_params("linear", recipe)  # the user's range
+
+
+def test_the_guides_table_of_what_is_searched_is_read_from_the_declarations():
+    from tests.helpers import docs_hook
+    from torchbasics.models import MODEL_SETTINGS
+    from torchbasics.settings import flag_name
+
+    table = docs_hook("generated").tune_space()
+    searched = [name for name, s in [*SETTINGS.items(), *MODEL_SETTINGS.items()] if s.search]
+    rows = [line for line in table.splitlines()[2:]]
+    assert [row.split("`")[1] for row in rows] == [flag_name(name) for name in searched]
+    assert "from 1/10 to 10 times the recipe's value, log scale" in rows[
+        [flag_name(n) for n in searched].index("--lr")]
