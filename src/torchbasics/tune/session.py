@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from torchbasics.errors import TorchbasicsError
 from torchbasics.runs.budget import BudgetTooShort, process_age
-from torchbasics.runs.config import TrainConfig
 from torchbasics.tune import report
 from torchbasics.tune.study import INTERRUPTED, shown_url
 from torchbasics.tune.trials import TrialFailed, TrialRunner, trial_folder
@@ -74,7 +73,7 @@ class Session:
             max(self.durations) if self.durations else 0.0)
         return left > needs
 
-    def announce(self, trial: Any, config: TrainConfig) -> None:
+    def announce(self, trial: Any) -> None:
         """One line as a trial starts: its number and settings."""
         settings = report.settings_of(trial.params)
         what = report.shown_settings(settings) or "the recipe's settings"
@@ -108,8 +107,9 @@ class Session:
         Raises:
             BudgetTooShort: naming the trial's time, from which the caller names a budget.
         """
-        budgeted = self.plan.request.time_budget is not None
-        if budgeted and len(self.study.get_trials(deepcopy=False)) == 1 and row["seconds"]:
+        request, ended = self.plan.request, self.ended()
+        more_wanted = request.trials is None or ended < request.trials
+        if request.time_budget is not None and more_wanted and ended == 1 and row["seconds"]:
             raise BudgetTooShort(f"one trial took {row['seconds']:g} s", enough=row["seconds"])
 
     def outcome(self, row: dict[str, Any]) -> str:

@@ -104,7 +104,7 @@ class TrialRunner:
     prune: bool
     deadline: float  # time.perf_counter() by which every trial must have ended
     trial_seconds: float | None  # each picture trial's time budget (None: its length)
-    announce: Callable[[Any, TrainConfig], None]  # says a trial begins
+    announce: Callable[[Any], None]  # says a trial begins
     log: Callable[[str], None]  # the trial's own run lines
     progress: bool = False
 
@@ -129,7 +129,7 @@ class TrialRunner:
         config = self.config_of(trial)
         out = trial_folder(self.folder, trial.number)
         trial.set_user_attr("dir", str(out.relative_to(self.folder)))
-        self.announce(trial, config)
+        self.announce(trial)
         reporter = EpochReporter(trial, self.prune, self.deadline)
         try:
             summary = train(config, out, force=True, progress=self.progress, log=self.log,
