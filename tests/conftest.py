@@ -22,6 +22,15 @@ def idx_dir(tmp_path) -> Path:
     return make_idx_dataset(tmp_path / "synthetic")
 
 
+@pytest.fixture(scope="session")
+def lesson_runs(tmp_path_factory) -> Path:
+    """Where this test session keeps each executed lesson (``run_lesson_once``): one folder
+    for every worker of ``pytest -n``, so that the notebook tests and the docs build run
+    each lesson once between them."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "executed-lessons"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """In a worker of ``pytest -n`` (pytest-xdist), PyTorch uses one thread.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -188,14 +189,66 @@ def docs_hook(name: str):
     return module
 
 
-def build_site(out: Path, *, execute: bool, timeout: float = 300) -> Path:
+def build_site(out: Path, *, execute: bool, timeout: float = 300,
+               executed: Path | None = None) -> Path:
     """The documentation site built ``--strict`` into ``out``; the lessons executed or not
-    (``TORCHBASICS_DOCS_EXECUTE``). Fails the test with MkDocs' error output."""
+    (``TORCHBASICS_DOCS_EXECUTE``), those the test session already ran (``executed``, see
+    :func:`run_lesson_once`) rendered from their executed copies. Fails the test with
+    MkDocs' error output."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
            "TORCHBASICS_DOCS_EXECUTE": "1" if execute else "0",
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           **({"TORCHBASICS_DOCS_EXECUTED": str(executed)} if executed else {})}
     built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
                             "--site-dir", str(out)], cwd=ROOT, capture_output=True, text=True,
                            env=env, timeout=timeout)
     assert built.returncode == 0, built.stderr[-5000:]
     return out
+
+
+def run_lesson_once(source: Path, shared: Path) -> tuple[str | None, list[str]]:
+    """Run a lesson at most once per test session, whichever test asks first (the notebook
+    tests, the docs build's): (the failure described, or None; the kernel's report).
+
+    ``shared`` (one folder for every worker of ``pytest -n``) keeps each executed lesson as
+    ``NAME``, the sha256 of the notebook it ran from as ``NAME.sha256`` (what the docs
+    build checks before it renders that copy instead of running the lesson again; see
+    ``docs/hooks/lessons.py``) and the report as ``NAME.report``. A failure is not kept.
+    """
+    import fcntl
+
+    from tests.notebook_runner import execute
+
+    shared.mkdir(parents=True, exist_ok=True)
+    stamp = hashlib.sha256(source.read_bytes()).hexdigest()
+    executed, stamped = shared / source.name, shared / f"{source.name}.sha256"
+    report = shared / f"{source.name}.report"
+    with open(shared / f"{source.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker running it: wait for its copy
+        if stamped.exists() and stamped.read_text() == stamp:
+            return None, report.read_text().split()
+        folder = shared / f"run-{source.stem}"  # runs/ and the rest go beside it
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        copy = Path(shutil.copy(source, folder / source.name))
+        with one_thread_unless_told():
+            failure, lines = execute(copy, save_to=executed)
+        if failure:
+            return failure, []
+        report.write_text("\n".join(lines))
+        stamped.write_text(stamp)  # last: the copy and its report are whole
+        return None, lines
+
+
+@contextlib.contextmanager
+def one_thread_unless_told():
+    """``OMP_NUM_THREADS=1`` for the processes started inside (a notebook's kernel), unless
+    it is set: on this 2-core machine shared with other jobs, two threads made the digits
+    notebook take 76 s instead of 24 s (measured)."""
+    told = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = told or "1"
+    try:
+        yield
+    finally:
+        if told is None:
+            del os.environ["OMP_NUM_THREADS"]

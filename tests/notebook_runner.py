@@ -26,8 +26,10 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REPORT = "import sys, torchbasics\nprint(sys.executable)\nprint(torchbasics.__file__)"
 
 
-def execute(path: Path) -> tuple[str | None, list[str]]:
-    """Run ``path`` in its folder: (the failure described, or None; the report's lines)."""
+def execute(path: Path, save_to: Path | None = None) -> tuple[str | None, list[str]]:
+    """Run ``path`` in its folder: (the failure described, or None; the report's lines).
+    ``save_to``: where to write the executed notebook, its outputs kept (the report's cell
+    is the runner's, not the lesson's, and is left out)."""
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(REPORT))
     running: dict[str, int] = {}
@@ -41,6 +43,9 @@ def execute(path: Path) -> tuple[str | None, list[str]]:
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         return describe_failure(path.name, notebook, running.get("index"), exc), []
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    if save_to is not None:
+        notebook.cells.pop()
+        nbformat.write(notebook, save_to)
     return None, printed.split()
 
 

@@ -57,7 +57,8 @@ def test_results_and_quick_start_come_from_their_files(site):
 
 # Every results part the hook makes (listed here, so a part dropped from the hook fails).
 _RESULT_PARTS = ("accuracy-results", "records-fashion-results", "records-mnist-results",
-                 "speed-results", "startup-results", "serve-results", "own-data-results")
+                 "speed-results", "startup-results", "serve-results", "own-data-results",
+                 "tune-results")
 
 
 def _results_file(hook, part: str) -> tuple[Path, list[dict]]:

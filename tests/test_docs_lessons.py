@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import build_site, docs_hook, real_data_dir
+from tests.helpers import build_site, docs_hook, real_data_dir, run_lesson_once
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "src" / "torchbasics" / "resources" / "notebooks"
@@ -27,11 +27,18 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, dict, dict]:
-    """The site built with the lessons executed, and the source folder before and after."""
+def built(tmp_path_factory, lesson_runs) -> tuple[Path, dict, dict]:
+    """The site built with the lessons executed, and the source folder before and after.
+
+    Each lesson runs once per test session: here, unless the notebook tests ran it first
+    (``run_lesson_once``); the build renders those executed copies."""
     real_data_dir("fashion-mnist")  # two lessons need it; skips (or fails in CI) without it
     before = snapshot(NOTEBOOK_DIR)
-    out = build_site(tmp_path_factory.mktemp("site"), execute=True, timeout=900)
+    for name in NOTEBOOKS:
+        failure, _ = run_lesson_once(NOTEBOOK_DIR / name, lesson_runs)
+        assert failure is None, failure
+    out = build_site(tmp_path_factory.mktemp("site"), execute=True, timeout=900,
+                     executed=lesson_runs)
     return out, before, snapshot(NOTEBOOK_DIR)
 
 
@@ -113,6 +120,28 @@ def test_the_switch_turns_execution_off(monkeypatch):
     assert hook.executing()  # the default: the lessons run
     monkeypatch.setenv("TORCHBASICS_DOCS_EXECUTE", "0")
     assert not hook.executing()
+
+
+def test_a_lesson_the_tests_ran_is_rendered_from_that_copy_only_if_it_ran_this_notebook(
+        tmp_path, monkeypatch):
+    import hashlib
+
+    hook = docs_hook("lessons")
+    source = NOTEBOOK_DIR / NOTEBOOKS[0]
+    executed = tmp_path / source.name
+    executed.write_text("{}")
+    monkeypatch.delenv("TORCHBASICS_DOCS_EXECUTE", raising=False)
+    monkeypatch.delenv(hook.EXECUTED_ENV, raising=False)
+    assert hook.executed_copy(source) is None  # no folder named: the build runs it
+    monkeypatch.setenv(hook.EXECUTED_ENV, str(tmp_path))
+    assert hook.executed_copy(source) is None  # no stamp
+    (tmp_path / f"{source.name}.sha256").write_text(hashlib.sha256(b"older").hexdigest())
+    assert hook.executed_copy(source) is None  # run from another version of the lesson
+    (tmp_path / f"{source.name}.sha256").write_text(
+        hashlib.sha256(source.read_bytes()).hexdigest())
+    assert hook.executed_copy(source) == executed
+    monkeypatch.setenv("TORCHBASICS_DOCS_EXECUTE", "0")
+    assert hook.executed_copy(source) is None  # not executing: the clean notebook
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,8 +18,7 @@ import nbformat
 import pytest
 
 import torchbasics
-from tests.helpers import real_data_dir
-from tests.notebook_runner import execute
+from tests.helpers import real_data_dir, run_lesson_once
 from torchbasics import resources
 
 NOTEBOOK_DIR = Path(str(resources.resource(resources.NOTEBOOKS)))  # in src/torchbasics/
@@ -108,16 +106,12 @@ def test_notebook_uses_no_path_of_the_repository(path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
-def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_notebook_runs(path: Path, lesson_runs: Path):
     for name in real_data_needed(path.name):
         real_data_dir(name)
-    # The kernel inherits this environment (and the test's isolated TORCHBASICS_CACHE).
-    # One torch thread unless told otherwise: on this 2-core machine shared with other jobs,
-    # two threads made the digits notebook take 76 s instead of 24 s (measured).
-    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
-    copy = tmp_path / path.name  # runs in a folder of its own, as after `torchbasics notebooks`
-    shutil.copy(path, copy)
-    failure, (executable, package) = execute(copy)
+    # The kernel inherits this environment (and the test's isolated TORCHBASICS_CACHE). The
+    # lesson runs once per test session: the docs build renders the same executed copy.
+    failure, (executable, package) = run_lesson_once(path, lesson_runs)
     if failure:
         pytest.fail(failure, pytrace=False)
     assert executable == sys.executable  # the kernel runs this virtual environment's Python

@@ -10,7 +10,12 @@ figures. The notebooks' README becomes the section's first page, ``lessons/index
 generated from the file itself with the table's names linked to their pages.
 
 ``TORCHBASICS_DOCS_EXECUTE=0`` renders the lessons without running them (quick builds
-while writing pages). Each page gets a link that downloads its notebook as the package
+while writing pages). ``TORCHBASICS_DOCS_EXECUTED=FOLDER`` names lessons already executed
+(the test session's: ``tests/helpers.py::run_lesson_once``): a lesson whose copy there ran
+from this very notebook (``NAME.sha256`` holds the notebook's sha256) is rendered from that
+copy, outputs and all, instead of being run again, so that CI runs each lesson once.
+
+Each page gets a link that downloads its notebook as the package
 ships it (clean, no outputs), carried in the link as a data: URL so that it downloads from
 a folder (file://) too; mkdocs-jupyter's ``include_source`` also writes the file beside
 the page. Nothing comes from another host:
@@ -21,6 +26,7 @@ shows as its TeX text.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import re
 import shutil
@@ -55,6 +61,9 @@ DOWNLOAD = ('<p class="lesson-download">Download this lesson: <a href="{data}" d
 ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="M5 20h14v-2H5'
         'v2m14-11h-4V3H9v6H5l7 7 7-7Z"/></svg>')
 
+EXECUTED_ENV = "TORCHBASICS_DOCS_EXECUTED"  # a folder of lessons already executed
+REUSED = ".executed"  # the suffix of a lesson's build folder when its executed copy is used
+
 _build_dir: Path | None = None  # this build's copies; removed when the build ends
 _copies: dict[str, str] = {}  # a lesson's page (src_uri) -> its copy in _build_dir
 
@@ -62,6 +71,19 @@ _copies: dict[str, str] = {}  # a lesson's page (src_uri) -> its copy in _build_
 def executing() -> bool:
     """Whether the lessons run during the build: unless ``TORCHBASICS_DOCS_EXECUTE=0``."""
     return os.environ.get("TORCHBASICS_DOCS_EXECUTE", "1") != "0"
+
+
+def executed_copy(source: Path) -> Path | None:
+    """The lesson already executed from this very notebook (in ``TORCHBASICS_DOCS_EXECUTED``,
+    with the notebook's sha256 beside it), or None: the build runs it."""
+    folder = os.environ.get(EXECUTED_ENV)
+    if not folder or not executing():
+        return None
+    copy, stamp = Path(folder) / source.name, Path(folder) / f"{source.name}.sha256"
+    if copy.is_file() and stamp.is_file() and stamp.read_text() == hashlib.sha256(
+            source.read_bytes()).hexdigest():
+        return copy
+    return None
 
 
 def lesson_order(readme: str, names: list[str]) -> list[str]:
@@ -91,7 +113,9 @@ def index_page(readme: str, order: list[str]) -> str:
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     """mkdocs-jupyter executes the lessons unless ``TORCHBASICS_DOCS_EXECUTE=0``."""
-    config.plugins["mkdocs-jupyter"].config["execute"] = executing()
+    plugin = config.plugins["mkdocs-jupyter"].config
+    plugin["execute"] = executing()
+    plugin["execute_ignore"] = [*plugin["execute_ignore"], f"*{REUSED}/*.ipynb"]
     return config
 
 
@@ -105,9 +129,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     order = lesson_order(readme, sorted(path.name for path in NOTEBOOKS.glob("*.ipynb")))
     files.append(File.generated(config, f"{SECTION}/index.md", content=index_page(readme, order)))
     for number, name in enumerate(order, 1):
-        folder = _build_dir / Path(name).stem  # a folder each: each writes runs/ beside itself
+        executed = executed_copy(NOTEBOOKS / name)
+        # A folder each: each writes runs/ beside itself.
+        folder = _build_dir / (Path(name).stem + (REUSED if executed else ""))
         folder.mkdir()
-        copy = shutil.copy(NOTEBOOKS / name, folder / name)
+        copy = shutil.copy(executed or NOTEBOOKS / name, folder / name)
         # The page is lessons/NN-name; the copy keeps the notebook's own name, which is the
         # one include_source gives the download beside the page.
         page = f"{SECTION}/{page_name(number, name)}"
@@ -141,6 +167,12 @@ def on_page_content(html: str, page: Page, **_: Any) -> str:
 
 
 def on_post_build(config: MkDocsConfig) -> None:
+    """The notebook beside each lesson's page is the one the package ships (include_source
+    copied the build's copy, which may be an executed one), then the copies go."""
+    for name in NOTEBOOKS.glob("*.ipynb"):
+        beside = Path(config.site_dir) / SECTION / name.name
+        if beside.exists():
+            shutil.copy(name, beside)
     _remove_build_dir()
 
 
