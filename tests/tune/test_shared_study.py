@@ -124,3 +124,21 @@ def test_an_existing_study_with_other_settings_is_refused(postgres_url, wine_csv
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "the study 'other' was made with other settings" in done.stderr
+
+
+def test_processes_that_open_a_new_database_together_all_get_it(postgres_url):
+    """They race to create Optuna's tables; the losers' CREATE fails on what the winner
+    made, and opening again finds them (what failed once in CI, with two tune processes)."""
+    import concurrent.futures
+
+    import psycopg
+
+    with psycopg.connect(postgres_url.replace("postgresql://", "postgresql://", 1),
+                         autocommit=True) as connection:
+        connection.execute("CREATE DATABASE race")
+    url = postgres_url.rsplit("/", 1)[0] + "/race"
+    from torchbasics.tune.study import open_storage
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        storages = list(pool.map(lambda _: open_storage(url), range(6)))
+    assert all(storage.get_all_studies() == [] for storage in storages)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ LOCK_FILE = ".tune.lock"
 HEARTBEAT_SECONDS = 10  # a running trial's process writes a heartbeat this often ...
 GRACE_SECONDS = 60  # ... and is taken for dead after this long without one
 RETRIES = 2  # an interrupted trial's settings are tried again at most this many times
+CREATE_ATTEMPTS = 4  # opening a new database, which another process may be setting up
 SIGNATURE = "torchbasics"  # the study's user attribute that holds what it searches
 INTERRUPTED = "interrupted"  # a trial's "failure" when Ctrl-C or a killed process ended it
 
@@ -61,16 +63,24 @@ def open_storage(url: str) -> Any:
     import warnings
 
     import optuna
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # tune says what happens itself
     try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=retry_callback(),
-                engine_kwargs={"pool_pre_ping": True})
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                with warnings.catch_warnings():  # heartbeats: "experimental" in Optuna's words
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.RDBStorage(
+                        url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                        heartbeat_stale_trial_callback=retry_callback(),
+                        engine_kwargs={"pool_pre_ping": True})
+            except SQLAlchemyError as exc:
+                # Processes started together on a new database race to create Optuna's
+                # tables; the loser's CREATE fails on what the winner made. Again, they exist.
+                if isinstance(exc, OperationalError) or attempt == CREATE_ATTEMPTS:
+                    raise
+                time.sleep(0.5 * attempt)
     except (ArgumentError, ValueError) as exc:
         raise TorchbasicsError(f"not a database URL: '{shown_url(url)}' ({exc})",
                                where="--storage", fix="write e.g. postgresql://USER:PASSWORD@"
@@ -81,7 +91,8 @@ def open_storage(url: str) -> Any:
                                fix="install the one SQLAlchemy names for it") from None
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise TorchbasicsError(f"cannot reach the study's database {shown_url(url)}: {reason}",
+        what = "cannot reach" if isinstance(exc, OperationalError) else "cannot use"
+        raise TorchbasicsError(f"{what} the study's database {shown_url(url)}: {reason}",
                                where="--storage",
                                fix="check that the server runs and the URL is right") from None
 
