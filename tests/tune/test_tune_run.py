@@ -45,6 +45,7 @@ def test_trials_are_run_directories_and_only_the_chosen_one_is_tested(tmp_path, 
     out = tmp_path / "tune"
     assert main(["tune", "--dataset", "bonus", "--trials", "4", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
+    assert printed.count("note: the validation split holds 80 examples") == 1  # bonus: 80
     results = results_of(out)
     assert [row["state"] for row in results["trials"]].count("complete") >= 2
     assert len(results["trials"]) == 4 and "trial 3 (4 of 4)" in printed

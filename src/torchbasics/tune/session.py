@@ -3,11 +3,13 @@ how each went, then choose, test once and report."""
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchbasics.errors import TorchbasicsError
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from torchbasics.tune.search import Plan
 
 COUNTED = ("COMPLETE", "PRUNED", "FAIL")  # trials that have ended (interrupted ones aside)
+SMALL_VALIDATION = 100  # examples; fewer make each a step of more than 1 %
 SHORTEST_SLICE = 0.8  # the last picture trial may have this share of a slice, not less
 RESERVE_SECONDS = 10.0  # kept at the end for the test evaluation, results and figures ...
 RESERVE_SHARE = 0.02  # ... plus this share of the budget
@@ -95,10 +98,25 @@ class Session:
         if row["seconds"] is not None:
             self.durations.append(row["seconds"])
         self.log(f"  -> {self.outcome(row)}{self.best_so_far()}{self.time_left()}")
+        if not self.durations[:-1] and row["dir"]:  # this process's first trial
+            self.note_small_validation(self.plan.request.out / row["dir"])
         report.write_results(self.plan.request.out, self.results())
         if not self.room_for_another():
             self.refuse_if_first_of_too_few(row)
             study.stop()
+
+    def note_small_validation(self, run: Path) -> None:
+        """Say so when the validation split is too small to tell trials apart: one
+        example in it is a step of more than 1 % (trials tie, and the choice overfits it)."""
+        facts = {}
+        for name in ("summary.json", "config.json"):
+            if (run / name).exists():
+                facts |= json.loads((run / name).read_text())
+        count = facts.get("val_rows") or facts.get("val_images")
+        if count and count < SMALL_VALIDATION:
+            self.log(f"note: the validation split holds {count} examples: trials that differ "
+                     "by one of them tie, and the choice may not hold on the test split; "
+                     "a larger --val-fraction tells them apart better")
 
     def refuse_if_first_of_too_few(self, row: dict[str, Any]) -> None:
         """A budget whose first trial leaves no time for a second is refused (the study is
