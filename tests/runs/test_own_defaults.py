@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from torchbasics.runs import own_defaults
-from torchbasics.runs.config import TrainConfig, resolve
-from torchbasics.runs.own_defaults import MIN_STEPS, length_given, model_note, sized_to_data
+from torchbasics.runs.config import TrainConfig, lengths_given, resolve
+from torchbasics.runs.own_defaults import MIN_STEPS, model_note, sized_to_data
 from torchbasics.runs.train import train
 
 
@@ -45,9 +45,9 @@ def test_a_large_folder_or_a_registered_data_set_keeps_the_recipe(folder):
 
 
 def test_a_length_given_is_the_users():
-    assert not length_given(TrainConfig())
-    assert all(length_given(TrainConfig(**{name: 2})) for name in ("epochs", "steps"))
-    assert length_given(TrainConfig(time_budget=60.0))
+    assert not lengths_given(TrainConfig())
+    assert all(lengths_given(TrainConfig(**{name: 2})) == [name] for name in ("epochs", "steps"))
+    assert lengths_given(TrainConfig(time_budget=60.0)) == ["time_budget"]
 
 
 def test_the_model_chosen_for_own_pictures_says_why(folder):

@@ -199,6 +199,11 @@ IDENTITY = ("dataset", "model")  # what a recipe is chosen by, not what it sets
 LENGTHS = ("epochs", "steps", "time_budget")  # how long a run trains: one of them
 
 
+def lengths_given(config: TrainConfig) -> list[str]:
+    """The settings of :data:`LENGTHS` the user gave (before a recipe fills one in)."""
+    return [name for name in LENGTHS if getattr(config, name) is not None]
+
+
 def applies(setting_: Setting, spec: DatasetSpec) -> bool:
     """Whether a setting means something for this data set (its kind; its own data)."""
     return spec.in_scope(setting_.applies_to)
@@ -262,7 +267,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
     spec = get_dataset(config.dataset or TrainConfig.default_dataset())
     model = config.model or spec.model_for(task_of(config, spec))
     recipe = recipe_for(model, spec.name)
-    given = [name for name in LENGTHS if getattr(config, name) is not None]
+    given = lengths_given(config)
     if len(given) > 1:
         raise TorchbasicsError(f"{' and '.join(flag_name(n) for n in given)} both say how "
                                "long to train", fix="give one of them")

@@ -42,7 +42,14 @@ from torchbasics.models import count_parameters
 from torchbasics.runs import own_defaults, rundir
 from torchbasics.runs.auto_lr import lr_facts, resolve_auto, test_on, with_placeholder_lr
 from torchbasics.runs.budget import TimeBudget, measure
-from torchbasics.runs.config import TrainConfig, check, optimizer_and_schedule, resolve, step_plan
+from torchbasics.runs.config import (
+    TrainConfig,
+    check,
+    lengths_given,
+    optimizer_and_schedule,
+    resolve,
+    step_plan,
+)
 from torchbasics.samples.batches import BatchSampler, drops_last_in_training
 from torchbasics.training import distributed, divergence, tensorboard
 from torchbasics.training.divergence import Diverged, DivergenceWatch
@@ -350,7 +357,7 @@ class ImageRun:
                                    f"batch of {config.batch_size}", where="--batch-size",
                                    fix="use a smaller batch")
         notes = [note for note in [own_defaults.model_note(given, config)] if note]
-        if previous is None and not own_defaults.length_given(given):
+        if previous is None and not lengths_given(given):
             config, sized = own_defaults.sized_to_data(config, len(data.train))
             notes += [sized] if sized else []
         config, lr_found = distributed.from_main(lambda: resolve_auto(

@@ -13,21 +13,16 @@ import dataclasses
 import math
 
 from torchbasics.data.registry import get_dataset
-from torchbasics.runs.config import LENGTHS, TrainConfig
+from torchbasics.runs.config import TrainConfig
 from torchbasics.samples.batches import training_steps
 
 MIN_STEPS = 500  # measured on folders of 300 to 1,500 photos: benchmarks/own_defaults.py
 
 
-def length_given(config: TrainConfig) -> bool:
-    """Whether the user said how long to train (before the recipe fills it in)."""
-    return any(getattr(config, name) is not None for name in LENGTHS)
-
-
 def sized_to_data(config: TrainConfig, train_images: int) -> tuple[TrainConfig, str | None]:
     """A resolved ``config`` of the user's own pictures with its epochs raised to at least
     :data:`MIN_STEPS` steps, and the line saying so (None: unchanged). Call it only when
-    no length was given (:func:`length_given`)."""
+    no length was given (:func:`~torchbasics.runs.config.lengths_given`)."""
     spec = get_dataset(config.dataset)
     if not spec.own or spec.kind != "image" or config.epochs is None:
         return config, None

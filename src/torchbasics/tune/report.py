@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from torchbasics.files import write_text
-from torchbasics.runs.config import SETTINGS, TrainConfig
+from torchbasics.runs.config import LENGTHS, SETTINGS, TrainConfig
 from torchbasics.settings import flag_name
-from torchbasics.tune.space import LAYERS, MODEL
+from torchbasics.tune.space import MODEL, settings_of
 
 BEST = "best"  # the link to the chosen trial's run directory
 FIGURES = {"history.png": "plot_optimization_history",
@@ -44,21 +44,6 @@ def retry_note(trial: Any) -> str | None:
     return None if original is None else f"retry of trial {original}"
 
 
-def settings_of(params: dict[str, Any]) -> dict[str, Any]:
-    """A trial's parameters as settings: ``hidden_layers`` and ``hidden_1..n`` become one
-    ``hidden`` list (or number)."""
-    settings = {}
-    for name, value in params.items():
-        if name.endswith(LAYERS):
-            base = name[:-len(LAYERS)]
-            sizes = [params[f"{base}_{layer}"] for layer in range(1, value + 1)]
-            settings[base] = sizes[0] if len(sizes) == 1 else sizes
-        elif not any(name.startswith(f"{p[:-len(LAYERS)]}_") for p in params
-                     if p.endswith(LAYERS)):
-            settings[name] = value
-    return settings
-
-
 def leaderboard(trials: list[Any]) -> list[dict[str, Any]]:
     """Every trial's row: completed best first, then pruned, failed, unfinished."""
     rows = [trial_row(trial) for trial in trials]
@@ -79,7 +64,7 @@ def train_command(given: TrainConfig, settings: dict[str, Any], length: str) -> 
             own[name] = value
     words = ["torchbasics", "train"]
     for name, value in [*values.items(), *own.items()]:
-        if name not in ("time_budget", "epochs", "steps"):
+        if name not in LENGTHS:
             words += flag_words(name, value)
     return shlex.join([*words, *shlex.split(length), "--out", "runs/tuned"])
 

@@ -29,8 +29,15 @@ from torchbasics.errors import TorchbasicsError
 from torchbasics.extras import require
 from torchbasics.models import MODEL_SETTINGS
 from torchbasics.runs.budget import BudgetTooShort
-from torchbasics.runs.config import LENGTHS, SETTINGS, TrainConfig, check_values, resolve
-from torchbasics.settings import SearchRange
+from torchbasics.runs.config import (
+    LENGTHS,
+    SETTINGS,
+    TrainConfig,
+    check_values,
+    lengths_given,
+    resolve,
+)
+from torchbasics.settings import SearchRange, flag_name
 from torchbasics.tune import report
 from torchbasics.tune import study as studies
 from torchbasics.tune.session import Session, reserve
@@ -124,10 +131,10 @@ def _check_trial_time(request: TuneRequest, given: TrainConfig, spec: DatasetSpe
     if spec.kind != "image":
         raise TorchbasicsError("is for pictures: a table trial trains its epochs",
                                where="--trial-time", fix="leave it out (or give --epochs)")
-    given_length = [name for name in LENGTHS if getattr(given, name) is not None]
+    given_length = lengths_given(given)
     if given_length:
-        raise TorchbasicsError(f"--trial-time and --{given_length[0].replace('_', '-')} both "
-                               "say how long a trial trains", fix="give one of them")
+        raise TorchbasicsError(f"--trial-time and {flag_name(given_length[0])} both say how "
+                               "long a trial trains", fix="give one of them")
     SETTINGS["time_budget"].check("--trial-time", request.trial_time)
 
 
@@ -157,8 +164,8 @@ def trial_seconds(plan: Plan, recorded: float | None) -> float | None:
         return plan.request.trial_time
     if recorded is not None:
         return recorded
-    given_length = any(getattr(plan.given, name) is not None for name in LENGTHS)
-    if plan.spec.kind != "image" or plan.request.time_budget is None or given_length:
+    if plan.spec.kind != "image" or plan.request.time_budget is None or lengths_given(
+            plan.given):
         return None
     left = plan.deadline - time.perf_counter()
     count = plan.request.trials or max(2, min(MOST_BUDGET_TRIALS,

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from torchbasics.errors import TorchbasicsError
 from torchbasics.runs.budget import BudgetTooShort, process_age
+from torchbasics.runs.config import lengths_given
 from torchbasics.tune import report
+from torchbasics.tune.space import settings_of
 from torchbasics.tune.study import INTERRUPTED, shown_url
 from torchbasics.tune.trials import TrialFailed, TrialRunner, trial_folder
 
@@ -78,7 +80,7 @@ class Session:
 
     def announce(self, trial: Any) -> None:
         """One line as a trial starts: its number and settings."""
-        settings = report.settings_of(trial.params)
+        settings = settings_of(trial.params)
         what = report.shown_settings(settings) or "the recipe's settings"
         limit = f", {self.trial_seconds:.0f} s" if self.trial_seconds is not None else ""
         self.log(f"trial {trial.number}{self.of_count()}: {what}{limit}")
@@ -234,8 +236,6 @@ class Session:
         given (``--epochs`` and the like), else nothing: the recipe's, as in the trials."""
         if self.trial_seconds is not None:
             return f"--time-budget {self.trial_seconds:.0f}"
-        for name in ("epochs", "steps", "time_budget"):
-            value = getattr(self.plan.given, name)
-            if value is not None:
-                return " ".join(report.flag_words(name, value))
-        return ""
+        given = self.plan.given
+        return " ".join(word for name in lengths_given(given)
+                        for word in report.flag_words(name, getattr(given, name)))

@@ -46,7 +46,8 @@ class Dimension:
         if self.layers is None:
             return self._one(trial, self.name)
         count = trial.suggest_int(self.name + LAYERS, *self.layers)
-        values = [self._one(trial, f"{self.name}_{layer}") for layer in range(1, count + 1)]
+        values = [self._one(trial, layer_param(self.name, layer))
+                  for layer in range(1, count + 1)]
         return values[0] if count == 1 else values
 
     def _one(self, trial: Any, name: str) -> Any:
@@ -68,7 +69,7 @@ class Dimension:
                 map(self.holds, values)):
             return {}
         return {self.name + LAYERS: len(values)} | {
-            f"{self.name}_{layer}": one for layer, one in enumerate(values, start=1)}
+            layer_param(self.name, layer): one for layer, one in enumerate(values, start=1)}
 
     def nearest(self, value: Any) -> Any:
         """``value``, or for a number outside the range its nearest bound."""
@@ -94,7 +95,6 @@ class Space:
 
     models: tuple[str, ...]
     dimensions: dict[str, tuple[Dimension, ...]]  # model -> its dimensions
-    model_settings: frozenset[str]  # the names above that are model settings
 
     def suggest(self, trial: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """The model, training settings and model settings of one trial."""
@@ -102,17 +102,15 @@ class Space:
                  else self.models[0])
         settings, own = {}, {}
         for dimension in self.dimensions[model]:
-            target = own if dimension.name in self.model_settings else settings
+            target = own if dimension.name in MODEL_SETTINGS else settings
             target[dimension.name] = dimension.suggest(trial)
         return model, settings, own
 
     def recipe_params(self, model: str, recipe: TrainConfig) -> dict[str, Any]:
         """The parameters of a trial that trains ``model`` with its recipe ``recipe``."""
         params = {MODEL: model} if len(self.models) > 1 else {}
-        own = get_model_entry(model).settings() | recipe.model_settings  # builder defaults
         for dimension in self.dimensions[model]:
-            value = (own.get(dimension.name) if dimension.name in self.model_settings
-                     else getattr(recipe, dimension.name))
+            value = recipe_value(model, recipe, dimension.name)
             if value is not None:
                 params |= dimension.params_of(value)
         return params
@@ -122,6 +120,41 @@ class Space:
         match to be continued)."""
         return {model: {d.name: d.describe() for d in dimensions}
                 for model, dimensions in self.dimensions.items()}
+
+
+def layer_param(name: str, layer: int) -> str:
+    """The trial parameter of one layer's value of a setting of several (``hidden_2``)."""
+    return f"{name}_{layer}"
+
+
+def layers_of(name: str) -> str | None:
+    """The setting whose count of layers ``name`` is (``hidden_layers`` -> ``hidden``)."""
+    return name[:-len(LAYERS)] if name.endswith(LAYERS) else None
+
+
+def settings_of(params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's parameters as settings, the inverse of :meth:`Space.suggest`:
+    ``hidden_layers`` and ``hidden_1..n`` become one ``hidden`` list (or number)."""
+    layers = {layers_of(name): count for name, count in params.items() if layers_of(name)}
+    layered = {layer_param(base, layer): base for base, count in layers.items()
+               for layer in range(1, count + 1)}
+    settings = {}
+    for name, value in params.items():
+        if layers_of(name) in layers:
+            base = layers_of(name)
+            sizes = [params[layer_param(base, layer)] for layer in range(1, value + 1)]
+            settings[base] = sizes[0] if len(sizes) == 1 else sizes
+        elif name not in layered:
+            settings[name] = value
+    return settings
+
+
+def recipe_value(model: str, recipe: TrainConfig, name: str) -> Any:
+    """A setting's value in ``model``'s recipe; a model setting the recipe leaves out is
+    its builder's default."""
+    if name in MODEL_SETTINGS:
+        return (get_model_entry(model).settings() | recipe.model_settings).get(name)
+    return getattr(recipe, name)
 
 
 def parse_search(texts: Iterable[str]) -> dict[str, SearchRange | Any]:
@@ -148,8 +181,8 @@ def parse_search(texts: Iterable[str]) -> dict[str, SearchRange | Any]:
 
 def _declared(name: str, where: str) -> Setting:
     """The declaration of a searchable name (``hidden_layers``: the count of ``hidden``)."""
-    if name.endswith(LAYERS) and name[:-len(LAYERS)] in MODEL_SETTINGS and MODEL_SETTINGS[
-            name[:-len(LAYERS)]].many:
+    base = layers_of(name)
+    if base is not None and base in MODEL_SETTINGS and MODEL_SETTINGS[base].many:
         return Setting(int, "how many layers", low=1)
     declared = MODEL_SETTINGS.get(name) or SETTINGS.get(name)
     searchable = [n for n in [*SETTINGS, *MODEL_SETTINGS] if n not in NOT_SEARCHED]
@@ -219,20 +252,19 @@ def build_space(models: Sequence[str], recipes: dict[str, TrainConfig], spec: Da
     dimensions = {model: tuple(_model_dimensions(model, recipes[model], spec, given, ranges))
                   for model in models}
     used = {d.name for dims in dimensions.values() for d in dims}
-    unused = [name for name in ranges if name not in used and not (
-        name.endswith(LAYERS) and name[:-len(LAYERS)] in used)]
+    unused = [name for name in ranges if name not in used and layers_of(name) not in used]
     if unused:
         raise TorchbasicsError(
             f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used by "
             f"{', '.join(models)} on '{spec.title}'", where="--search",
             fix="leave it out, or try a model that takes it (--model)")
-    return Space(tuple(models), dimensions, frozenset(MODEL_SETTINGS))
+    return Space(tuple(models), dimensions)
 
 
 def _refuse_fixed_and_searched(given: TrainConfig, ranges: dict[str, SearchRange]) -> None:
     """A setting given as a flag is fixed: searching it too says two things."""
     for name in ranges:
-        base = name[:-len(LAYERS)] if name.endswith(LAYERS) else name
+        base = layers_of(name) or name
         value = given.model_settings.get(base) if base in MODEL_SETTINGS else getattr(
             given, base)
         if value is not None:
@@ -264,7 +296,7 @@ def _model_dimensions(model: str, recipe: TrainConfig, spec: DatasetSpec, given:
                 layers.low is not None) else (min(layers.choices), max(layers.choices)))
         if not several:
             found = dataclasses.replace(found, layers=None)
-        yield _dimension(name, declared, found, recipe.model_settings.get(name),
+        yield _dimension(name, declared, found, recipe_value(model, recipe, name),
                          widen=name not in ranges)
 
 
