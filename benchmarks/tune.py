@@ -34,7 +34,6 @@ import argparse
 import json
 import math
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _results.py and tables.py
 import _results
+from records import TORCHBASICS, timed_run
 
 TABLES = {"breast_cancer": "classification", "wine": "classification",
           "diabetes": "regression"}
@@ -52,10 +52,7 @@ EPOCHS_GOAL = 0.5  # pruning's epochs, at most this share of the unpruned study'
 
 def timed(command: list[str]) -> float:
     """Run a ``torchbasics`` command in a new process; its wall time in seconds."""
-    began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "torchbasics", *command], check=True,
-                   stdout=subprocess.DEVNULL)
-    return time.perf_counter() - began
+    return timed_run([*TORCHBASICS, *command])
 
 
 def study_figures(out: Path) -> dict:
