@@ -18,7 +18,7 @@ optuna = pytest.importorskip("optuna")
 
 from torchbasics.cli import build_parser, main  # noqa: E402
 from torchbasics.cli.flags import config_from_args  # noqa: E402
-from torchbasics.tune.trials import EpochReporter, is_rung  # noqa: E402
+from torchbasics.tune.trials import EpochReporter, first_rung, is_rung  # noqa: E402
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
@@ -43,11 +43,12 @@ def results_of(out: Path) -> dict:
 
 def test_trials_are_run_directories_and_only_the_chosen_one_is_tested(tmp_path, capsys):
     out = tmp_path / "tune"
-    assert main(["tune", "--dataset", "bonus", "--trials", "4", "--out", str(out)]) == 0
+    assert main(["tune", "--dataset", "bonus", "--trials", "4", "--no-prune", "--out",
+                 str(out)]) == 0  # every trial complete: the choice is among four
     printed = capsys.readouterr().out
     assert printed.count("note: the validation split holds 80 examples") == 1  # bonus: 80
     results = results_of(out)
-    assert [row["state"] for row in results["trials"]].count("complete") >= 2
+    assert [row["state"] for row in results["trials"]] == ["complete"] * 4
     assert len(results["trials"]) == 4 and "trial 3 (4 of 4)" in printed
     for row in results["trials"]:
         run = out / row["dir"]
@@ -83,7 +84,7 @@ def test_pruning_stops_trials_behind_the_others_and_leaves_complete_runs(tmp_pat
     full = max(row["epochs"] for row in rows if row["state"] == "complete")
     for row in pruned:
         assert row["epochs"] < full and row["note"].startswith("pruned at epoch")
-        assert is_rung(row["epochs"])
+        assert is_rung(row["epochs"], first_rung(1000))  # the softmax recipe's epochs
         summary = json.loads((pruned_run / row["dir"] / "summary.json").read_text())
         assert summary["epochs"] == row["epochs"]
     unpruned = tmp_path / "unpruned"
@@ -119,6 +120,13 @@ def test_epochs_are_reported_at_the_rungs_and_stop_when_pruned_or_out_of_time():
     late = EpochReporter(FakeTrial(), prune=False, deadline=time.perf_counter())
     assert late(record(1)) and late.stopped == "stopped at epoch 1: out of time"
     assert [n for n in range(1, 100) if is_rung(n)] == [1, 3, 9, 27, 81]
+    assert [n for n in range(1, 1000) if is_rung(n, 10)] == [10, 30, 90, 270, 810]
+    assert (first_rung(None), first_rung(15), first_rung(200), first_rung(1000)) == (1, 1, 2, 10)
+    tenth = EpochReporter(FakeTrial(), prune=True, deadline=time.perf_counter() + 3600,
+                          first=10)
+    for epoch in range(1, 31):
+        tenth(record(epoch))
+    assert tenth.trial.reports == [10, 30]
 
 
 @pytest.mark.parametrize("arguments, message", [

@@ -42,7 +42,7 @@ from torchbasics.tune import report
 from torchbasics.tune import study as studies
 from torchbasics.tune.session import Session, reserve
 from torchbasics.tune.space import Space, build_space, parse_search
-from torchbasics.tune.trials import REDUCTION, TRIALS
+from torchbasics.tune.trials import REDUCTION, TRIALS, first_rung
 
 TRIAL_SECONDS = 60.0  # a picture trial's time when only --time-budget is given ...
 MOST_BUDGET_TRIALS = 50  # ... and at most this many trials share the budget
@@ -82,6 +82,19 @@ class Plan:
         """What the trials are judged by."""
         task = self.spec.task or self.given.task
         return "validation MSE" if task == "regression" else "validation error"
+
+    @property
+    def sliced(self) -> bool:
+        """Whether picture trials each train for a slice of time (not a length)."""
+        budgeted = self.request.time_budget is not None and not lengths_given(self.given)
+        return self.spec.kind == "image" and (self.request.trial_time is not None or budgeted)
+
+    def first_rung(self) -> int:
+        """The epoch at which pruning first compares trials: from the shortest recipe's
+        epochs where the trials' epochs are known before they train."""
+        known = [recipe.epochs for recipe in self.recipes.values()
+                 if recipe.epochs and recipe.time_budget is None and recipe.steps is None]
+        return first_rung(None if self.sliced or not known else min(known))
 
     def signature(self) -> dict[str, Any]:
         """What the study searches: continuing it with anything else is refused."""
@@ -164,8 +177,7 @@ def trial_seconds(plan: Plan, recorded: float | None) -> float | None:
         return plan.request.trial_time
     if recorded is not None:
         return recorded
-    if plan.spec.kind != "image" or plan.request.time_budget is None or lengths_given(
-            plan.given):
+    if not plan.sliced:
         return None
     left = plan.deadline - time.perf_counter()
     count = plan.request.trials or max(2, min(MOST_BUDGET_TRIALS,
@@ -192,7 +204,7 @@ def tune(request: TuneRequest, *, log: Callable[[str], None] = print,
         storage = studies.open_storage(request.storage or studies.default_storage(folder))
         study, fresh = studies.open_study(storage, request.study, plan.signature(),
                                           sampler=sampler(request, storage),
-                                          pruner=pruner(request))
+                                          pruner=pruner(request, plan.first_rung()))
         retried = studies.retry_interrupted(study, storage, running_too=own_file)
         if retried:
             log(f"trials {', '.join(map(str, retried))} were interrupted: their settings "
@@ -233,13 +245,18 @@ def sampler(request: TuneRequest, storage: Any) -> Any:
     return optuna.samplers.TPESampler(seed=seed + done, n_startup_trials=STARTUP_TRIALS)
 
 
-def pruner(request: TuneRequest) -> Any:
-    """Hyperband on the epochs (the run's own per-epoch validation), or none."""
+def pruner(request: TuneRequest, first: int) -> Any:
+    """Successive halving on the epochs (the run's own per-epoch validation), or none.
+
+    One bracket, not Hyperband's several: a study of tens of trials split into brackets
+    compares each trial with a handful of others, and pruned too little to halve the epochs
+    (benchmarks/tune.py measured both; the tune results page has the figures)."""
     import optuna
 
     if not request.prune:
         return optuna.pruners.NopPruner()
-    return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=REDUCTION)
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=first,
+                                                  reduction_factor=REDUCTION)
 
 
 def _forget(storage: Any, study: Any, folder: Path) -> None:

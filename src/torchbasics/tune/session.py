@@ -57,7 +57,7 @@ class Session:
         runner = TrialRunner(self.plan.given, self.plan.space, self.plan.request.out,
                              self.plan.request.prune, self.plan.deadline, self.trial_seconds,
                              announce=self.announce, log=self.trial_log,
-                             progress=self.progress)
+                             progress=self.progress, first=self.plan.first_rung())
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # this module says what happens
         self.study.optimize(runner, callbacks=[self.after_trial], catch=(TrialFailed,),
                             gc_after_trial=True)
@@ -67,11 +67,18 @@ class Session:
         return sum(trial.state.name in COUNTED and trial.user_attrs.get("failure") != INTERRUPTED
                    for trial in self.study.get_trials(deepcopy=False))
 
+    def running(self) -> int:
+        """Trials of the study training now: other processes' (this one's have ended
+        whenever it asks)."""
+        return sum(trial.state.name == "RUNNING"
+                   for trial in self.study.get_trials(deepcopy=False))
+
     def room_for_another(self) -> bool:
-        """Whether another trial may start: fewer than ``--trials`` ended, and the time
-        left holds one (a picture trial's slice, or the longest table trial so far)."""
+        """Whether another trial may start: fewer than ``--trials`` ended or training in
+        other processes, and the time left holds one (a picture trial's slice, or the
+        longest table trial so far)."""
         wanted = self.plan.request.trials
-        if wanted is not None and self.ended() >= wanted:
+        if wanted is not None and self.ended() + self.running() >= wanted:
             return False
         left = self.plan.deadline - time.perf_counter()
         needs = SHORTEST_SLICE * self.trial_seconds if self.trial_seconds is not None else (

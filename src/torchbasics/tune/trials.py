@@ -26,7 +26,7 @@ from torchbasics.tune.space import Space
 from torchbasics.tune.study import INTERRUPTED
 
 TRIALS = "trials"  # the folder of the trials' run directories
-REDUCTION = 3  # Hyperband keeps 1 trial in 3 at each rung
+REDUCTION = 3  # successive halving keeps 1 trial in 3 at each rung
 RESULT_ATTRS = ("failure", "stopped", "epochs", "seconds", "kept_value")
 
 
@@ -42,12 +42,23 @@ def trial_folder(folder: Path, number: int) -> Path:
     return folder / TRIALS / f"{number:04d}"
 
 
-def is_rung(epoch: int) -> bool:
-    """Whether Hyperband compares trials at this epoch: a power of its reduction factor
-    (its brackets start at 1, 3, 9, ... epochs and keep a third at each rung)."""
+def is_rung(epoch: int, first: int = 1) -> bool:
+    """Whether successive halving compares trials at this epoch: the first rung times a
+    power of its reduction factor (``first`` = 1: epochs 1, 3, 9, 27, ...)."""
+    if epoch % first:
+        return False
+    epoch //= first
     while epoch % REDUCTION == 0:
         epoch //= REDUCTION
     return epoch == 1
+
+
+def first_rung(epochs: int | None) -> int:
+    """The epoch of the first comparison for trials of ``epochs`` epochs (None: a length
+    not known before they train, as a time slice's): a hundredth of the run, as Optuna's
+    own ``min_resource="auto"`` takes it, but known before any trial so that the run
+    reports at exactly the rungs."""
+    return max(1, (epochs or 0) // 100)
 
 
 def measure_of(record: EpochRecord) -> float:
@@ -72,6 +83,7 @@ class EpochReporter:
     trial: Any
     prune: bool
     deadline: float  # time.perf_counter() by which the trial must have ended
+    first: int = 1  # the first rung's epoch (see first_rung)
     started: float = dataclasses.field(default_factory=time.perf_counter)
     stopped: str = ""  # why the hook stopped the run, if it did
     reported: set[int] = dataclasses.field(default_factory=set)  # epochs told to the study
@@ -83,7 +95,7 @@ class EpochReporter:
         # Pruning is decided only at its rungs: a report at every epoch would write the
         # database a thousand times in a table's thousand-epoch trial, for nothing.
         # An epoch trained again after a recovery from a divergence is reported once.
-        if (self.prune and is_rung(record.epoch) and math.isfinite(value)
+        if (self.prune and is_rung(record.epoch, self.first) and math.isfinite(value)
                 and record.epoch not in self.reported):
             self.reported.add(record.epoch)
             self.trial.report(value, record.epoch)
@@ -107,6 +119,7 @@ class TrialRunner:
     announce: Callable[[Any], None]  # says a trial begins
     log: Callable[[str], None]  # the trial's own run lines
     progress: bool = False
+    first: int = 1  # the pruner's first rung (epochs)
 
     def config_of(self, trial: Any) -> TrainConfig:
         """The training settings the sampler proposes for ``trial``, on the fixed ones."""
@@ -130,7 +143,7 @@ class TrialRunner:
         out = trial_folder(self.folder, trial.number)
         trial.set_user_attr("dir", str(out.relative_to(self.folder)))
         self.announce(trial)
-        reporter = EpochReporter(trial, self.prune, self.deadline)
+        reporter = EpochReporter(trial, self.prune, self.deadline, self.first)
         try:
             summary = train(config, out, force=True, progress=self.progress, log=self.log,
                             started=reporter.started, on_epoch=reporter)
