@@ -3,7 +3,7 @@
 For each case and seed, each command a new process timed from before it starts to after it
 exits (as a user runs it):
 
-- **pruned**: ``tune --time-budget B`` (Hyperband pruning on): N trials; the best
+- **pruned**: ``tune --time-budget B`` (pruning on): N trials; the best
   validation figure, the epochs all trials trained, the wall time, and the chosen trial's
   test figure (computed once, by tune);
 - **unpruned**: ``tune --trials N --no-prune`` with the same N (pictures: each trial the
@@ -84,8 +84,8 @@ def data_args(case: str, scratch: Path) -> list[str]:
     return ["--dataset", case]
 
 
-def one_seed(case: str, seed: int, budget: float, scratch: Path) -> dict:
-    """Every measurement of a case for one seed."""
+def one_seed(case: str, seed: int, budget: float, scratch: Path, default: bool = True) -> dict:
+    """Every measurement of a case for one seed (the default recipe's only if ``default``)."""
     data = [*data_args(case, scratch), "--seed", str(seed)]
     runs = scratch / "runs" / f"{case}-{seed}"
     wall = timed(["tune", *data, "--time-budget", str(budget), "--out",
@@ -97,7 +97,7 @@ def one_seed(case: str, seed: int, budget: float, scratch: Path) -> dict:
         unpruned_command += ["--trial-time", f"{pruned['trial_seconds']:.3f}"]
     timed(unpruned_command)
     unpruned = study_figures(runs / "unpruned")
-    default = default_test(case, data, budget, runs / "default")
+    default = default_test(case, data, budget, runs / "default") if default else None
     row = {"case": case, "seed": seed, "budget": budget, "wall": wall, "pruned": pruned,
            "unpruned": unpruned, "default_test": default}
     if case in TABLES:
@@ -226,6 +226,10 @@ def main() -> int:
                         help="seconds, each picture study (default: 600)")
     parser.add_argument("--table-budget", type=float, default=60.0,
                         help="seconds, each table study (default: 60)")
+    parser.add_argument("--default-seeds", nargs="*", type=int,
+                        help="train the default recipe for these seeds only (default: every "
+                        "seed; it does not depend on the search, and takes a picture "
+                        "study's whole budget again)")
     parser.add_argument("--json", type=Path, help="also write the measurement here")
     parser.add_argument("--from-json", type=Path, help="print a written measurement")
     args = parser.parse_args()
@@ -237,7 +241,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for case in args.cases:
             budget = args.table_budget if case in TABLES else args.budget
-            rows = [one_seed(case, seed, budget, Path(scratch)) for seed in args.seeds]
+            rows = [one_seed(case, seed, budget, Path(scratch),
+                             args.default_seeds is None or seed in args.default_seeds)
+                    for seed in args.seeds]
             cases.append(summarize(case, rows) | {"runs": rows})
             print(f"{case}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     measured = _results.measurement(_results.command_line("tune.py"), started, cases=cases)

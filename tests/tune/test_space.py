@@ -45,15 +45,15 @@ def test_a_learning_rate_is_searched_around_each_models_recipe():
     lr = {m: next(d for d in space.dimensions[m] if d.name == "lr") for m in space.models}
     for model, dimension in lr.items():
         recipe = resolve(TrainConfig(dataset="mnist", model=model)).lr
-        assert dimension.log and dimension.low == pytest.approx(recipe / 10)
-        assert dimension.high == pytest.approx(recipe * 10)
+        assert dimension.range.log and dimension.range.low == pytest.approx(recipe / 10)
+        assert dimension.range.high == pytest.approx(recipe * 10)
 
 
 def test_a_flag_fixes_a_setting_and_search_narrows_adds_or_fixes_one():
     space = space_for(["mlp-relu"], given=TrainConfig(dataset="mnist", batch_size=64),
                       search=["lr=0.01:0.3:log", "momentum=0.8:0.95", "hidden-layers=2",
                               "augment=0,0.5"])
-    dims = {d.name: d for d in space.dimensions["mlp-relu"]}
+    dims = {d.name: d.range for d in space.dimensions["mlp-relu"]}
     assert "batch_size" not in dims  # given as a flag
     assert (dims["lr"].low, dims["lr"].high, dims["lr"].log) == (0.01, 0.3, True)
     assert (dims["momentum"].low, dims["momentum"].high) == (0.8, 0.95)  # added
@@ -125,7 +125,7 @@ def test_the_first_trial_is_the_recipe_even_where_it_lies_outside_the_declared_r
     space = space_for(["linear"], dataset="bonus")
     recipe = resolve(TrainConfig(dataset="bonus", model="linear"))  # full batch, no decay
     batch = next(d for d in space.dimensions["linear"] if d.name == "batch_size")
-    assert recipe.batch_size in batch.choices  # the declared choices, and the recipe's
+    assert recipe.batch_size in batch.range.choices  # the declared choices, and the recipe's
     params = space.recipe_params("linear", recipe)
     assert params == {"batch_size": recipe.batch_size, "lr": recipe.lr,
                       "weight_decay": 1e-6}  # no decay: the least the range holds

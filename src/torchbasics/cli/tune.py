@@ -10,10 +10,11 @@ from pathlib import Path
 DESCRIPTION = """\
 Search the training settings that give the lowest validation error on your data (a
 registered data set, a folder of pictures, list files or a CSV table, as `train` takes),
-with Optuna: a seeded TPE sampler, and Hyperband pruning on the validation error each epoch
-(the training loop's own). Every trial is a normal run directory (OUT/trials/0007/): every
-command works on it, and OUT/best links the chosen one. The choice is made on validation
-alone; the test split is evaluated once, for the chosen trial.
+with Optuna: a seeded TPE sampler, and successive-halving pruning on the validation
+error each epoch (the training loop's own). Every trial is a normal run directory
+(OUT/trials/0007/): every command works on it, and OUT/best links the chosen one. The
+choice is made on validation alone; the test split is evaluated once, for the chosen
+trial.
 
 What is searched comes from the settings' own declarations: learning rate, weight decay,
 batch size, label smoothing and augmentation (pictures), and the model's own settings
@@ -78,7 +79,7 @@ def add_tune_flags(parser: argparse.ArgumentParser) -> None:
                      "hidden-layers=1:2); repeat for several")
     own.add_argument("--prune", action=argparse.BooleanOptionalAction, default=True,
                      help="stop a trial whose validation error falls behind the others' at "
-                     "the same epoch (Hyperband)")
+                     "the same epoch (successive halving)")
     own.add_argument("--storage", metavar="URL",
                      help="a database that holds the study, to share it between processes "
                      "and machines, e.g. postgresql://USER:PASSWORD@HOST/DB (default: "

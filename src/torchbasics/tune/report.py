@@ -99,7 +99,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [f"# Tuning {', '.join(results['models'])} on {results['dataset']}", "",
              f"Study `{results['study']}` in {results['storage']}: {results['counts']}. "
              f"Trials chosen by {measure} only; pruning "
-             f"{'on (Hyperband)' if results['prune'] else 'off'}.", ""]
+             f"{'on (successive halving)' if results['prune'] else 'off'}.", ""]
     best = results.get("best")
     if best:
         lines += [f"**Chosen: trial {best['trial']}**, {measure} {shown(best['value'], measure)}"

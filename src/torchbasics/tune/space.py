@@ -31,15 +31,17 @@ NOT_SEARCHED = set(IDENTITY) | set(LENGTHS) | {"seed", "device", "precision"}
 
 @dataclass(frozen=True)
 class Dimension:
-    """One setting searched: its name, its declaration, and the concrete range."""
+    """One setting searched: its name, its declaration, and the concrete range (a
+    ``SearchRange`` with bounds or choices, never ``around``: that is resolved)."""
 
     name: str
     declared: Setting
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: tuple[Any, ...] = ()
-    layers: tuple[int, int] | None = None  # several values: how many (fewest, most)
+    range: SearchRange
+
+    @property
+    def layers(self) -> tuple[int, int] | None:
+        """For a setting of several values, how many (fewest, most)."""
+        return self.range.layers
 
     def suggest(self, trial: Any) -> Any:
         """The trial's value (an Optuna ``Trial`` asks the sampler)."""
@@ -51,11 +53,12 @@ class Dimension:
         return values[0] if count == 1 else values
 
     def _one(self, trial: Any, name: str) -> Any:
-        if self.choices:
-            return trial.suggest_categorical(name, list(self.choices))
+        found = self.range
+        if found.choices:
+            return trial.suggest_categorical(name, list(found.choices))
         if self.declared.type is int:
-            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
-        return trial.suggest_float(name, self.low, self.high, log=self.log)
+            return trial.suggest_int(name, int(found.low), int(found.high), log=found.log)
+        return trial.suggest_float(name, found.low, found.high, log=found.log)
 
     def params_of(self, value: Any) -> dict[str, Any]:
         """The trial parameters that give ``value`` (to start from a recipe): a number
@@ -73,20 +76,19 @@ class Dimension:
 
     def nearest(self, value: Any) -> Any:
         """``value``, or for a number outside the range its nearest bound."""
-        if self.choices or isinstance(value, bool) or not isinstance(value, (int, float)):
+        if self.range.choices or isinstance(value, bool) or not isinstance(value, (int, float)):
             return value
-        return min(max(value, self.low), self.high)
+        return min(max(value, self.range.low), self.range.high)
 
     def holds(self, value: Any) -> bool:
         """Whether ``value`` lies in the range."""
-        if self.choices:
-            return value in self.choices
-        return isinstance(value, (int, float)) and self.low <= value <= self.high
+        if self.range.choices:
+            return value in self.range.choices
+        return isinstance(value, (int, float)) and self.range.low <= value <= self.range.high
 
     def describe(self) -> str:
         """The range in a few words, e.g. ``"1e-05 to 0.1, log scale"``."""
-        return SearchRange(self.low, self.high, self.log, choices=self.choices,
-                           layers=self.layers).describe()
+        return self.range.describe()
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,7 @@ def _dimension(name: str, declared: Setting, found: SearchRange, recipe_value: A
         choices = tuple(found.choices)
         if widen and number and recipe_value not in choices:
             choices = tuple(sorted((*choices, recipe_value)))
-        return Dimension(name, declared, choices=choices, layers=found.layers)
+        return Dimension(name, declared, SearchRange(choices=choices, layers=found.layers))
     low, high = found.low, found.high
     if found.around is not None:
         centre = recipe_value if number else declared.default
@@ -323,4 +325,4 @@ def _dimension(name: str, declared: Setting, found: SearchRange, recipe_value: A
             declared.high, -math.inf))
     if declared.low is not None and low < declared.low:
         low = declared.low
-    return Dimension(name, declared, low=low, high=high, log=found.log, layers=found.layers)
+    return Dimension(name, declared, SearchRange(low, high, found.log, layers=found.layers))
