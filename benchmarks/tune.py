@@ -217,6 +217,12 @@ def print_results(results: dict) -> None:
     _results.print_measurements(results, print_table)
 
 
+def so_far(started: float, done: list[dict], case: str, rows: list[dict]) -> dict:
+    """The measurement of the cases done and the seeds of ``case`` finished so far."""
+    cases = [*done, summarize(case, rows) | {"runs": rows}]
+    return _results.measurement(_results.command_line("tune.py"), started, cases=cases)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", nargs="+", default=[*PICTURES, *TABLES],
@@ -237,15 +243,19 @@ def main() -> int:
         print_results(json.loads(args.from_json.read_text()))
         return 0
     started = time.perf_counter()
-    cases = []
+    cases: list[dict] = []
     with tempfile.TemporaryDirectory() as scratch:
         for case in args.cases:
             budget = args.table_budget if case in TABLES else args.budget
-            rows = [one_seed(case, seed, budget, Path(scratch),
-                             args.default_seeds is None or seed in args.default_seeds)
-                    for seed in args.seeds]
+            rows: list[dict] = []
+            for seed in args.seeds:
+                rows.append(one_seed(case, seed, budget, Path(scratch),
+                                     args.default_seeds is None or seed in args.default_seeds))
+                print(f"{case}, seed {seed}: done ({time.perf_counter() - started:.0f} s)",
+                      file=sys.stderr)
+                if args.json:  # a run stopped later keeps every seed it finished
+                    _results.write(args.json, "tune", so_far(started, cases, case, rows))
             cases.append(summarize(case, rows) | {"runs": rows})
-            print(f"{case}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     measured = _results.measurement(_results.command_line("tune.py"), started, cases=cases)
     if args.json:
         _results.write(args.json, "tune", measured)

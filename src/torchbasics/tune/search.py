@@ -249,8 +249,8 @@ def pruner(request: TuneRequest, first: int) -> Any:
     """Successive halving on the epochs (the run's own per-epoch validation), or none.
 
     One bracket, not Hyperband's several: a study of tens of trials split into brackets
-    compares each trial with a handful of others, and pruned too little to halve the epochs
-    (benchmarks/tune.py measured both; the tune results page has the figures)."""
+    compares each trial with a handful of others (benchmarks/tune.py measured both; the
+    tune results page has the figures)."""
     import optuna
 
     if not request.prune:
