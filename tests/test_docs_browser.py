@@ -180,13 +180,32 @@ def test_the_lessons_show_their_figures(browser, site, screenshots):
         print(f"the lessons were not run (no outputs): {len(pages)} pages, no figures to check")
 
 
+def search(page, query: str, tries: int = 3):
+    """Type ``query`` into the search box; its results. A query typed while Material's
+    worker is still loading the index can go unanswered (seen under a loaded CI machine),
+    so the page is loaded again and it is typed again, as a reader would, before giving
+    up."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box, results = page.locator(".md-search__input"), page.locator(".md-search-result__item")
+    for attempt in range(tries):
+        box.fill("")
+        box.fill(query)
+        try:
+            results.first.wait_for(timeout=20_000)
+            return results
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.reload(wait_until="load")
+    return results
+
+
 def test_the_search_box_finds_confusion(browser, site, screenshots):
     """The search runs from file:// (Material's worker in an iframe, by the shim kept in
     docs/assets/javascripts), and its first result opens its page."""
     with opened(browser, site, "index.html", screenshots, name="search-result") as page:
-        page.locator(".md-search__input").fill("confusion")
-        results = page.locator(".md-search-result__item")
-        results.first.wait_for()
+        results = search(page, "confusion")
         assert results.count() >= 1
         assert "confusion" in results.first.inner_text().lower()
         page.screenshot(path=str(screenshots / "search-confusion.png"))
