@@ -18,7 +18,7 @@ optuna = pytest.importorskip("optuna")
 
 from torchbasics.cli import build_parser, main  # noqa: E402
 from torchbasics.cli.flags import config_from_args  # noqa: E402
-from torchbasics.tune.trials import EpochReporter, first_rung, is_rung  # noqa: E402
+from torchbasics.tune.trials import EpochReporter, first_rung, is_rung, rung_value  # noqa: E402
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
@@ -127,6 +127,31 @@ def test_epochs_are_reported_at_the_rungs_and_stop_when_pruned_or_out_of_time():
     for epoch in range(1, 31):
         tenth(record(epoch))
     assert tenth.trial.reports == [10, 30]
+
+
+def test_the_pruner_breaks_ties_of_error_by_the_validation_loss():
+    """On a small validation split trials tie at one error; successive halving promotes every
+    trial tied with its cut-off unless the loss orders them. Different errors keep their
+    order whatever the losses."""
+    from torchbasics.training.loop import EpochRecord
+
+    def at(error: float | None, loss: float) -> EpochRecord:
+        return EpochRecord(1, 1.0, 0.5, loss, error, 0.1, 1.0, 1.0)
+
+    assert rung_value(at(0.0, 0.1)) < rung_value(at(0.0, 0.3)) < rung_value(at(0.0, 1e9))
+    assert rung_value(at(0.0, float("inf"))) < rung_value(at(1e-8, 0.0))  # 1 in 100 million
+    assert rung_value(at(0.5, 9e9)) < rung_value(at(0.5 + 1 / 150, 0.0))  # one row in 150
+    assert rung_value(at(None, 12.5)) == 12.5  # a regression's MSE, as it is
+    study = optuna.create_study(pruner=optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=1, reduction_factor=3))
+
+    def pruned(loss: float) -> bool:
+        trial = study.ask()
+        trial.report(rung_value(at(0.0, loss)), 1)
+        return trial.should_prune()
+
+    assert [pruned(loss) for loss in (0.2, 0.25, 0.3)] == [False, True, True]
+    assert pruned(0.4) and not pruned(0.1)  # every error 0 %: the loss decides
 
 
 @pytest.mark.parametrize("arguments, message", [

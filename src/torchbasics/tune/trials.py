@@ -66,6 +66,23 @@ def measure_of(record: EpochRecord) -> float:
     return record.val_error if record.val_error is not None else record.val_loss
 
 
+# Smaller than any step a validation error (a fraction) can take below a billion examples,
+# so the tie-break below orders only trials whose errors are equal.
+TIE_BREAK_SCALE = 1e-9
+
+
+def rung_value(record: EpochRecord) -> float:
+    """What the pruner compares at a rung: :func:`measure_of`, an error's ties broken by the
+    validation loss. On a small validation split (a table's few dozen rows) most trials tie
+    at the same error, and successive halving promotes every trial tied with its cut-off:
+    the loss says which of them is further along."""
+    value = measure_of(record)
+    if record.val_error is None:
+        return value
+    loss = record.val_loss
+    return value + TIE_BREAK_SCALE * (loss / (1.0 + loss) if math.isfinite(loss) else 1.0)
+
+
 def chosen_value(summary: dict[str, Any]) -> float:
     """The validation figure of the model a run keeps: ``best.pt``'s for pictures, the
     final model's for a table (its run keeps the last epoch)."""
@@ -98,7 +115,7 @@ class EpochReporter:
         if (self.prune and is_rung(record.epoch, self.first) and math.isfinite(value)
                 and record.epoch not in self.reported):
             self.reported.add(record.epoch)
-            self.trial.report(value, record.epoch)
+            self.trial.report(rung_value(record), record.epoch)
             if self.trial.should_prune():
                 self.stopped = f"pruned at epoch {record.epoch}"
         if not self.stopped and now + epoch_seconds > self.deadline:
