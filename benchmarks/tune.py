@@ -253,12 +253,10 @@ def main() -> int:
                                      args.default_seeds is None or seed in args.default_seeds))
                 print(f"{case}, seed {seed}: done ({time.perf_counter() - started:.0f} s)",
                       file=sys.stderr)
+                measured = so_far(started, cases, case, rows)
                 if args.json:  # a run stopped later keeps every seed it finished
-                    _results.write(args.json, "tune", so_far(started, cases, case, rows))
-            cases.append(summarize(case, rows) | {"runs": rows})
-    measured = _results.measurement(_results.command_line("tune.py"), started, cases=cases)
-    if args.json:
-        _results.write(args.json, "tune", measured)
+                    _results.write(args.json, "tune", measured)
+            cases = measured["cases"]
     print(_results.heading(measured))
     print()
     print_table(measured)

@@ -58,3 +58,17 @@ def test_a_run_stopped_part_way_keeps_the_seeds_it_finished(tune, monkeypatch, t
     assert [case["seeds"] for case in written["cases"]] == [[0]]
     assert written["command"] == "python benchmarks/tune.py --cases wine --seeds 0 1 --json " \
         + str(path)
+
+
+def test_a_finished_run_writes_and_judges_every_case(tune, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(tune, "one_seed", lambda case, seed, *rest: row(seed, 400) | {
+        "case": case, "pruned": study(0.0, 400 if case == "wine" else 700)})
+    path = tmp_path / "tune.json"
+    monkeypatch.setattr(sys, "argv", ["tune.py", "--cases", "wine", "breast_cancer",
+                                      "--seeds", "0", "1", "--json", str(path)])
+    assert tune.main() == 1  # breast cancer's 1,400 epochs of 2,000: not half
+    written = json.loads(path.read_text())["measurements"][0]
+    assert [(case["case"], case["seeds"]) for case in written["cases"]] == [
+        ("wine", [0, 1]), ("breast_cancer", [0, 1])]
+    assert [case["half_epochs"] for case in written["cases"]] == [True, False]
+    assert "breast_cancer" in capsys.readouterr().out
