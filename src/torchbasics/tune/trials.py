@@ -108,14 +108,14 @@ class EpochReporter:
     def __call__(self, record: EpochRecord) -> bool:
         now = time.perf_counter()
         epoch_seconds = (now - self.started) / record.epoch  # data loading included
-        value = measure_of(record)
+        value = rung_value(record)
         # Pruning is decided only at its rungs: a report at every epoch would write the
         # database a thousand times in a table's thousand-epoch trial, for nothing.
         # An epoch trained again after a recovery from a divergence is reported once.
         if (self.prune and is_rung(record.epoch, self.first) and math.isfinite(value)
                 and record.epoch not in self.reported):
             self.reported.add(record.epoch)
-            self.trial.report(rung_value(record), record.epoch)
+            self.trial.report(value, record.epoch)
             if self.trial.should_prune():
                 self.stopped = f"pruned at epoch {record.epoch}"
         if not self.stopped and now + epoch_seconds > self.deadline:
