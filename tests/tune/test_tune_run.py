@@ -105,10 +105,11 @@ class FakeTrial:
         return self.reports[-1] == self.prune_at
 
 
-def record(epoch: int):
+def record(epoch: int, error: float | None = 0.5, loss: float = 1.0):
+    """An epoch's record with this validation error and loss."""
     from torchbasics.training.loop import EpochRecord
 
-    return EpochRecord(epoch, 1.0, 0.5, 1.0, 0.5, 0.1, 1.0, 1.0)
+    return EpochRecord(epoch, 1.0, 0.5, loss, error, 0.1, 1.0, 1.0)
 
 
 def test_epochs_are_reported_at_the_rungs_and_stop_when_pruned_or_out_of_time():
@@ -133,10 +134,8 @@ def test_the_pruner_breaks_ties_of_error_by_the_validation_loss():
     """On a small validation split trials tie at one error; successive halving promotes every
     trial tied with its cut-off unless the loss orders them. Different errors keep their
     order whatever the losses."""
-    from torchbasics.training.loop import EpochRecord
-
-    def at(error: float | None, loss: float) -> EpochRecord:
-        return EpochRecord(1, 1.0, 0.5, loss, error, 0.1, 1.0, 1.0)
+    def at(error: float | None, loss: float):
+        return record(1, error, loss)
 
     assert rung_value(at(0.0, 0.1)) < rung_value(at(0.0, 0.3)) < rung_value(at(0.0, 1e9))
     assert rung_value(at(0.0, float("inf"))) < rung_value(at(1e-8, 0.0))  # 1 in 100 million
